@@ -1,0 +1,380 @@
+"""The artifact store: every input and output as an immutable file with its lineage, in the workspace.
+
+Files are content-addressed (``artifacts/<2 hex>/<sha256><suffix>``), written to a temporary name, flushed, and
+then hard-linked into place, so a crash leaves either the whole file or none, and nothing is ever overwritten.
+Metadata lives in ``artifacts/index.sqlite`` (WAL mode, writes in ``BEGIN IMMEDIATE`` transactions, so several
+processes can share one workspace): the kind, the parents, the call that produced it, seed, model id and time.
+
+An artifact's id is a hash of its content *and* provenance (kind, parents, call, seed, model), so adding the
+same result of the same call twice (say, a step re-run after a crash) returns the existing artifact, while the
+same pixels produced by a different call get their own record.
+
+Files from outside the workspace enter only through :meth:`ArtifactStore.import_file`, which accepts paths inside
+the workspace or the import roots the person granted; everything else is :class:`PathOutsideWorkspace`.
+
+Usage::
+
+    store = ArtifactStore("workspace", import_roots=[Path.cwd()])
+    photo = store.import_file("photo.jpg")
+    mask = store.add(png_bytes, kind="mask", suffix=".png", parents=[photo.id],
+                     call={"tool": "segment_image", "args": {...}})
+    [a.id for a in store.lineage(mask.id)]   # [photo.id]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import mimetypes
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from vitron_agent.paths import TEMPORARY_PREFIX, publish, resolve_inside, stage_file
+
+__all__ = ["Artifact", "ArtifactNotFound", "ArtifactStore"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS artifacts (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    id         TEXT NOT NULL UNIQUE,
+    kind       TEXT NOT NULL,
+    sha256     TEXT NOT NULL,
+    suffix     TEXT NOT NULL,
+    media_type TEXT NOT NULL,
+    size       INTEGER NOT NULL,
+    call       TEXT,
+    seed       INTEGER,
+    model_id   TEXT,
+    created    TEXT NOT NULL,
+    meta       TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS parents (
+    child    TEXT NOT NULL REFERENCES artifacts(id),
+    position INTEGER NOT NULL,
+    parent   TEXT NOT NULL REFERENCES artifacts(id),
+    PRIMARY KEY (child, position)
+);
+CREATE INDEX IF NOT EXISTS artifacts_by_kind ON artifacts(kind, seq);
+CREATE INDEX IF NOT EXISTS parents_by_parent ON parents(parent);
+"""
+_COLUMNS = "seq, id, kind, sha256, suffix, media_type, size, call, seed, model_id, created, meta"
+_CHUNK = 1 << 20
+_STALE_TEMPORARY_SECONDS = 3600
+
+
+class ArtifactNotFound(LookupError):
+    """No artifact with that id in this workspace."""
+
+
+class Artifact(BaseModel):
+    """One immutable file in the store and where it came from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    kind: str
+    path: Path
+    media_type: str
+    sha256: str
+    size: int
+    parents: tuple[str, ...] = ()
+    call: dict[str, Any] | None = None
+    seed: int | None = None
+    model_id: str | None = None
+    created: datetime
+    meta: dict[str, Any] = {}
+
+
+class ArtifactStore:
+    """Content-addressed files plus a SQLite index of lineage, inside one workspace folder.
+
+    Thread-safe; several processes may open the same workspace at once.
+    """
+
+    def __init__(self, root: str | os.PathLike[str], *, import_roots: Sequence[str | os.PathLike[str]] = ()) -> None:
+        self.root = Path(root).expanduser().resolve()
+        self.files = self.root / "artifacts"
+        self.files.mkdir(parents=True, exist_ok=True)
+        self.import_roots = (self.root, *(Path(r).expanduser().resolve() for r in import_roots))
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(
+            self.files / "index.sqlite", timeout=30.0, isolation_level=None, check_same_thread=False
+        )
+        self._db.execute("PRAGMA busy_timeout = 30000")
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        self._db.execute("PRAGMA foreign_keys = ON")
+        with self._transaction() as db:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+        self._remove_stale_temporaries()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> ArtifactStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- adding --------------------------------------------------------------------------------------------
+
+    def add(
+        self,
+        data: bytes,
+        *,
+        kind: str,
+        suffix: str,
+        parents: Sequence[str] = (),
+        call: Mapping[str, Any] | None = None,
+        seed: int | None = None,
+        model_id: str | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> Artifact:
+        """Store ``data`` as a new artifact (or return the identical one already stored).
+
+        Args:
+            data: the file's bytes.
+            kind: what it is to people and tools: "image", "mask", "preview", "video", ...
+            suffix: the file extension, such as ".png"; it decides the media type.
+            parents: ids of the artifacts it was made from; each must exist.
+            call: the call that made it, as JSON-able data (``{"tool": ..., "args": {...}}``).
+            seed, model_id: what a reproduction needs.
+            meta: small JSON-able facts (width, height, frames, fps).
+
+        Raises:
+            ArtifactNotFound: a parent does not exist; nothing was stored.
+            ValueError: an empty kind or a malformed suffix.
+        """
+        return self._add([data], kind, suffix, parents, call, seed, model_id, meta)
+
+    def add_file(self, path: str | os.PathLike[str], *, kind: str, **provenance: Any) -> Artifact:
+        """Store a file that lies inside the workspace (a tool's scratch output), streamed, never loaded whole.
+
+        Takes the same keyword arguments as :meth:`add`; the suffix defaults to the file's.
+
+        Raises:
+            PathOutsideWorkspace: the path resolves outside the workspace.
+        """
+        source = resolve_inside(path, [self.root])
+        provenance.setdefault("suffix", source.suffix)
+        return self._add_from_path(source, kind, provenance)
+
+    def import_file(self, path: str | os.PathLike[str], *, fps: float | None = None) -> Artifact:
+        """Bring a person's image or video into the store, after checking it decodes within the media limits.
+
+        A folder of frames is imported as one mp4 video (at ``fps``, default 24).
+
+        Raises:
+            PathOutsideWorkspace: the path resolves outside the workspace and every import root.
+            MediaError: the file is not usable media.
+        """
+        from vitron_agent import media
+
+        source = resolve_inside(path, self.import_roots, base=Path.cwd())
+        if source.is_dir():
+            video = media.load_video(source, fps=fps)
+            meta = {"width": video.size[0], "height": video.size[1], "frames": len(video), "fps": video.fps,
+                    "source": str(source)}
+            data = media.encode_video(video.frames, video.fps)
+            return self.add(data, kind="video", suffix=".mp4", meta=meta)
+        if source.suffix.lower() in media.IMAGE_SUFFIXES and source.suffix.lower() != ".gif":
+            image = media.load_image(source)
+            meta = {"width": image.width, "height": image.height, "source": str(source)}
+            return self._add_from_path(source, "image", {"meta": meta})
+        video = media.load_video(source, fps=fps)
+        meta = {"width": video.size[0], "height": video.size[1], "frames": len(video), "fps": video.fps,
+                "source": str(source)}
+        return self._add_from_path(source, "video", {"meta": meta})
+
+    def _add_from_path(self, source: Path, kind: str, provenance: dict[str, Any]) -> Artifact:
+        provenance.setdefault("suffix", source.suffix)
+        with open(source, "rb") as handle:
+            return self._add(iter(lambda: handle.read(_CHUNK), b""), kind, **provenance)
+
+    def _add(
+        self,
+        chunks: Iterable[bytes],
+        kind: str,
+        suffix: str,
+        parents: Sequence[str] = (),
+        call: Mapping[str, Any] | None = None,
+        seed: int | None = None,
+        model_id: str | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> Artifact:
+        suffix = suffix.lower()
+        if not kind or not kind.strip():
+            raise ValueError("kind must be a non-empty word such as 'image' or 'mask'")
+        if not (suffix.startswith(".") and 1 < len(suffix) <= 10 and suffix[1:].isalnum()):
+            raise ValueError(f"suffix={suffix!r} must look like '.png'")
+        parents = tuple(parents)
+        digest = hashlib.sha256()
+        size = 0
+
+        def hashed() -> Iterator[bytes]:
+            nonlocal size
+            for chunk in chunks:
+                digest.update(chunk)
+                size += len(chunk)
+                yield chunk
+
+        staged = stage_file(self.files, hashed())
+        sha = digest.hexdigest()
+        os.chmod(staged, 0o444)
+        blob = self.files / sha[:2] / f"{sha}{suffix}"
+        blob.parent.mkdir(exist_ok=True)
+        publish(staged, blob)  # False means identical bytes are already there
+        call_json = json.dumps(dict(call), sort_keys=True, default=str) if call is not None else None
+        identity = json.dumps([sha, suffix, kind, parents, call_json, seed, model_id])
+        artifact_id = hashlib.sha256(identity.encode()).hexdigest()[:16]
+        media_type = mimetypes.guess_type(f"x{suffix}")[0] or "application/octet-stream"
+        meta_json = json.dumps(dict(meta or {}), sort_keys=True, default=str)
+        created = datetime.now(timezone.utc).isoformat()
+        with self._transaction() as db:
+            existing = db.execute(f"SELECT {_COLUMNS} FROM artifacts WHERE id = ?", (artifact_id,)).fetchone()
+            if existing is not None:
+                return self._build([existing], db)[0]
+            self._require(db, parents)
+            db.execute(
+                f"INSERT INTO artifacts ({_COLUMNS}) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (artifact_id, kind, sha, suffix, media_type, size, call_json, seed, model_id, created, meta_json),
+            )
+            db.executemany(
+                "INSERT INTO parents (child, position, parent) VALUES (?, ?, ?)",
+                [(artifact_id, i, parent) for i, parent in enumerate(parents)],
+            )
+            row = db.execute(f"SELECT {_COLUMNS} FROM artifacts WHERE id = ?", (artifact_id,)).fetchone()
+            return self._build([row], db)[0]
+
+    # -- reading -------------------------------------------------------------------------------------------
+
+    def get(self, artifact_id: str) -> Artifact:
+        """The artifact with this id.
+
+        Raises:
+            ArtifactNotFound: no such id in this workspace.
+        """
+        with self._lock:
+            row = self._db.execute(f"SELECT {_COLUMNS} FROM artifacts WHERE id = ?", (artifact_id,)).fetchone()
+            if row is None:
+                raise ArtifactNotFound(
+                    f"no artifact {artifact_id!r} in the workspace {self.root}; list them to see the ids"
+                )
+            return self._build([row], self._db)[0]
+
+    def lineage(self, artifact_id: str) -> list[Artifact]:
+        """All ancestors of an artifact, oldest first (each appears after its own parents); not the artifact."""
+        self.get(artifact_id)
+        with self._lock:
+            rows = self._db.execute(
+                f"""WITH RECURSIVE ancestors(id) AS (
+                        SELECT parent FROM parents WHERE child = ?
+                        UNION SELECT p.parent FROM parents p JOIN ancestors a ON p.child = a.id)
+                    SELECT {_COLUMNS} FROM artifacts WHERE id IN (SELECT id FROM ancestors) ORDER BY seq""",
+                (artifact_id,),
+            ).fetchall()
+            return self._build(rows, self._db)
+
+    def list(self, kind: str | None = None) -> list[Artifact]:
+        """Every artifact, or those of one kind, in the order they were added."""
+        with self._lock:
+            if kind is None:
+                rows = self._db.execute(f"SELECT {_COLUMNS} FROM artifacts ORDER BY seq").fetchall()
+            else:
+                rows = self._db.execute(
+                    f"SELECT {_COLUMNS} FROM artifacts WHERE kind = ? ORDER BY seq", (kind,)
+                ).fetchall()
+            return self._build(rows, self._db)
+
+    def safe_path(self, path: str | os.PathLike[str]) -> Path:
+        """Resolve a path a planner or tool named; only paths inside the workspace are allowed.
+
+        Raises:
+            PathOutsideWorkspace: it resolves outside (through ``..``, an absolute path or a symlink).
+        """
+        return resolve_inside(path, [self.root])
+
+    # -- internals -----------------------------------------------------------------------------------------
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db, self._lock)
+
+    @staticmethod
+    def _require(db: sqlite3.Connection, ids: Sequence[str]) -> None:
+        for parent in ids:
+            if db.execute("SELECT 1 FROM artifacts WHERE id = ?", (parent,)).fetchone() is None:
+                raise ArtifactNotFound(f"parent artifact {parent!r} does not exist; add it before its children")
+
+    def _build(self, rows: Sequence[tuple], db: sqlite3.Connection) -> list[Artifact]:
+        if not rows:
+            return []
+        ids = [row[1] for row in rows]
+        parents: dict[str, list[str]] = {i: [] for i in ids}
+        for start in range(0, len(ids), 500):
+            batch = ids[start : start + 500]
+            marks = ",".join("?" * len(batch))
+            for child, parent in db.execute(
+                f"SELECT child, parent FROM parents WHERE child IN ({marks}) ORDER BY child, position", batch
+            ):
+                parents[child].append(parent)
+        return [
+            Artifact(
+                id=row[1],
+                kind=row[2],
+                path=self.files / row[3][:2] / f"{row[3]}{row[4]}",
+                sha256=row[3],
+                media_type=row[5],
+                size=row[6],
+                call=json.loads(row[7]) if row[7] else None,
+                seed=row[8],
+                model_id=row[9],
+                created=datetime.fromisoformat(row[10]),
+                meta=json.loads(row[11]),
+                parents=tuple(parents[row[1]]),
+            )
+            for row in rows
+        ]
+
+    def _remove_stale_temporaries(self) -> None:
+        """Delete temporary files a killed writer left behind; fresh ones may belong to a live writer."""
+        cutoff = time.time() - _STALE_TEMPORARY_SECONDS
+        for staged in self.files.glob(f"{TEMPORARY_PREFIX}*"):
+            try:
+                if staged.stat().st_mtime < cutoff:
+                    staged.unlink()
+            except OSError:
+                pass
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` under the store's lock; rolls back on any error."""
+
+    def __init__(self, db: sqlite3.Connection, lock: threading.Lock) -> None:
+        self._db, self._lock = db, lock
+
+    def __enter__(self) -> sqlite3.Connection:
+        self._lock.acquire()
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._lock.release()
+            raise
+        return self._db
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        try:
+            self._db.execute("ROLLBACK" if exc_type is not None else "COMMIT")
+        finally:
+            self._lock.release()

@@ -1,0 +1,311 @@
+"""Read and write Vitron's output format.
+
+Vitron answers in free text and, when it wants a backend to act, appends tags::
+
+    Sure, I'll focus on the zebra that is the farthest from us.
+    <module>B</module> <instruction>segmentation: zebra farthest from you</instruction>
+
+optionally with ``<region>x1, y1, x2, y2</region>`` (in its 224 x 224 model frame), several instructions (video
+editing sends foreground and background), and stray tags such as ``<SP>`` or ``</s>``.
+
+Vitron's own demo reads this with three regexes; a missing closing tag, a second module or a ``:`` inside the
+text silently does the wrong thing there. :func:`parse_invocation` reads the tags with one linear scan, never
+raises, and records every repair or omission in ``Invocation.problems`` so the next layer can tell the planner
+what went wrong. :meth:`Invocation.to_vitron_text` writes the canonical form back.
+
+Usage::
+
+    inv = parse_invocation("Sure. <module>B</module> <instruction>segmentation: zebra</instruction>")
+    inv.module.tool      # 'segment_image'
+    inv.commands[0].text # 'zebra'
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from enum import Enum
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = ["Command", "Invocation", "Module", "parse_invocation"]
+
+
+class Module(str, Enum):
+    """Vitron's backend modules, valued by the letter the model emits."""
+
+    A = "A"
+    B = "B"
+    C = "C"
+    D = "D"
+    E = "E"
+    F = "F"
+    G = "G"
+
+    @property
+    def tool(self) -> str:
+        """The name of the vitron-agent tool that serves this module."""
+        return _MODULE_INFO[self][0]
+
+    @property
+    def human_name(self) -> str:
+        """What the module does, in Vitron's words."""
+        return _MODULE_INFO[self][1]
+
+
+_MODULE_INFO: dict[Module, tuple[str, str]] = {
+    Module.A: ("generate_image", "image generation"),
+    Module.B: ("segment_image", "image segmentation"),
+    Module.C: ("edit_image", "image editing"),
+    Module.D: ("generate_video", "video generation"),
+    Module.E: ("segment_video", "video segmentation"),
+    Module.F: ("edit_video", "video editing"),
+    Module.G: ("animate_image", "image-to-video"),
+}
+
+# Names a model might write instead of the letter; accepted with a note.
+_MODULE_ALIASES: dict[str, Module] = {}
+for _module, (_tool, _human) in _MODULE_INFO.items():
+    _MODULE_ALIASES[_tool] = _module
+    _MODULE_ALIASES[_human] = _module
+    _MODULE_ALIASES[_module.value.lower()] = _module
+
+
+class Command(BaseModel):
+    """One ``<instruction>task: text</instruction>``: the task name (lower case, may be empty) and its text."""
+
+    model_config = ConfigDict(frozen=True)
+
+    task: str
+    text: str
+
+
+class Invocation(BaseModel):
+    """What a planner said: the reply for the person and, optionally, which module to call with what.
+
+    ``region`` holds the four numbers exactly as emitted (Vitron's 224 x 224 frame, or fractions of the image);
+    :mod:`vitron_agent.regions` maps them to pixels. ``problems`` lists, in plain English, everything that was
+    malformed, repaired or ignored while reading the text. Equality ignores ``problems``: they describe the text
+    an invocation was read from, not the invocation, so a repaired output equals its canonical form.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    response: str = ""
+    module: Module | None = None
+    commands: tuple[Command, ...] = ()
+    region: tuple[float, float, float, float] | None = None
+    problems: tuple[str, ...] = ()
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Invocation):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def _key(self) -> tuple:
+        return (self.response, self.module, self.commands, self.region)
+
+    @property
+    def is_understanding(self) -> bool:
+        """True when no module is called: the response is the whole answer."""
+        return self.module is None and not self.commands
+
+    def to_vitron_text(self) -> str:
+        """Write the canonical Vitron form; ``parse_invocation`` reads it back to an equal invocation."""
+        parts = [self.response] if self.response else []
+        if self.module is not None:
+            parts.append(f"<module>{self.module.value}</module>")
+        for command in self.commands:
+            parts.append(f"<instruction>{command.task}: {command.text}</instruction>")
+        if self.region is not None:
+            numbers = ", ".join(_format_number(v) for v in self.region)
+            parts.append(f"<region>[{numbers}]</region>")
+        return " ".join(parts)
+
+
+def _format_number(value: float) -> str:
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return repr(value)
+
+
+# One pattern for every tag, known or stray. No spaces are allowed inside a tag, so text such as "< module>"
+# stays text, and removing a tag (which leaves a space) can never create a new one.
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9_]{0,31})>")
+_STRUCTURE_TAGS = frozenset({"module", "instruction", "region"})
+# A number not glued to a name, so "x1: 10" yields 10, not 1 and 10.
+_NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+_SPACES = re.compile(r"[ \t\r\f\v]+")
+_SPACE_AROUND_NEWLINE = re.compile(r" ?\n ?")
+_MANY_NEWLINES = re.compile(r"\n{3,}")
+_ALL_WHITESPACE = re.compile(r"\s+")
+_MAX_PROBLEMS = 20
+_MAX_QUOTE = 60
+
+
+def parse_invocation(text: str) -> Invocation:
+    """Read a planner's output in Vitron's format. Never raises.
+
+    Args:
+        text: the raw model output, any string (even empty or megabytes of junk).
+
+    Returns:
+        An :class:`Invocation`; anything malformed or ignored is described in ``problems``.
+
+    Example:
+        >>> parse_invocation("<module>b</module><instruction>segmentation: a: b</instruction>").commands[0].text
+        'a: b'
+    """
+    if not isinstance(text, str):
+        return Invocation(problems=(f"expected text, got {type(text).__name__}; nothing was read",))
+    problems: list[str] = []
+    spans = _scan_tags(text, problems)
+    response_parts: list[str] = []
+    modules: list[str] = []
+    instructions: list[str] = []
+    regions: list[str] = []
+    targets = {"module": modules, "instruction": instructions, "region": regions}
+    cursor = 0
+    for start, end, name, content in spans:
+        response_parts.append(text[cursor:start])
+        targets[name].append(_TAG.sub(" ", content))
+        cursor = end
+    response_parts.append(text[cursor:])
+    return Invocation.model_construct(
+        response=_normalize_response(_TAG.sub(" ", " ".join(response_parts))),
+        module=_read_module(modules, problems),
+        commands=_read_commands(instructions, problems),
+        region=_read_region(regions, problems),
+        problems=tuple(_capped(problems)),
+    )
+
+
+def _scan_tags(text: str, problems: list[str]) -> list[tuple[int, int, str, str]]:
+    """Find the structure tags and their content, in order, as ``(start, end, name, content)``.
+
+    An unclosed tag ends at the next structure tag or line break, whichever comes first. Stray tags are only
+    counted here; they are removed from the content and the response as text.
+    """
+    spans: list[tuple[int, int, str, str]] = []
+    stray: dict[str, int] = {}
+    open_name: str | None = None
+    open_start = open_end = 0
+    for match in _TAG.finditer(text):
+        closing, name = match.group(1), match.group(2).lower()
+        if name not in _STRUCTURE_TAGS:
+            tag = match.group(0)
+            stray[tag] = stray.get(tag, 0) + 1
+            continue
+        if open_name is not None:
+            if closing and name == open_name:
+                spans.append((open_start, match.end(), open_name, text[open_end : match.start()]))
+                open_name = None
+                continue
+            spans.append(_unterminated(text, open_name, open_start, open_end, match.start(), problems))
+            open_name = None
+        if closing:
+            problems.append(f"stray </{name}> without a matching <{name}> was ignored")
+            continue
+        open_name, open_start, open_end = name, match.start(), match.end()
+    if open_name is not None:
+        spans.append(_unterminated(text, open_name, open_start, open_end, len(text), problems))
+    if stray:
+        kinds = list(stray.items())
+        listed = ", ".join(f"{tag} x{count}" if count > 1 else tag for tag, count in kinds[:8])
+        more = f" and {len(kinds) - 8} other kinds" if len(kinds) > 8 else ""
+        problems.append(f"ignored tags that are not part of the format: {listed}{more}")
+    return spans
+
+
+def _unterminated(
+    text: str, name: str, start: int, content_start: int, limit: int, problems: list[str]
+) -> tuple[int, int, str, str]:
+    line_end = text.find("\n", content_start, limit)
+    stop = limit if line_end < 0 else line_end
+    where = "line end" if line_end >= 0 else ("end of the text" if limit == len(text) else "next tag")
+    problems.append(f"<{name}> was not closed; read it up to the {where}")
+    return (start, stop, name, text[content_start:stop])
+
+
+def _normalize_response(text: str) -> str:
+    text = _SPACES.sub(" ", text)
+    text = _SPACE_AROUND_NEWLINE.sub("\n", text)
+    return _MANY_NEWLINES.sub("\n\n", text).strip()
+
+
+def _quote(text: str) -> str:
+    return repr(text if len(text) <= _MAX_QUOTE else text[:_MAX_QUOTE] + "...")
+
+
+def _read_module(contents: list[str], problems: list[str]) -> Module | None:
+    chosen: Module | None = None
+    for content in contents:
+        module = _module_from_text(content, problems)
+        if module is None:
+            continue
+        if chosen is None:
+            chosen = module
+        elif module != chosen:
+            problems.append(f"several modules were named ({chosen.value} and {module.value}); used {chosen.value}")
+        else:
+            problems.append(f"module {module.value} was named more than once")
+    return chosen
+
+
+def _module_from_text(content: str, problems: list[str]) -> Module | None:
+    value = content.strip()
+    if value in Module.__members__:
+        return Module(value)
+    key = _ALL_WHITESPACE.sub(" ", value.strip(" .:;,'\"`()[]")).lower()
+    module = _MODULE_ALIASES.get(key)
+    if module is None:
+        letters = ", ".join(m.value for m in Module)
+        shown = _quote(value) if value else "nothing"
+        problems.append(f"unknown module {shown}; a module is one letter of {letters}")
+        return None
+    problems.append(f"module written as {_quote(value)}; read it as {module.value}")
+    return module
+
+
+def _read_commands(contents: list[str], problems: list[str]) -> tuple[Command, ...]:
+    commands: list[Command] = []
+    for content in contents:
+        flat = _ALL_WHITESPACE.sub(" ", content).strip()
+        task, colon, rest = flat.partition(":")
+        if not colon:
+            task, rest = "", flat
+        task, rest = task.strip().lower(), rest.strip()
+        if not rest:
+            problems.append(f"empty instruction {_quote(flat)} was ignored")
+            continue
+        if not task:
+            problems.append(f"instruction {_quote(rest)} names no task (expected 'task: text')")
+        commands.append(Command.model_construct(task=task, text=rest))
+    return tuple(commands)
+
+
+def _read_region(contents: list[str], problems: list[str]) -> tuple[float, float, float, float] | None:
+    region = None
+    for content in contents:
+        if region is not None:
+            problems.append(f"a second region {_quote(content.strip())} was ignored")
+            continue
+        numbers = _NUMBER.findall(content)
+        if len(numbers) != 4:
+            problems.append(f"region {_quote(content.strip())} was ignored: it needs 4 numbers, found {len(numbers)}")
+            continue
+        values = tuple(float(n) for n in numbers)
+        if not all(math.isfinite(v) for v in values):
+            problems.append(f"region {_quote(content.strip())} was ignored: its numbers are not finite")
+            continue
+        region = values
+    return region
+
+
+def _capped(problems: list[str]) -> list[str]:
+    if len(problems) <= _MAX_PROBLEMS:
+        return problems
+    return problems[:_MAX_PROBLEMS] + [f"... and {len(problems) - _MAX_PROBLEMS} more problems"]

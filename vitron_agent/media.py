@@ -1,0 +1,346 @@
+"""Image and video I/O with limits, and one error for every bad input.
+
+Media reaches the tools from people and from planners, so every load checks the file before decoding it: it
+exists, is not empty, not too large, has an extension we read, holds what its extension says, declares sane
+dimensions (no decompression bombs), and decodes to the end. Each failure is one :class:`MediaError` that names
+the file and the reason; nothing else escapes from a load.
+
+Images come back as RGB ``PIL.Image``; videos (mp4/webm/mov/mkv/gif via PyAV, or a folder of frames) as a
+:class:`Video` holding a ``(frames, height, width, 3)`` uint8 array and its fps. Saving writes PNG/JPEG and
+H.264 mp4, atomically and never over an existing file.
+
+Usage::
+
+    image = load_image("photo.jpg")
+    video = load_video("clip.mp4")                 # or a folder: load_video("frames/", fps=15)
+    save_video(video.frames, "out.mp4", fps=video.fps)
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import warnings
+from collections.abc import Collection
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from vitron_agent.paths import write_new_file
+
+if TYPE_CHECKING:
+    import numpy as np
+    from PIL import Image
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "IMAGE_SUFFIXES",
+    "VIDEO_SUFFIXES",
+    "MediaError",
+    "MediaLimits",
+    "Video",
+    "encode_image",
+    "encode_video",
+    "load_image",
+    "load_video",
+    "save_image",
+    "save_video",
+]
+
+# extension -> the format PIL must find inside
+IMAGE_SUFFIXES: dict[str, frozenset[str]] = {
+    ".jpg": frozenset({"JPEG", "MPO"}),
+    ".jpeg": frozenset({"JPEG", "MPO"}),
+    ".png": frozenset({"PNG"}),
+    ".webp": frozenset({"WEBP"}),
+    ".bmp": frozenset({"BMP"}),
+    ".gif": frozenset({"GIF"}),
+    ".tif": frozenset({"TIFF"}),
+    ".tiff": frozenset({"TIFF"}),
+}
+_SUFFIX_FOR_FORMAT = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "WEBP": ".webp", "BMP": ".bmp", "GIF": ".gif",
+                      "TIFF": ".tif"}
+VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".gif"})
+DEFAULT_FOLDER_FPS = 24.0
+"""Frame rate given to a folder of frames when the caller names none."""
+
+
+class MediaError(ValueError):
+    """A file that cannot be used as media; the message names the file and the reason."""
+
+    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+@dataclass(frozen=True)
+class MediaLimits:
+    """Bounds checked before and during decoding. Raise them deliberately for unusual media."""
+
+    max_image_bytes: int = 200 * 2**20
+    max_video_bytes: int = 2 * 2**30
+    max_pixels: int = 50_000_000
+    """per image or per frame; PIL's own bomb warning starts near 89 M"""
+    max_side: int = 16_384
+    max_aspect: float = 50.0
+    max_frames: int = 2_000
+    max_decoded_bytes: int = 4 * 2**30
+    """the whole decoded video, frames x height x width x 3"""
+
+
+DEFAULT_LIMITS = MediaLimits()
+
+
+@dataclass(frozen=True, eq=False)
+class Video:
+    """Decoded video: ``frames`` is ``(count, height, width, 3)`` uint8 RGB."""
+
+    frames: np.ndarray
+    fps: float
+
+    def __len__(self) -> int:
+        return int(self.frames.shape[0])
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) in pixels."""
+        return (int(self.frames.shape[2]), int(self.frames.shape[1]))
+
+    def frame(self, index: int) -> Image.Image:
+        from PIL import Image
+
+        return Image.fromarray(self.frames[index])
+
+
+def load_image(path: str | os.PathLike[str], *, limits: MediaLimits = DEFAULT_LIMITS) -> Image.Image:
+    """Load an image as RGB, upright (EXIF orientation applied).
+
+    Raises:
+        MediaError: missing, empty, too large, wrong extension, not an image, a decompression bomb, absurd
+            dimensions, or truncated.
+    """
+    from PIL import Image, ImageOps
+
+    path = _check_file(path, IMAGE_SUFFIXES, "an image", limits.max_image_bytes)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(path) as image:
+                _check_format(path, image.format)
+                _check_dimensions(path, image.size, limits)
+                image.load()
+                upright = ImageOps.exif_transpose(image)
+                return _to_rgb(upright)
+        except MediaError:
+            raise
+        except Image.UnidentifiedImageError:
+            raise MediaError(path, "is not an image: its contents are no image format we read") from None
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+            raise MediaError(path, f"is a decompression bomb: {error}") from None
+        except Exception as error:  # any decoder failure means a broken file, whatever the library calls it
+            raise MediaError(path, f"is truncated or corrupt and cannot be decoded ({error})") from None
+
+
+def load_video(
+    path: str | os.PathLike[str], *, fps: float | None = None, limits: MediaLimits = DEFAULT_LIMITS
+) -> Video:
+    """Load a whole video, or a folder of frames (sorted by name, numbers in natural order).
+
+    Args:
+        path: a video file (mp4, webm, mov, mkv, avi, gif) or a folder of image frames.
+        fps: the frame rate for a folder of frames (default 24); for files, overrides the stream's rate.
+
+    Raises:
+        MediaError: for every unusable input, including zero frames and limits exceeded.
+    """
+    if Path(path).is_dir():
+        return _load_frame_folder(Path(path), fps, limits)
+    path = _check_file(path, VIDEO_SUFFIXES, "a video", limits.max_video_bytes)
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise MediaError(path, "has no video stream")
+            stream = container.streams.video[0]
+            frames = _decode_frames(path, container, stream, limits)
+            rate = stream.average_rate or stream.guessed_rate
+    except MediaError:
+        raise
+    except Exception as error:  # av raises its own error family for every container and codec failure
+        raise MediaError(path, f"is not a readable video or is corrupt ({error})") from None
+    stream_fps = float(rate) if rate else DEFAULT_FOLDER_FPS
+    return Video(frames=frames, fps=float(fps) if fps else stream_fps)
+
+
+def encode_image(image: Image.Image, format: str = "PNG", *, quality: int = 95) -> bytes:
+    """Encode an image to PNG (lossless; use for masks) or JPEG (previews) bytes."""
+    buffer = io.BytesIO()
+    format = format.upper()
+    if format in ("JPG", "JPEG"):
+        image.convert("RGB").save(buffer, format="JPEG", quality=quality)
+    elif format == "PNG":
+        image.save(buffer, format="PNG")
+    else:
+        raise ValueError(f"format={format!r} is not supported; use 'PNG' or 'JPEG'")
+    return buffer.getvalue()
+
+
+def encode_video(frames: np.ndarray, fps: float, *, crf: int = 18) -> bytes:
+    """Encode ``(count, height, width, 3)`` uint8 RGB frames as H.264 mp4 bytes.
+
+    Odd widths or heights are padded by one edge pixel, since H.264's yuv420p needs even sizes.
+    """
+    import av
+    import numpy as np
+
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or len(frames) == 0:
+        raise ValueError(f"frames must be a non-empty (count, height, width, 3) uint8 array, got {frames.shape} "
+                         f"{frames.dtype}")
+    if not fps or fps <= 0:
+        raise ValueError(f"fps={fps!r} must be positive")
+    pad_h, pad_w = frames.shape[1] % 2, frames.shape[2] % 2
+    if pad_h or pad_w:
+        frames = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+        stream.width, stream.height = frames.shape[2], frames.shape[1]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": str(crf)}
+        for array in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(array, format="rgb24")))
+        container.mux(stream.encode(None))
+    return buffer.getvalue()
+
+
+def save_image(image: Image.Image, path: str | os.PathLike[str], *, quality: int = 95) -> Path:
+    """Write an image as PNG or JPEG (chosen by the extension), atomically, never over an existing file."""
+    path = Path(path)
+    formats = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
+    if path.suffix.lower() not in formats:
+        raise MediaError(path, "can only be saved as .png or .jpg")
+    return write_new_file(path, encode_image(image, formats[path.suffix.lower()], quality=quality))
+
+
+def save_video(frames: np.ndarray, path: str | os.PathLike[str], *, fps: float) -> Path:
+    """Write frames as H.264 mp4 at ``fps``, atomically, never over an existing file."""
+    path = Path(path)
+    if path.suffix.lower() != ".mp4":
+        raise MediaError(path, "can only be saved as .mp4")
+    return write_new_file(path, encode_video(frames, fps))
+
+
+def _check_file(path: str | os.PathLike[str], suffixes: Collection[str], what: str, max_bytes: int) -> Path:
+    path = Path(path)
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise MediaError(path, "does not exist") from None
+    except OSError as error:
+        raise MediaError(path, f"cannot be read ({error.strerror or error})") from None
+    if path.is_dir():
+        raise MediaError(path, f"is a folder, not {what}")
+    if info.st_size == 0:
+        raise MediaError(path, "is empty (0 bytes)")
+    if info.st_size > max_bytes:
+        raise MediaError(path, f"is {info.st_size / 2**20:.1f} MiB, over the {max_bytes / 2**20:.0f} MiB limit")
+    if path.suffix.lower() not in suffixes:
+        known = ", ".join(sorted(suffixes))
+        shown = f"extension {path.suffix!r}" if path.suffix else "no extension"
+        raise MediaError(path, f"has {shown}, which is not {what} type we read ({known})")
+    return path
+
+
+def _check_format(path: Path, found: str | None) -> None:
+    expected = IMAGE_SUFFIXES[path.suffix.lower()]
+    if found not in expected:
+        right = _SUFFIX_FOR_FORMAT.get(found or "", "the right extension")
+        raise MediaError(path, f"holds {found} data but is named {path.suffix}; rename it to {right}")
+
+
+def _check_dimensions(path: Path, size: tuple[int, int], limits: MediaLimits) -> None:
+    width, height = size
+    if width <= 0 or height <= 0:
+        raise MediaError(path, f"has absurd dimensions {width} x {height}")
+    if width * height > limits.max_pixels:
+        raise MediaError(path, f"declares {width} x {height} = {width * height:,} pixels, over the limit of "
+                               f"{limits.max_pixels:,} (a decompression bomb, or far larger than needed)")
+    if max(width, height) > limits.max_side or max(width, height) / min(width, height) > limits.max_aspect:
+        raise MediaError(path, f"has absurd dimensions {width} x {height} (largest side allowed "
+                               f"{limits.max_side}, aspect ratio at most {limits.max_aspect:g}:1)")
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    from PIL import Image
+
+    if image.mode == "RGB":
+        return image.copy()
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def _decode_frames(path: Path, container, stream, limits: MediaLimits) -> np.ndarray:  # noqa: ANN001 (av types)
+    import numpy as np
+
+    width, height = stream.codec_context.width, stream.codec_context.height
+    _check_dimensions(path, (width, height), limits)
+    declared = stream.frames or 0
+    _check_frame_budget(path, declared, width, height, limits)
+    frames: list[np.ndarray] = []
+    try:
+        for frame in container.decode(stream):
+            if len(frames) >= limits.max_frames:
+                raise MediaError(path, f"has more than {limits.max_frames} frames, the limit")
+            frames.append(frame.to_ndarray(format="rgb24", width=width, height=height))
+    except MediaError:
+        raise
+    except Exception as error:
+        raise MediaError(path, f"is truncated or corrupt after frame {len(frames)} ({error})") from None
+    if not frames:
+        raise MediaError(path, "has no frames")
+    if declared and len(frames) < 0.9 * declared:
+        raise MediaError(path, f"is truncated: it declares {declared} frames but only {len(frames)} decode")
+    return np.stack(frames)
+
+
+def _check_frame_budget(path: Path, count: int, width: int, height: int, limits: MediaLimits) -> None:
+    if count > limits.max_frames:
+        raise MediaError(path, f"has {count} frames, over the limit of {limits.max_frames}")
+    decoded = count * width * height * 3
+    if decoded > limits.max_decoded_bytes:
+        raise MediaError(path, f"would take {decoded / 2**30:.1f} GiB decoded, over the "
+                               f"{limits.max_decoded_bytes / 2**30:.1f} GiB limit")
+
+
+def _natural_key(path: Path) -> list[object]:
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
+
+
+def _load_frame_folder(folder: Path, fps: float | None, limits: MediaLimits) -> Video:
+    import numpy as np
+
+    files = sorted(
+        (p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")),
+        key=_natural_key,
+    )
+    if not files:
+        raise MediaError(folder, "is a folder with no image frames in it")
+    first = load_image(files[0], limits=limits)
+    _check_frame_budget(folder, len(files), first.width, first.height, limits)
+    frames = np.empty((len(files), first.height, first.width, 3), dtype=np.uint8)
+    frames[0] = np.asarray(first)
+    for index, file in enumerate(files[1:], start=1):
+        image = load_image(file, limits=limits)
+        if image.size != first.size:
+            raise MediaError(file, f"is {image.width} x {image.height}, but the first frame ({files[0].name}) is "
+                                   f"{first.width} x {first.height}; all frames must have one size")
+        frames[index] = np.asarray(image)
+    return Video(frames=frames, fps=float(fps) if fps else DEFAULT_FOLDER_FPS)

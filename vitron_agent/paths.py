@@ -1,0 +1,111 @@
+"""Where files may be read, and how they are written: inside allowed roots, atomically, never overwritten.
+
+A planner (an LLM) can name any path. Tools and the artifact store only touch paths that, after ``..`` and every
+symlink are resolved, lie inside the workspace or another root the person granted; anything else is refused with
+:class:`PathOutsideWorkspace` before a byte is read.
+
+Usage::
+
+    path = resolve_inside("inputs/photo.jpg", [workspace])   # relative paths are taken from the first root
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+__all__ = ["TEMPORARY_PREFIX", "PathOutsideWorkspace", "publish", "resolve_inside", "stage_file", "write_new_file"]
+
+
+class PathOutsideWorkspace(ValueError):
+    """A path that resolves outside every allowed root (through ``..`` or a symlink), or is not a path at all."""
+
+
+def resolve_inside(path: str | os.PathLike[str], roots: Sequence[Path], *, base: Path | None = None) -> Path:
+    """Resolve ``path`` (following symlinks) and check it lies inside one of ``roots``.
+
+    Args:
+        path: absolute, or relative to ``base``.
+        roots: the allowed folders; the first is the workspace.
+        base: where relative paths start; the first root unless given (a person's paths start at the
+            current folder, a planner's at the workspace).
+
+    Returns:
+        The resolved absolute path (it need not exist yet).
+
+    Raises:
+        PathOutsideWorkspace: when the resolved path is outside every root, or the path is malformed.
+    """
+    if not roots:
+        raise PathOutsideWorkspace("no allowed folders are configured, so no path can be used")
+    text = os.fspath(path)
+    if not text or "\x00" in text:
+        raise PathOutsideWorkspace(f"{text!r} is not a usable path")
+    candidate = Path(text).expanduser()
+    if not candidate.is_absolute():
+        candidate = (base if base is not None else roots[0]) / candidate
+    resolved = candidate.resolve()
+    for root in roots:
+        if resolved.is_relative_to(root.resolve()):
+            return resolved
+    allowed = ", ".join(str(r) for r in roots)
+    raise PathOutsideWorkspace(
+        f"{text} resolves to {resolved}, which is outside the allowed folders ({allowed}); "
+        "copy the file into the workspace or import it explicitly"
+    )
+
+
+def write_new_file(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically, refusing to replace an existing file.
+
+    Raises:
+        FileExistsError: ``path`` already exists; nothing was written.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not publish(stage_file(path.parent, [data]), path):
+        raise FileExistsError(f"{path} already exists; it was left as it was")
+    return path
+
+
+def stage_file(folder: Path, chunks: Iterable[bytes]) -> Path:
+    """Write ``chunks`` to a new temporary file in ``folder``, flushed to disk; :func:`publish` names it.
+
+    Temporary names start with :data:`TEMPORARY_PREFIX`, so a reader never mistakes a half-written file for a
+    finished one, and a crash leaves only a temporary file behind.
+    """
+    import tempfile
+
+    descriptor, name = tempfile.mkstemp(dir=folder, prefix=TEMPORARY_PREFIX)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        os.unlink(name)
+        raise
+    return Path(name)
+
+
+def publish(staged: Path, path: Path) -> bool:
+    """Give a staged file its final name, atomically, unless that name exists; the staged file is removed.
+
+    A hard link fails when the name exists, where a rename would silently replace it.
+
+    Returns:
+        True when the file was published, False when ``path`` already existed (and was left untouched).
+    """
+    try:
+        os.link(staged, path)
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(staged)
+    return True
+
+
+TEMPORARY_PREFIX = ".tmp-"
+"""Names of files still being written; anything with it is incomplete and never listed."""
