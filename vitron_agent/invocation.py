@@ -24,9 +24,8 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from enum import Enum
-
-from pydantic import BaseModel, ConfigDict
 
 __all__ = ["Command", "Invocation", "Module", "parse_invocation"]
 
@@ -63,6 +62,7 @@ _MODULE_INFO: dict[Module, tuple[str, str]] = {
     Module.G: ("animate_image", "image-to-video"),
 }
 
+_BY_LETTER: dict[str, Module] = {m.value: m for m in Module}
 # Names a model might write instead of the letter; accepted with a note.
 _MODULE_ALIASES: dict[str, Module] = {}
 for _module, (_tool, _human) in _MODULE_INFO.items():
@@ -71,31 +71,40 @@ for _module, (_tool, _human) in _MODULE_INFO.items():
     _MODULE_ALIASES[_module.value.lower()] = _module
 
 
-class Command(BaseModel):
+@dataclass(frozen=True, slots=True)
+class Command:
     """One ``<instruction>task: text</instruction>``: the task name (lower case, may be empty) and its text."""
-
-    model_config = ConfigDict(frozen=True)
 
     task: str
     text: str
 
 
-class Invocation(BaseModel):
+@dataclass(frozen=True, slots=True, eq=False)
+class Invocation:
     """What a planner said: the reply for the person and, optionally, which module to call with what.
 
     ``region`` holds the four numbers exactly as emitted (Vitron's 224 x 224 frame, or fractions of the image);
     :mod:`vitron_agent.regions` maps them to pixels. ``problems`` lists, in plain English, everything that was
     malformed, repaired or ignored while reading the text. Equality ignores ``problems``: they describe the text
     an invocation was read from, not the invocation, so a repaired output equals its canonical form.
-    """
 
-    model_config = ConfigDict(frozen=True)
+    A plain frozen dataclass rather than a pydantic model: it is built once per planner output on a hot path,
+    and everything in it was already checked by the parser.
+    """
 
     response: str = ""
     module: Module | None = None
     commands: tuple[Command, ...] = ()
     region: tuple[float, float, float, float] | None = None
     problems: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:  # accept lists from callers; keep tuples so invocations hash
+        if type(self.commands) is not tuple:
+            object.__setattr__(self, "commands", tuple(self.commands))
+        if type(self.problems) is not tuple:
+            object.__setattr__(self, "problems", tuple(self.problems))
+        if self.region is not None and type(self.region) is not tuple:
+            object.__setattr__(self, "region", tuple(self.region))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Invocation):
@@ -135,13 +144,15 @@ def _format_number(value: float) -> str:
 # One pattern for every tag, known or stray. No spaces are allowed inside a tag, so text such as "< module>"
 # stays text, and removing a tag (which leaves a space) can never create a new one.
 _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9_]{0,31})>")
+# The scanner's tokens: a whole well-formed block with no "<" inside (the common case, one match), or any
+# single tag (groups 3, 4). "[^<]*" stops at the first "<", so the scan stays linear on any input.
+_TOKEN = re.compile(
+    r"<(module|instruction|region)>([^<]*)</\1>|<(/?)([A-Za-z][A-Za-z0-9_]{0,31})>", re.IGNORECASE
+)
 _STRUCTURE_TAGS = frozenset({"module", "instruction", "region"})
 # A number not glued to a name, so "x1: 10" yields 10, not 1 and 10.
 _NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
-_SPACES = re.compile(r"[ \t\r\f\v]+")
-_SPACE_AROUND_NEWLINE = re.compile(r" ?\n ?")
-_MANY_NEWLINES = re.compile(r"\n{3,}")
-_ALL_WHITESPACE = re.compile(r"\s+")
+_LEADING_LETTER = re.compile(r"([A-G])(?![A-Za-z0-9_])")  # "B: image segmentation"; never "a dog"
 _MAX_PROBLEMS = 20
 _MAX_QUOTE = 60
 
@@ -162,39 +173,45 @@ def parse_invocation(text: str) -> Invocation:
     if not isinstance(text, str):
         return Invocation(problems=(f"expected text, got {type(text).__name__}; nothing was read",))
     problems: list[str] = []
-    spans = _scan_tags(text, problems)
-    response_parts: list[str] = []
-    modules: list[str] = []
-    instructions: list[str] = []
-    regions: list[str] = []
-    targets = {"module": modules, "instruction": instructions, "region": regions}
+    spans, has_stray = _scan_tags(text, problems)
+    contents: dict[str, list[str]] = {"module": [], "instruction": [], "region": []}
+    pieces: list[str] = []
     cursor = 0
     for start, end, name, content in spans:
-        response_parts.append(text[cursor:start])
-        targets[name].append(_TAG.sub(" ", content))
+        pieces.append(text[cursor:start])
+        contents[name].append(_TAG.sub(" ", content) if has_stray else content)
         cursor = end
-    response_parts.append(text[cursor:])
-    return Invocation.model_construct(
-        response=_normalize_response(_TAG.sub(" ", " ".join(response_parts))),
-        module=_read_module(modules, problems),
-        commands=_read_commands(instructions, problems),
-        region=_read_region(regions, problems),
+    pieces.append(text[cursor:])
+    response = " ".join(pieces)
+    return Invocation(
+        response=_normalize_response(_TAG.sub(" ", response) if has_stray else response),
+        module=_read_module(contents["module"], problems),
+        commands=_read_commands(contents["instruction"], problems),
+        region=_read_region(contents["region"], problems),
         problems=tuple(_capped(problems)),
     )
 
 
-def _scan_tags(text: str, problems: list[str]) -> list[tuple[int, int, str, str]]:
+def _scan_tags(text: str, problems: list[str]) -> tuple[list[tuple[int, int, str, str]], bool]:
     """Find the structure tags and their content, in order, as ``(start, end, name, content)``.
 
     An unclosed tag ends at the next structure tag or line break, whichever comes first. Stray tags are only
-    counted here; they are removed from the content and the response as text.
+    counted here (the second value says whether there were any); the caller removes them as text.
     """
     spans: list[tuple[int, int, str, str]] = []
     stray: dict[str, int] = {}
+    stray_closing = False
     open_name: str | None = None
     open_start = open_end = 0
-    for match in _TAG.finditer(text):
-        closing, name = match.group(1), match.group(2).lower()
+    for match in _TOKEN.finditer(text):
+        block, content, closing, name = match.groups()
+        if block is not None:
+            if open_name is not None:
+                spans.append(_unterminated(text, open_name, open_start, open_end, match.start(), problems))
+                open_name = None
+            spans.append((match.start(), match.end(), block.lower(), content))
+            continue
+        name = name.lower()
         if name not in _STRUCTURE_TAGS:
             tag = match.group(0)
             stray[tag] = stray.get(tag, 0) + 1
@@ -208,6 +225,7 @@ def _scan_tags(text: str, problems: list[str]) -> list[tuple[int, int, str, str]
             open_name = None
         if closing:
             problems.append(f"stray </{name}> without a matching <{name}> was ignored")
+            stray_closing = True
             continue
         open_name, open_start, open_end = name, match.start(), match.end()
     if open_name is not None:
@@ -217,7 +235,7 @@ def _scan_tags(text: str, problems: list[str]) -> list[tuple[int, int, str, str]
         listed = ", ".join(f"{tag} x{count}" if count > 1 else tag for tag, count in kinds[:8])
         more = f" and {len(kinds) - 8} other kinds" if len(kinds) > 8 else ""
         problems.append(f"ignored tags that are not part of the format: {listed}{more}")
-    return spans
+    return spans, bool(stray) or stray_closing
 
 
 def _unterminated(
@@ -231,9 +249,18 @@ def _unterminated(
 
 
 def _normalize_response(text: str) -> str:
-    text = _SPACES.sub(" ", text)
-    text = _SPACE_AROUND_NEWLINE.sub("\n", text)
-    return _MANY_NEWLINES.sub("\n\n", text).strip()
+    """Single spaces, no blank runs longer than one line, nothing at either end; applying it twice changes
+    nothing, which the round trip relies on."""
+    if "\n" not in text:
+        return " ".join(text.split())
+    kept: list[str] = []
+    for line in text.split("\n"):
+        line = " ".join(line.split())
+        if line or (kept and kept[-1]):
+            kept.append(line)
+    while kept and not kept[-1]:
+        kept.pop()
+    return "\n".join(kept)
 
 
 def _quote(text: str) -> str:
@@ -257,10 +284,14 @@ def _read_module(contents: list[str], problems: list[str]) -> Module | None:
 
 def _module_from_text(content: str, problems: list[str]) -> Module | None:
     value = content.strip()
-    if value in Module.__members__:
-        return Module(value)
-    key = _ALL_WHITESPACE.sub(" ", value.strip(" .:;,'\"`()[]")).lower()
+    module = _BY_LETTER.get(value)
+    if module is not None:
+        return module
+    key = " ".join(value.strip(" .:;,'\"`()[]").split()).lower()
     module = _MODULE_ALIASES.get(key)
+    if module is None:
+        leading = _LEADING_LETTER.match(value)
+        module = _BY_LETTER[leading.group(1)] if leading else None
     if module is None:
         letters = ", ".join(m.value for m in Module)
         shown = _quote(value) if value else "nothing"
@@ -273,7 +304,7 @@ def _module_from_text(content: str, problems: list[str]) -> Module | None:
 def _read_commands(contents: list[str], problems: list[str]) -> tuple[Command, ...]:
     commands: list[Command] = []
     for content in contents:
-        flat = _ALL_WHITESPACE.sub(" ", content).strip()
+        flat = " ".join(content.split())
         task, colon, rest = flat.partition(":")
         if not colon:
             task, rest = "", flat
@@ -283,7 +314,7 @@ def _read_commands(contents: list[str], problems: list[str]) -> tuple[Command, .
             continue
         if not task:
             problems.append(f"instruction {_quote(rest)} names no task (expected 'task: text')")
-        commands.append(Command.model_construct(task=task, text=rest))
+        commands.append(Command(task, rest))
     return tuple(commands)
 
 
