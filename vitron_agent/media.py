@@ -252,7 +252,7 @@ def _check_file(path: str | os.PathLike[str], suffixes: Collection[str], what: s
     if path.suffix.lower() not in suffixes:
         known = ", ".join(sorted(suffixes))
         shown = f"extension {path.suffix!r}" if path.suffix else "no extension"
-        raise MediaError(path, f"has {shown}, which is not {what} type we read ({known})")
+        raise MediaError(path, f"has {shown}; {what} must have one of {known}")
     return path
 
 
