@@ -132,7 +132,7 @@ class ArtifactStore:
 
     def add(
         self,
-        data: bytes,
+        data: bytes | Iterable[bytes],
         *,
         kind: str,
         suffix: str,
@@ -145,7 +145,7 @@ class ArtifactStore:
         """Store ``data`` as a new artifact (or return the identical one already stored).
 
         Args:
-            data: the file's bytes.
+            data: the file's bytes, or an iterable of byte chunks (large files are never held whole).
             kind: what it is to people and tools: "image", "mask", "preview", "video", ...
             suffix: the file extension, such as ".png"; it decides the media type.
             parents: ids of the artifacts it was made from; each must exist.
@@ -154,88 +154,16 @@ class ArtifactStore:
             meta: small JSON-able facts (width, height, frames, fps).
 
         Raises:
-            ArtifactNotFound: a parent does not exist; nothing was stored.
+            ArtifactNotFound: a parent does not exist; nothing was recorded.
             ValueError: an empty kind or a malformed suffix.
         """
-        return self._add([data], kind, suffix, parents, call, seed, model_id, meta)
-
-    def add_file(self, path: str | os.PathLike[str], *, kind: str, **provenance: Any) -> Artifact:
-        """Store a file that lies inside the workspace (a tool's scratch output), streamed, never loaded whole.
-
-        Takes the same keyword arguments as :meth:`add`; the suffix defaults to the file's.
-
-        Raises:
-            PathOutsideWorkspace: the path resolves outside the workspace.
-        """
-        source = resolve_inside(path, [self.root])
-        provenance.setdefault("suffix", source.suffix)
-        return self._add_from_path(source, kind, provenance)
-
-    def import_file(self, path: str | os.PathLike[str], *, fps: float | None = None) -> Artifact:
-        """Bring a person's image or video into the store, after checking it decodes within the media limits.
-
-        A folder of frames is imported as one mp4 video (at ``fps``, default 24).
-
-        Raises:
-            PathOutsideWorkspace: the path resolves outside the workspace and every import root.
-            MediaError: the file is not usable media.
-        """
-        from vitron_agent import media
-
-        source = resolve_inside(path, self.import_roots, base=Path.cwd())
-        if source.is_dir():
-            video = media.load_video(source, fps=fps)
-            meta = {"width": video.size[0], "height": video.size[1], "frames": len(video), "fps": video.fps,
-                    "source": str(source)}
-            data = media.encode_video(video.frames, video.fps)
-            return self.add(data, kind="video", suffix=".mp4", meta=meta)
-        if source.suffix.lower() in media.IMAGE_SUFFIXES and source.suffix.lower() != ".gif":
-            image = media.load_image(source)
-            meta = {"width": image.width, "height": image.height, "source": str(source)}
-            return self._add_from_path(source, "image", {"meta": meta})
-        video = media.load_video(source, fps=fps)
-        meta = {"width": video.size[0], "height": video.size[1], "frames": len(video), "fps": video.fps,
-                "source": str(source)}
-        return self._add_from_path(source, "video", {"meta": meta})
-
-    def _add_from_path(self, source: Path, kind: str, provenance: dict[str, Any]) -> Artifact:
-        provenance.setdefault("suffix", source.suffix)
-        with open(source, "rb") as handle:
-            return self._add(iter(lambda: handle.read(_CHUNK), b""), kind, **provenance)
-
-    def _add(
-        self,
-        chunks: Iterable[bytes],
-        kind: str,
-        suffix: str,
-        parents: Sequence[str] = (),
-        call: Mapping[str, Any] | None = None,
-        seed: int | None = None,
-        model_id: str | None = None,
-        meta: Mapping[str, Any] | None = None,
-    ) -> Artifact:
         suffix = suffix.lower()
         if not kind or not kind.strip():
             raise ValueError("kind must be a non-empty word such as 'image' or 'mask'")
         if not (suffix.startswith(".") and 1 < len(suffix) <= 10 and suffix[1:].isalnum()):
             raise ValueError(f"suffix={suffix!r} must look like '.png'")
+        sha, size = self._store_file([data] if isinstance(data, bytes) else data, suffix)
         parents = tuple(parents)
-        digest = hashlib.sha256()
-        size = 0
-
-        def hashed() -> Iterator[bytes]:
-            nonlocal size
-            for chunk in chunks:
-                digest.update(chunk)
-                size += len(chunk)
-                yield chunk
-
-        staged = stage_file(self.files, hashed())
-        sha = digest.hexdigest()
-        os.chmod(staged, 0o444)
-        blob = self.files / sha[:2] / f"{sha}{suffix}"
-        blob.parent.mkdir(exist_ok=True)
-        publish(staged, blob)  # False means identical bytes are already there
         call_json = json.dumps(dict(call), sort_keys=True, default=str) if call is not None else None
         identity = json.dumps([sha, suffix, kind, parents, call_json, seed, model_id])
         artifact_id = hashlib.sha256(identity.encode()).hexdigest()[:16]
@@ -257,6 +185,69 @@ class ArtifactStore:
             )
             row = db.execute(f"SELECT {_COLUMNS} FROM artifacts WHERE id = ?", (artifact_id,)).fetchone()
             return self._build([row], db)[0]
+
+    def add_file(self, path: str | os.PathLike[str], *, kind: str, **provenance: Any) -> Artifact:
+        """Store a file that lies inside the workspace (a tool's scratch output), streamed, never loaded whole.
+
+        Takes the same keyword arguments as :meth:`add`; the suffix defaults to the file's.
+
+        Raises:
+            PathOutsideWorkspace: the path resolves outside the workspace.
+        """
+        return self._add_from_path(resolve_inside(path, [self.root]), kind, provenance)
+
+    def import_file(self, path: str | os.PathLike[str], *, fps: float | None = None) -> Artifact:
+        """Bring a person's image or video into the store, after checking it decodes within the media limits.
+
+        A folder of frames is imported as one mp4 video (at ``fps``, default 24).
+
+        Raises:
+            PathOutsideWorkspace: the path resolves outside the workspace and every import root.
+            MediaError: the file is not usable media.
+        """
+        from vitron_agent import media
+
+        source = resolve_inside(path, self.import_roots, base=Path.cwd())
+        suffix = source.suffix.lower()
+        if not source.is_dir() and suffix in media.IMAGE_SUFFIXES and suffix != ".gif":
+            image = media.load_image(source)
+            meta = {"width": image.width, "height": image.height, "source": str(source)}
+            return self._add_from_path(source, "image", {"meta": meta})
+        video = media.load_video(source, fps=fps)
+        meta = {"width": video.size[0], "height": video.size[1], "frames": len(video), "fps": video.fps,
+                "source": str(source)}
+        if source.is_dir():
+            return self.add(media.encode_video(video.frames, video.fps), kind="video", suffix=".mp4", meta=meta)
+        return self._add_from_path(source, "video", {"meta": meta})
+
+    def _add_from_path(self, source: Path, kind: str, provenance: dict[str, Any]) -> Artifact:
+        provenance.setdefault("suffix", source.suffix)
+        with open(source, "rb") as handle:
+            return self.add(iter(lambda: handle.read(_CHUNK), b""), kind=kind, **provenance)
+
+    def _store_file(self, chunks: Iterable[bytes], suffix: str) -> tuple[str, int]:
+        """Write the bytes under their own hash, read-only; identical bytes already stored are kept as they are.
+
+        Returns:
+            (sha256 hex digest, size in bytes)
+        """
+        digest = hashlib.sha256()
+        size = 0
+
+        def hashed() -> Iterator[bytes]:
+            nonlocal size
+            for chunk in chunks:
+                digest.update(chunk)
+                size += len(chunk)
+                yield chunk
+
+        staged = stage_file(self.files, hashed())
+        sha = digest.hexdigest()
+        os.chmod(staged, 0o444)
+        blob = self.files / sha[:2] / f"{sha}{suffix}"
+        blob.parent.mkdir(exist_ok=True)
+        publish(staged, blob)  # False means the identical file is already there, which is just as good
+        return sha, size
 
     # -- reading -------------------------------------------------------------------------------------------
 

@@ -67,6 +67,8 @@ Guidance = Annotated[float, Field(ge=0.0, le=50.0, description="Classifier-free 
 Side = Annotated[int, Field(ge=64, le=2048, multiple_of=8)]
 Frames = Annotated[int, Field(ge=1, le=128)]
 Fps = Annotated[float, Field(gt=0.0, le=60.0)]
+Target = Annotated[str | None, Field(default=None, min_length=1, max_length=500, description="What, in words.")]
+FrameIndex = Annotated[int, Field(default=0, ge=0, description="The frame the region is drawn on.")]
 
 
 class Point(BaseModel):
@@ -142,7 +144,7 @@ class SegmentImage(ToolCall):
     module: ClassVar[Module] = Module.B
 
     image: ArtifactRef
-    target: str | None = Field(default=None, min_length=1, max_length=500)
+    target: Target = None
     region: Box | None = None
     points: list[Point] = Field(default_factory=list, max_length=32)
 
@@ -160,7 +162,7 @@ class EditImage(ToolCall):
 
     image: ArtifactRef
     prompts: list[Prompt] = Field(min_length=1, max_length=8)
-    target: str | None = Field(default=None, min_length=1, max_length=500)
+    target: Target = None
     region: Box | None = None
     steps: Steps = 30
     guidance_scale: Guidance = 7.5
@@ -190,9 +192,9 @@ class SegmentVideo(ToolCall):
     module: ClassVar[Module] = Module.E
 
     video: ArtifactRef
-    target: str | None = Field(default=None, min_length=1, max_length=500)
+    target: Target = None
     region: Box | None = None
-    frame: int = Field(default=0, ge=0)
+    frame: FrameIndex = 0
 
     @model_validator(mode="after")
     def _something_to_track(self) -> SegmentVideo:
@@ -209,9 +211,9 @@ class EditVideo(ToolCall):
     video: ArtifactRef
     foreground: str | None = Field(default=None, min_length=1, max_length=2000)
     background: str | None = Field(default=None, min_length=1, max_length=2000)
-    target: str | None = Field(default=None, min_length=1, max_length=500)
+    target: Target = None
     region: Box | None = None
-    frame: int = Field(default=0, ge=0)
+    frame: FrameIndex = 0
     steps: Steps = 25
     guidance_scale: Guidance = 7.5
     seed: Seed = None
@@ -276,7 +278,7 @@ class CallInputs(BaseModel):
     attachments: tuple[Attachment, ...] = ()
     region: Box | None = None
     """the person's box, in pixels of the latest attachment"""
-    frame: int = Field(default=0, ge=0)
+    frame: FrameIndex = 0
     """the video frame the person's box was drawn on"""
 
     def latest(self, kind: Literal["image", "video"]) -> Attachment | None:
