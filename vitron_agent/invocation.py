@@ -22,10 +22,11 @@ Usage::
 
 from __future__ import annotations
 
-import math
 import re
+from math import isfinite
 from dataclasses import dataclass
 from enum import Enum
+from typing import NamedTuple
 
 __all__ = ["Command", "Invocation", "Module", "parse_invocation"]
 
@@ -71,8 +72,7 @@ for _module, (_tool, _human) in _MODULE_INFO.items():
     _MODULE_ALIASES[_module.value.lower()] = _module
 
 
-@dataclass(frozen=True, slots=True)
-class Command:
+class Command(NamedTuple):
     """One ``<instruction>task: text</instruction>``: the task name (lower case, may be empty) and its text."""
 
     task: str
@@ -135,6 +135,30 @@ class Invocation:
         return " ".join(parts)
 
 
+# The parser builds invocations from values it has already checked, many thousands a second; setting the
+# slots directly skips the frozen dataclass's per-field object.__setattr__ and __post_init__.
+_SET_RESPONSE, _SET_MODULE, _SET_COMMANDS, _SET_REGION, _SET_PROBLEMS = (
+    Invocation.__dict__[name].__set__ for name in ("response", "module", "commands", "region", "problems")
+)
+
+
+def _new_invocation(
+    response: str,
+    module: Module | None,
+    commands: tuple[Command, ...],
+    region: tuple[float, float, float, float] | None,
+    problems: tuple[str, ...],
+) -> Invocation:
+    invocation = object.__new__(Invocation)
+    _SET_RESPONSE(invocation, response)
+    _SET_MODULE(invocation, module)
+    _SET_COMMANDS(invocation, commands)
+    _SET_REGION(invocation, region)
+    _SET_PROBLEMS(invocation, problems)
+    return invocation
+
+
+
 def _format_number(value: float) -> str:
     if value.is_integer() and abs(value) < 1e15:
         return str(int(value))
@@ -144,11 +168,11 @@ def _format_number(value: float) -> str:
 # One pattern for every tag, known or stray. No spaces are allowed inside a tag, so text such as "< module>"
 # stays text, and removing a tag (which leaves a space) can never create a new one.
 _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9_]{0,31})>")
-# The scanner's tokens: a whole well-formed block with no "<" inside (the common case, one match), or any
-# single tag (groups 3, 4). "[^<]*" stops at the first "<", so the scan stays linear on any input.
-_TOKEN = re.compile(
-    r"<(module|instruction|region)>([^<]*)</\1>|<(/?)([A-Za-z][A-Za-z0-9_]{0,31})>", re.IGNORECASE
-)
+# The scanner's tokens, both starting at "<": a whole well-formed lowercase block with no "<" inside (the common
+# case, one match; group 1 its name, group 2 its content), or any single tag (group 3 "/" if closing, group 4
+# its name), which the state machine handles, upper case included. "[^<]*" stops at the first "<", so the scan
+# stays linear on any input.
+_TOKEN = re.compile(r"<(?:(module|instruction|region)>([^<]*)</\1>|(/?)([A-Za-z][A-Za-z0-9_]{0,31})>)")
 _STRUCTURE_TAGS = frozenset({"module", "instruction", "region"})
 # A number not glued to a name, so "x1: 10" yields 10, not 1 and 10.
 _NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
@@ -172,44 +196,59 @@ def parse_invocation(text: str) -> Invocation:
     """
     if not isinstance(text, str):
         return Invocation(problems=(f"expected text, got {type(text).__name__}; nothing was read",))
+    if "<" not in text:  # a plain answer: no tags at all
+        return _new_invocation(_normalize_response(text), None, (), None, ())
     problems: list[str] = []
-    spans, has_stray = _scan_tags(text, problems)
-    contents: dict[str, list[str]] = {"module": [], "instruction": [], "region": []}
-    pieces: list[str] = []
-    cursor = 0
-    for start, end, name, content in spans:
-        pieces.append(text[cursor:start])
-        contents[name].append(_TAG.sub(" ", content) if has_stray else content)
-        cursor = end
-    pieces.append(text[cursor:])
+    pieces, contents, has_stray = _scan_tags(text, problems)
     response = " ".join(pieces)
-    return Invocation(
-        response=_normalize_response(_TAG.sub(" ", response) if has_stray else response),
-        module=_read_module(contents["module"], problems),
-        commands=_read_commands(contents["instruction"], problems),
-        region=_read_region(contents["region"], problems),
-        problems=tuple(_capped(problems)),
+    if has_stray:
+        response = _TAG.sub(" ", response)
+        contents = {name: [_TAG.sub(" ", c) if "<" in c else c for c in found] for name, found in contents.items()}
+    modules, instructions, regions = contents["module"], contents["instruction"], contents["region"]
+    module = _BY_LETTER.get(modules[0]) if len(modules) == 1 else None  # the usual, clean case
+    if module is None and modules:
+        module = _read_module(modules, problems)
+    return _new_invocation(
+        _normalize_response(response),
+        module,
+        _read_commands(instructions, problems) if instructions else (),
+        _read_region(regions, problems) if regions else None,
+        tuple(problems) if len(problems) <= _MAX_PROBLEMS else _capped(problems),
     )
 
 
-def _scan_tags(text: str, problems: list[str]) -> tuple[list[tuple[int, int, str, str]], bool]:
-    """Find the structure tags and their content, in order, as ``(start, end, name, content)``.
+def _scan_tags(text: str, problems: list[str]) -> tuple[list[str], dict[str, list[str]], bool]:
+    """One pass over the tags: the response pieces between structure tags, each structure tag's content, and
+    whether stray tags (counted and noted here) remain to be removed as text.
 
-    An unclosed tag ends at the next structure tag or line break, whichever comes first. Stray tags are only
-    counted here (the second value says whether there were any); the caller removes them as text.
+    An unclosed tag ends at the next structure tag or line break, whichever comes first. Written with locals
+    only, since it runs for every planner output.
     """
-    spans: list[tuple[int, int, str, str]] = []
+    pieces: list[str] = []
+    contents: dict[str, list[str]] = {"module": [], "instruction": [], "region": []}
     stray: dict[str, int] = {}
     stray_closing = False
     open_name: str | None = None
-    open_start = open_end = 0
+    open_start = open_end = cursor = 0
+
+    def close_unterminated(limit: int) -> int:
+        line_end = text.find("\n", open_end, limit)
+        stop = limit if line_end < 0 else line_end
+        where = "line end" if line_end >= 0 else ("end of the text" if limit == len(text) else "next tag")
+        problems.append(f"<{open_name}> was not closed; read it up to the {where}")
+        pieces.append(text[cursor:open_start])
+        contents[open_name].append(text[open_end:stop])  # type: ignore[index]
+        return stop
+
     for match in _TOKEN.finditer(text):
         block, content, closing, name = match.groups()
         if block is not None:
+            start, end = match.span()
             if open_name is not None:
-                spans.append(_unterminated(text, open_name, open_start, open_end, match.start(), problems))
-                open_name = None
-            spans.append((match.start(), match.end(), block.lower(), content))
+                cursor, open_name = close_unterminated(start), None
+            pieces.append(text[cursor:start])
+            contents[block].append(content)
+            cursor = end
             continue
         name = name.lower()
         if name not in _STRUCTURE_TAGS:
@@ -218,34 +257,25 @@ def _scan_tags(text: str, problems: list[str]) -> tuple[list[tuple[int, int, str
             continue
         if open_name is not None:
             if closing and name == open_name:
-                spans.append((open_start, match.end(), open_name, text[open_end : match.start()]))
-                open_name = None
+                pieces.append(text[cursor:open_start])
+                contents[open_name].append(text[open_end : match.start()])
+                cursor, open_name = match.end(), None
                 continue
-            spans.append(_unterminated(text, open_name, open_start, open_end, match.start(), problems))
-            open_name = None
+            cursor, open_name = close_unterminated(match.start()), None
         if closing:
             problems.append(f"stray </{name}> without a matching <{name}> was ignored")
             stray_closing = True
             continue
         open_name, open_start, open_end = name, match.start(), match.end()
     if open_name is not None:
-        spans.append(_unterminated(text, open_name, open_start, open_end, len(text), problems))
+        cursor = close_unterminated(len(text))
+    pieces.append(text[cursor:])
     if stray:
         kinds = list(stray.items())
         listed = ", ".join(f"{tag} x{count}" if count > 1 else tag for tag, count in kinds[:8])
         more = f" and {len(kinds) - 8} other kinds" if len(kinds) > 8 else ""
         problems.append(f"ignored tags that are not part of the format: {listed}{more}")
-    return spans, bool(stray) or stray_closing
-
-
-def _unterminated(
-    text: str, name: str, start: int, content_start: int, limit: int, problems: list[str]
-) -> tuple[int, int, str, str]:
-    line_end = text.find("\n", content_start, limit)
-    stop = limit if line_end < 0 else line_end
-    where = "line end" if line_end >= 0 else ("end of the text" if limit == len(text) else "next tag")
-    problems.append(f"<{name}> was not closed; read it up to the {where}")
-    return (start, stop, name, text[content_start:stop])
+    return pieces, contents, bool(stray) or stray_closing
 
 
 def _normalize_response(text: str) -> str:
@@ -328,15 +358,13 @@ def _read_region(contents: list[str], problems: list[str]) -> tuple[float, float
         if len(numbers) != 4:
             problems.append(f"region {_quote(content.strip())} was ignored: it needs 4 numbers, found {len(numbers)}")
             continue
-        values = tuple(float(n) for n in numbers)
-        if not all(math.isfinite(v) for v in values):
+        x1, y1, x2, y2 = values = tuple(map(float, numbers))
+        if not (isfinite(x1) and isfinite(y1) and isfinite(x2) and isfinite(y2)):
             problems.append(f"region {_quote(content.strip())} was ignored: its numbers are not finite")
             continue
         region = values
     return region
 
 
-def _capped(problems: list[str]) -> list[str]:
-    if len(problems) <= _MAX_PROBLEMS:
-        return problems
-    return problems[:_MAX_PROBLEMS] + [f"... and {len(problems) - _MAX_PROBLEMS} more problems"]
+def _capped(problems: list[str]) -> tuple[str, ...]:
+    return (*problems[:_MAX_PROBLEMS], f"... and {len(problems) - _MAX_PROBLEMS} more problems")
