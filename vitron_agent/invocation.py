@@ -23,9 +23,9 @@ Usage::
 from __future__ import annotations
 
 import re
-from math import isfinite
 from dataclasses import dataclass
 from enum import Enum
+from math import isfinite
 from typing import NamedTuple
 
 __all__ = ["Command", "Invocation", "Module", "parse_invocation"]
@@ -158,7 +158,6 @@ def _new_invocation(
     return invocation
 
 
-
 def _format_number(value: float) -> str:
     if value.is_integer() and abs(value) < 1e15:
         return str(int(value))
@@ -167,7 +166,7 @@ def _format_number(value: float) -> str:
 
 # One pattern for every tag, known or stray. No spaces are allowed inside a tag, so text such as "< module>"
 # stays text, and removing a tag (which leaves a space) can never create a new one.
-_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9_]{0,31})>")
+_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9_]{0,31}>")
 # The scanner's tokens, both starting at "<": a whole well-formed lowercase block with no "<" inside (the common
 # case, one match; group 1 its name, group 2 its content), or any single tag (group 3 "/" if closing, group 4
 # its name), which the state machine handles, upper case included. "[^<]*" stops at the first "<", so the scan
