@@ -314,8 +314,10 @@ def call_from_invocation(invocation: Invocation, inputs: CallInputs | None = Non
         if not invocation.commands:
             return None
         known = ", ".join(f"{m.value} ({m.human_name})" for m in Module)
+        why = "".join(f" ({p})" for p in invocation.problems if p.startswith("unknown module"))
         raise CallError(
-            "the output has an <instruction> but no valid <module>; add <module>X</module> with X one of " + known
+            f"the output has an <instruction> but no valid <module>{why}; add <module>X</module> with X one of "
+            + known
         )
     model = CALLS[module]
     if not invocation.commands:
