@@ -9,7 +9,7 @@ optionally with ``<region>x1, y1, x2, y2</region>`` (in its 224 x 224 model fram
 editing sends foreground and background), and stray tags such as ``<SP>`` or ``</s>``.
 
 Vitron's own demo reads this with three regexes; a missing closing tag, a second module or a ``:`` inside the
-text silently does the wrong thing there. :func:`parse_invocation` reads the tags with one linear scan, never
+text silently does the wrong thing there. :func:`parse_invocation` reads the tags in one linear pass, never
 raises, and records every repair or omission in ``Invocation.problems`` so the next layer can tell the planner
 what went wrong. :meth:`Invocation.to_vitron_text` writes the canonical form back.
 
@@ -164,13 +164,11 @@ def _format_number(value: float) -> str:
     return repr(value)
 
 
-# One pattern for every tag, known or stray. No spaces are allowed inside a tag, so text such as "< module>"
-# stays text, and removing a tag (which leaves a space) can never create a new one.
-_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9_]{0,31}>")
 # The scanner's tokens, both starting at "<": a whole well-formed lowercase block with no "<" inside (the common
-# case, one match; group 1 its name, group 2 its content), or any single tag (group 3 "/" if closing, group 4
-# its name), which the state machine handles, upper case included. "[^<]*" stops at the first "<", so the scan
-# stays linear on any input.
+# case; group 1 its name, group 2 its content), or any single tag (group 3 "/" if closing, group 4 its name),
+# which the state machine handles, upper case included. "[^<]*" stops at the first "<", so the scan stays linear
+# on any input. No spaces are allowed inside a tag, so text such as "< module>" stays text, and dropping a tag
+# (which leaves a space) can never create a new one: the canonical form reads back the same.
 _TOKEN = re.compile(r"<(?:(module|instruction|region)>([^<]*)</\1>|(/?)([A-Za-z][A-Za-z0-9_]{0,31})>)")
 _STRUCTURE_TAGS = frozenset({"module", "instruction", "region"})
 # A number not glued to a name, so "x1: 10" yields 10, not 1 and 10.
@@ -198,11 +196,7 @@ def parse_invocation(text: str) -> Invocation:
     if "<" not in text:  # a plain answer: no tags at all
         return _new_invocation(_normalize_response(text), None, (), None, ())
     problems: list[str] = []
-    pieces, contents, has_stray = _scan_tags(text, problems)
-    response = " ".join(pieces)
-    if has_stray:
-        response = _TAG.sub(" ", response)
-        contents = {name: [_TAG.sub(" ", c) if "<" in c else c for c in found] for name, found in contents.items()}
+    response, contents = _scan_tags(text, problems)
     modules, instructions, regions = contents["module"], contents["instruction"], contents["region"]
     module = _BY_LETTER.get(modules[0]) if len(modules) == 1 else None  # the usual, clean case
     if module is None and modules:
@@ -216,65 +210,74 @@ def parse_invocation(text: str) -> Invocation:
     )
 
 
-def _scan_tags(text: str, problems: list[str]) -> tuple[list[str], dict[str, list[str]], bool]:
-    """One pass over the tags: the response pieces between structure tags, each structure tag's content, and
-    whether stray tags (counted and noted here) remain to be removed as text.
+def _scan_tags(text: str, problems: list[str]) -> tuple[str, dict[str, list[str]]]:
+    """One pass over the tags: the response (text outside structure tags) and each structure tag's content,
+    with every stray tag dropped and noted.
 
-    An unclosed tag ends at the next structure tag or line break, whichever comes first. Written with locals
-    only, since it runs for every planner output.
+    ``_TOKEN.split`` hands over the text and each token's groups in one list, ``[text, block, content, closing,
+    name, text, ...]``, so the loop below touches no match objects. Wherever a tag is dropped a space is left,
+    so words on either side never merge. An unclosed tag ends at the next structure tag or line break,
+    whichever comes first; what follows its line break goes back to the response.
     """
-    pieces: list[str] = []
+    parts = _TOKEN.split(text)
+    response = [parts[0]]
     contents: dict[str, list[str]] = {"module": [], "instruction": [], "region": []}
     stray: dict[str, int] = {}
-    stray_closing = False
     open_name: str | None = None
-    open_start = open_end = cursor = 0
-
-    def close_unterminated(limit: int) -> int:
-        line_end = text.find("\n", open_end, limit)
-        stop = limit if line_end < 0 else line_end
-        where = "line end" if line_end >= 0 else ("end of the text" if limit == len(text) else "next tag")
-        problems.append(f"<{open_name}> was not closed; read it up to the {where}")
-        pieces.append(text[cursor:open_start])
-        contents[open_name].append(text[open_end:stop])  # type: ignore[index]
-        return stop
-
-    for match in _TOKEN.finditer(text):
-        block, content, closing, name = match.groups()
+    open_parts: list[str] = []
+    for index in range(1, len(parts), 5):
+        block, content, closing, name, after = parts[index : index + 5]
         if block is not None:
-            start, end = match.span()
             if open_name is not None:
-                cursor, open_name = close_unterminated(start), None
-            pieces.append(text[cursor:start])
+                _close_unterminated(open_name, open_parts, "next tag", response, contents, problems)
+                open_name = None
             contents[block].append(content)
-            cursor = end
+            response.append(after)
+            continue
+        if name.lower() not in _STRUCTURE_TAGS:
+            tag = f"<{closing}{name}>"
+            stray[tag] = stray.get(tag, 0) + 1
+            (response if open_name is None else open_parts).append(after)
             continue
         name = name.lower()
-        if name not in _STRUCTURE_TAGS:
-            tag = match.group(0)
-            stray[tag] = stray.get(tag, 0) + 1
-            continue
         if open_name is not None:
             if closing and name == open_name:
-                pieces.append(text[cursor:open_start])
-                contents[open_name].append(text[open_end : match.start()])
-                cursor, open_name = match.end(), None
+                contents[open_name].append(" ".join(open_parts))
+                open_name = None
+                response.append(after)
                 continue
-            cursor, open_name = close_unterminated(match.start()), None
+            _close_unterminated(open_name, open_parts, "next tag", response, contents, problems)
+            open_name = None
         if closing:
             problems.append(f"stray </{name}> without a matching <{name}> was ignored")
-            stray_closing = True
+            response.append(after)
             continue
-        open_name, open_start, open_end = name, match.start(), match.end()
+        open_name, open_parts = name, [after]
     if open_name is not None:
-        cursor = close_unterminated(len(text))
-    pieces.append(text[cursor:])
+        _close_unterminated(open_name, open_parts, "end of the text", response, contents, problems)
     if stray:
         kinds = list(stray.items())
         listed = ", ".join(f"{tag} x{count}" if count > 1 else tag for tag, count in kinds[:8])
         more = f" and {len(kinds) - 8} other kinds" if len(kinds) > 8 else ""
         problems.append(f"ignored tags that are not part of the format: {listed}{more}")
-    return pieces, contents, bool(stray) or stray_closing
+    return " ".join(response), contents
+
+
+def _close_unterminated(
+    name: str,
+    parts: list[str],
+    ended_by: str,
+    response: list[str],
+    contents: dict[str, list[str]],
+    problems: list[str],
+) -> None:
+    joined = " ".join(parts)
+    line_end = joined.find("\n")
+    if line_end >= 0:
+        response.append(joined[line_end:])
+        joined, ended_by = joined[:line_end], "line end"
+    problems.append(f"<{name}> was not closed; read it up to the {ended_by}")
+    contents[name].append(joined)
 
 
 def _normalize_response(text: str) -> str:
