@@ -234,12 +234,13 @@ def _scan_tags(text: str, problems: list[str]) -> tuple[str, dict[str, list[str]
             contents[block].append(content)
             response.append(after)
             continue
-        if name.lower() not in _STRUCTURE_TAGS:
+        lowered = name.lower()
+        if lowered not in _STRUCTURE_TAGS:
             tag = f"<{closing}{name}>"
             stray[tag] = stray.get(tag, 0) + 1
             (response if open_name is None else open_parts).append(after)
             continue
-        name = name.lower()
+        name = lowered
         if open_name is not None:
             if closing and name == open_name:
                 contents[open_name].append(" ".join(open_parts))
