@@ -31,3 +31,10 @@ def workspace(tmp_path: Path) -> Path:
     path = tmp_path / "workspace"
     path.mkdir()
     return path
+
+
+PHOTO = IMAGES / "coco_000000270066.jpg"
+"""The motorcycle photo, 640 px wide."""
+
+GRAY = "Sure, I will make it black and white. <module>C</module> <instruction>editing: make it black and white</instruction>"
+GRAY_REGION = GRAY + " <region>[21, 32, 203, 133]</region>"

@@ -1,5 +1,114 @@
-"""Tools: one file per tool, each serving one Vitron module (installed as ``vitron_agent.tools``).
+"""Tools (installed as ``vitron_agent.tools``): the protocol, the built-in tools, and plugins.
 
-The tool protocol and the registry arrive with the agent graph; the typed arguments every tool takes already
-live in :mod:`vitron_agent.calls`.
+Built-in tools and third-party ones are found the same way: built-ins are listed in :data:`BUILTIN`, plugins
+declare an entry point in the group ``vitron_agent.tools`` pointing at a tool class (or instance)::
+
+    [project.entry-points."vitron_agent.tools"]
+    grayscale = "my_package.grayscale:Grayscale"
+
+A plugin that fails to load is skipped with a warning that names it; it never stops the others.
+
+Usage::
+
+    tools = load_tools()                       # built-ins + plugins, by name
+    tool = tool_for_module(tools, Module.B)    # the tool that serves Vitron's module B
 """
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Mapping
+from importlib import import_module
+from importlib.metadata import entry_points
+from typing import Any
+
+from pydantic import BaseModel
+
+from vitron_agent.invocation import Module
+from vitron_agent.tools.base import Tool, ToolCancelled, ToolContext, ToolResult
+
+__all__ = [
+    "BUILTIN",
+    "ENTRY_POINT_GROUP",
+    "Tool",
+    "ToolCancelled",
+    "ToolContext",
+    "ToolResult",
+    "check_tool",
+    "load_tools",
+    "tool_for_module",
+]
+
+ENTRY_POINT_GROUP = "vitron_agent.tools"
+
+BUILTIN: tuple[str, ...] = ()
+"""``"module:Class"`` of each built-in tool; the vision tools are added here as they land."""
+
+
+def check_tool(candidate: Any) -> Tool:
+    """Instantiate a tool class if needed and check it declares what the protocol asks.
+
+    Raises:
+        TypeError: naming the tool and what it lacks.
+    """
+    tool = candidate() if isinstance(candidate, type) else candidate
+    label = getattr(tool, "name", None) or type(tool).__name__
+    problems = []
+    if not isinstance(getattr(tool, "name", None), str) or not tool.name:
+        problems.append("a non-empty str `name`")
+    module = getattr(tool, "module", "missing")
+    if module is not None and not isinstance(module, Module):
+        problems.append("`module`, a vitron_agent.Module or None")
+    args = getattr(tool, "Args", None)
+    if not (isinstance(args, type) and issubclass(args, BaseModel)):
+        problems.append("`Args`, a pydantic model class")
+    if not isinstance(getattr(tool, "side_effects", None), bool):
+        problems.append("`side_effects`, a bool")
+    if not callable(getattr(tool, "run", None)):
+        problems.append("a `run(args, ctx)` method")
+    if problems:
+        raise TypeError(f"tool {label!r} needs " + ", ".join(problems))
+    return tool
+
+
+def load_tools(tools: Iterable[Any] | None = None, *, plugins: bool = True) -> dict[str, Tool]:
+    """The tools a graph may run, by name.
+
+    Args:
+        tools: an explicit list (classes or instances); when given, only these are used.
+        plugins: with no explicit list, also load the entry points of group ``vitron_agent.tools``.
+
+    Raises:
+        TypeError: an explicit tool does not follow the protocol.
+        ValueError: two explicit tools share a name.
+    """
+    if tools is not None:
+        found: dict[str, Tool] = {}
+        for candidate in tools:
+            tool = check_tool(candidate)
+            if tool.name in found:
+                raise ValueError(f"two tools are named {tool.name!r}; tool names must be unique")
+            found[tool.name] = tool
+        return found
+    found = {}
+    for spec in BUILTIN:
+        module_name, _, attribute = spec.partition(":")
+        tool = check_tool(getattr(import_module(module_name), attribute))
+        found[tool.name] = tool
+    if plugins:
+        for entry in entry_points(group=ENTRY_POINT_GROUP):
+            try:
+                tool = check_tool(entry.load())
+            except Exception as error:  # a broken plugin must not take the others down
+                warnings.warn(f"skipped tool plugin {entry.name!r} ({entry.value}): {error}", stacklevel=2)
+                continue
+            found[tool.name] = tool
+    return found
+
+
+def tool_for_module(tools: Mapping[str, Tool], module: Module) -> Tool | None:
+    """The tool serving a Vitron module: the one named like the module's tool, else the first declaring it."""
+    named = tools.get(module.tool)
+    if named is not None and named.module == module:
+        return named
+    return next((tool for tool in tools.values() if tool.module == module), None)

@@ -32,6 +32,13 @@ _EXPORTS: dict[str, str] = {
     "ArtifactStore": "vitron_agent.artifacts",
     "Artifact": "vitron_agent.artifacts",
     "PathOutsideWorkspace": "vitron_agent.paths",
+    "build_agent": "vitron_agent.graphs.agent",
+    "Session": "vitron_agent.session",
+    "Turn": "vitron_agent.session",
+    "SessionError": "vitron_agent.session",
+    "ScriptedPlanner": "vitron_agent.planners",
+    "Planner": "vitron_agent.planners",
+    "DecisionLog": "vitron_agent.decisions",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -39,9 +46,13 @@ __all__ = sorted(_EXPORTS)
 if TYPE_CHECKING:
     from vitron_agent.artifacts import Artifact, ArtifactStore
     from vitron_agent.calls import Attachment, CallError, CallInputs, call_from_invocation
+    from vitron_agent.decisions import DecisionLog
+    from vitron_agent.graphs.agent import build_agent
     from vitron_agent.invocation import Command, Invocation, Module, parse_invocation
     from vitron_agent.paths import PathOutsideWorkspace
+    from vitron_agent.planners import Planner, ScriptedPlanner
     from vitron_agent.regions import Box, RegionError
+    from vitron_agent.session import Session, SessionError, Turn
 
 
 def __getattr__(name: str) -> Any:

@@ -42,6 +42,14 @@ class Box(BaseModel):
     x2: float
     y2: float
 
+    @model_validator(mode="before")
+    @classmethod
+    def _from_four_numbers(cls, value: object) -> object:
+        """Also accept ``[x1, y1, x2, y2]``, the way people and chat models usually write a box."""
+        if isinstance(value, (list, tuple)) and len(value) == 4:
+            return dict(zip(("x1", "y1", "x2", "y2"), value))
+        return value
+
     @model_validator(mode="after")
     def _check(self) -> Box:
         values = (self.x1, self.y1, self.x2, self.y2)

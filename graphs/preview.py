@@ -1,0 +1,32 @@
+"""The picture a decision is shown with: the call's region drawn on its image, stored as an artifact.
+
+It is made in ``validate``, before the review asks, so the review node itself stays free of side effects (it
+re-runs on resume). Previews are content-addressed like every artifact, so making one twice stores it once.
+"""
+
+from __future__ import annotations
+
+from vitron_agent.artifacts import Artifact, ArtifactStore
+from vitron_agent.media import encode_image, load_image
+from vitron_agent.regions import Box
+
+__all__ = ["draw_region_preview"]
+
+_OUTLINE = (255, 64, 32)
+
+
+def draw_region_preview(store: ArtifactStore, image_id: str, region: Box) -> Artifact:
+    """Draw ``region`` on the stored image ``image_id`` and store the result as a JPEG ``preview``."""
+    from PIL import ImageDraw
+
+    image = load_image(store.get(image_id).path)
+    width = max(2, round(max(image.size) / 200))
+    ImageDraw.Draw(image).rectangle(region.as_tuple(), outline=_OUTLINE, width=width)
+    return store.add(
+        encode_image(image, "JPEG", quality=85),
+        kind="preview",
+        suffix=".jpg",
+        parents=[image_id],
+        call={"tool": "preview", "args": {"region": list(region.as_tuple())}},
+        meta={"width": image.width, "height": image.height},
+    )

@@ -1,0 +1,39 @@
+"""The agent graph's state: plain JSON-able values, so any LangGraph checkpointer can keep it.
+
+``messages`` is the conversation the planner reads (LangChain messages, merged by ``add_messages``);
+``decisions`` and ``artifacts`` only ever grow. ``pending`` is the validated call waiting for review, and
+``step`` names the node to run next, so a router reads one field and ``update_state`` can redirect a thread
+(the session uses that to re-offer a tool that was cut off by a crash).
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Any, Literal, TypedDict
+
+from langchain_core.messages import AnyMessage
+from langgraph.graph.message import add_messages
+
+__all__ = ["AgentState", "Step"]
+
+Step = Literal["validate", "review", "execute", "plan", "report"]
+
+
+class AgentState(TypedDict, total=False):
+    messages: Annotated[list[AnyMessage], add_messages]
+    attachments: list[dict[str, Any]]
+    """:class:`~vitron_agent.calls.Attachment` dumps, latest last"""
+    region: list[float] | None
+    """the person's box in pixels of the latest attachment"""
+    frame: int
+    output: Any
+    """the planner's last output: Vitron text or a ``{"name", "args"}`` call"""
+    pending: dict[str, Any] | None
+    """the call waiting for review or execution: id, tool, module, args, notes, response, preview"""
+    corrections: int
+    """invalid planner outputs in a row this turn"""
+    step: Step
+    answer: str | None
+    """the text this turn ends with"""
+    decisions: Annotated[list[dict[str, Any]], operator.add]
+    artifacts: Annotated[list[str], operator.add]

@@ -1,0 +1,94 @@
+"""Small real tools written the way a third-party author would, for the graph and session tests."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+from PIL import Image
+from pydantic import BaseModel, ConfigDict
+
+from vitron_agent.calls import EditImage, SegmentImage
+from vitron_agent.invocation import Module
+from vitron_agent.media import encode_image, load_image
+from vitron_agent.regions import Box
+from vitron_agent.tools import ToolContext, ToolResult
+
+RUNS_FILE = "grayscale-runs.txt"
+
+
+class Grayscale:
+    """Serves Vitron's module C: turns the region (or the whole photo) gray. Counts its runs in the workspace;
+    GRAYSCALE_DELAY (seconds per step) makes it slow enough to be killed or cancelled mid-run."""
+
+    name = "grayscale"
+    module = Module.C
+    Args = EditImage
+    side_effects = True
+
+    def run(self, args: EditImage, ctx: ToolContext) -> ToolResult:
+        with open(ctx.store.root / RUNS_FILE, "a") as runs:
+            runs.write(args.image + "\n")
+        image = load_image(ctx.store.get(args.image).path)
+        pixels = np.asarray(image).copy()
+        box = args.region or Box.of((0, 0, image.width, image.height))
+        x1, y1, x2, y2 = (round(v) for v in box.as_tuple())
+        delay = float(os.environ.get("GRAYSCALE_DELAY", "0"))
+        for step in range(4):
+            ctx.check_cancelled()
+            time.sleep(delay)
+            ctx.report(step + 1, 4, "graying")
+        patch = pixels[y1:y2, x1:x2].mean(axis=2, keepdims=True).astype(np.uint8)
+        pixels[y1:y2, x1:x2] = patch
+        artifact = ctx.store.add(encode_image(Image.fromarray(pixels)), kind="image", suffix=".png",
+                                 parents=[args.image], call=ctx.call,
+                                 meta={"width": image.width, "height": image.height})
+        return ToolResult(artifacts=(artifact.id,), text=f"Grayed {'the region' if args.region else 'the photo'}.")
+
+
+class CropArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    image: str
+    box: Box
+
+
+class Crop:
+    """A tool with its own Args and no Vitron module: reachable through typed calls only."""
+
+    name = "crop"
+    module = None
+    Args = CropArgs
+    side_effects = True
+
+    def run(self, args: CropArgs, ctx: ToolContext) -> ToolResult:
+        image = load_image(ctx.store.get(args.image).path).crop(tuple(round(v) for v in args.box.as_tuple()))
+        artifact = ctx.store.add(encode_image(image), kind="image", suffix=".png", parents=[args.image],
+                                 call=ctx.call, meta={"width": image.width, "height": image.height})
+        return ToolResult(artifacts=(artifact.id,), text=f"Cropped to {image.width} x {image.height}.")
+
+
+class Broken:
+    """Serves module B and always fails; ``error`` picks how."""
+
+    name = "segment_image"
+    module = Module.B
+    side_effects = True
+    Args = SegmentImage
+    error: BaseException = RuntimeError("the model file is corrupt")
+
+    def run(self, args: object, ctx: ToolContext) -> ToolResult:
+        raise self.error
+
+
+class Measure:
+    """No side effects (reads only), so the default policy runs it without asking."""
+
+    name = "measure"
+    module = None
+    side_effects = False
+    Args = CropArgs
+
+    def run(self, args: CropArgs, ctx: ToolContext) -> ToolResult:
+        return ToolResult(text=f"The box is {args.box.width:g} x {args.box.height:g} pixels.")

@@ -1,0 +1,112 @@
+"""The decision log: every approval, edit and rejection, with what was shown and what came of it.
+
+Graph state already holds each thread's decisions; this log keeps them beside the artifacts, queryable across
+threads, and is written by the node that acts on a decision, before it acts: an approval is on disk before its
+tool starts, so no side-effecting tool ever runs without a recorded approval, and a tool that finished is
+known to have finished even if the process died before the graph saved its checkpoint.
+
+Usage::
+
+    log = DecisionLog(workspace)
+    log.record(thread_id, decision)                   # before running
+    log.finish(decision["id"], "ok", artifacts, "")  # after
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+__all__ = ["DecisionLog"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS decisions (
+    seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+    id        TEXT NOT NULL UNIQUE,
+    thread_id TEXT NOT NULL,
+    created   TEXT NOT NULL,
+    decision  TEXT NOT NULL,
+    outcome   TEXT,
+    artifacts TEXT,
+    message   TEXT,
+    finished  TEXT
+)
+"""
+
+
+class DecisionLog:
+    """Decisions and their outcomes in ``decisions.sqlite`` in the workspace (WAL; several processes may write)."""
+
+    def __init__(self, workspace: str | Path) -> None:
+        self.path = Path(workspace).expanduser().resolve() / "decisions.sqlite"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute(_SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        """A short-lived connection that commits on success and is always closed."""
+        db = sqlite3.connect(self.path, timeout=30.0)
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            with db:
+                yield db
+        finally:
+            db.close()
+
+    def record(self, thread_id: str, decision: Mapping[str, Any]) -> None:
+        """Store a decision (it must have an ``id``); recording the same id again changes nothing."""
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO decisions (id, thread_id, created, decision) VALUES (?, ?, ?, ?)",
+                (decision["id"], thread_id, _now(), json.dumps(dict(decision), default=str)),
+            )
+
+    def finish(self, decision_id: str, outcome: str, artifacts: Sequence[str] = (), message: str = "") -> None:
+        """Record what came of an approved decision: ``ok``, ``failed``, ``cancelled`` or ``interrupted``."""
+        with self._connect() as db:
+            db.execute(
+                "UPDATE decisions SET outcome = ?, artifacts = ?, message = ?, finished = ? WHERE id = ?",
+                (outcome, json.dumps(list(artifacts)), message, _now(), decision_id),
+            )
+
+    def get(self, decision_id: str) -> dict[str, Any] | None:
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT thread_id, created, decision, outcome, artifacts, message, finished FROM decisions "
+                "WHERE id = ?",
+                (decision_id,),
+            ).fetchone()
+        return _entry(row) if row else None
+
+    def list(self, thread_id: str | None = None) -> list[dict[str, Any]]:
+        """Every decision (of one thread, or all), oldest first, each with its outcome once known."""
+        query = "SELECT thread_id, created, decision, outcome, artifacts, message, finished FROM decisions"
+        with self._connect() as db:
+            if thread_id is None:
+                rows = db.execute(query + " ORDER BY seq").fetchall()
+            else:
+                rows = db.execute(query + " WHERE thread_id = ? ORDER BY seq", (thread_id,)).fetchall()
+        return [_entry(row) for row in rows]
+
+
+def _entry(row: tuple) -> dict[str, Any]:
+    thread_id, created, decision, outcome, artifacts, message, finished = row
+    return {
+        **json.loads(decision),
+        "thread_id": thread_id,
+        "recorded": created,
+        "outcome": outcome,
+        "artifacts": json.loads(artifacts) if artifacts else [],
+        "message": message,
+        "finished": finished,
+    }
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat()

@@ -1,0 +1,32 @@
+"""The planner protocol: the one thing the graph asks of Vitron, a chat model, or a script.
+
+A planner reads the conversation (LangChain messages, the person's corrections included), the attached media and
+the person's region, and answers with either Vitron-format text (``"Sure. <module>B</module> ..."``, or a plain
+answer) or typed calls (a :class:`~vitron_agent.calls.ToolCall`, or a LangChain-style ``{"name", "args"}``
+mapping). The graph parses and validates whatever comes back; it never needs to know which planner it has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, Union, runtime_checkable
+
+if TYPE_CHECKING:
+    from langchain_core.messages import BaseMessage
+
+    from vitron_agent.calls import Attachment, ToolCall
+    from vitron_agent.regions import Box
+
+__all__ = ["Planner", "PlannerOutput"]
+
+PlannerOutput = Union[str, "ToolCall", Mapping[str, Any]]
+"""Vitron-format text, a typed call, or a ``{"name": tool, "args": {...}}`` mapping."""
+
+
+@runtime_checkable
+class Planner(Protocol):
+    """Anything with this one method can plan for the agent graph."""
+
+    def plan(
+        self, messages: Sequence[BaseMessage], attachments: Sequence[Attachment], region: Box | None
+    ) -> PlannerOutput: ...

@@ -1,0 +1,194 @@
+"""A synchronous facade over the agent graph, for people who don't want to speak LangGraph.
+
+Each method is one graph run on the session's thread: ``send`` starts a turn, ``approve`` / ``edit`` /
+``reject`` answer the decision waiting at the review interrupt, and each returns a :class:`Turn`. State lives in
+the graph's checkpointer (SQLite in the workspace by default), so a new ``Session`` on the same workspace and
+``thread_id`` continues where a dead process stopped: a decision left waiting is still waiting, and a tool that
+was cut off mid-run is offered again rather than silently re-run.
+
+Usage::
+
+    session = Session("workspace", ScriptedPlanner([...]), tools=[Grayscale()])
+    turn = session.send("make it black and white", attachments=["photo.jpg"])
+    print(turn.pending["summary"])        # what would run
+    turn = session.approve()
+    print(turn.text, [a.path for a in turn.artifacts])
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from langchain_core.messages import HumanMessage
+from langgraph.types import Command
+from pydantic import BaseModel, ConfigDict
+
+from vitron_agent.artifacts import Artifact, ArtifactStore
+from vitron_agent.calls import Attachment
+from vitron_agent.decisions import DecisionLog
+from vitron_agent.graphs.agent import Policy, build_agent
+from vitron_agent.planners.base import Planner
+from vitron_agent.regions import Box, parse_box
+
+__all__ = ["Session", "SessionError", "Turn"]
+
+Progress = Callable[[dict[str, Any]], None]
+
+
+class SessionError(RuntimeError):
+    """A session method called at the wrong moment (say, ``approve`` with nothing waiting)."""
+
+
+class Turn(BaseModel):
+    """What one call produced: the decision now waiting (or None), the text, and this turn's artifacts."""
+
+    model_config = ConfigDict(frozen=True)
+
+    pending: dict[str, Any] | None
+    text: str
+    artifacts: list[Artifact]
+
+
+class Session:
+    """One conversation thread over one workspace.
+
+    Args:
+        workspace: folder for artifacts, decisions and checkpoints (created if missing).
+        planner: anything with ``plan(messages, attachments, region)``.
+        policy: ``"ask"`` (default), ``"auto"`` or a set of tool names that must ask.
+        thread_id: continue this thread; None starts a new one.
+        tools: tool classes or instances; by default the built-ins and installed plugins.
+        checkpointer: any LangGraph checkpointer; None keeps SQLite in the workspace.
+        import_roots: folders attachments may come from, besides the workspace and the current folder.
+        on_progress: called with each progress event a running tool reports.
+    """
+
+    def __init__(
+        self,
+        workspace: str | os.PathLike[str],
+        planner: Planner,
+        *,
+        policy: Policy = "ask",
+        thread_id: str | None = None,
+        tools: Iterable[Any] | None = None,
+        checkpointer: Any = None,
+        import_roots: Sequence[str | os.PathLike[str]] = (),
+        on_progress: Progress | None = None,
+        max_corrections: int = 3,
+    ) -> None:
+        self.workspace = Path(workspace).expanduser().resolve()
+        self.store = ArtifactStore(self.workspace, import_roots=[Path.cwd(), *import_roots])
+        self.log = DecisionLog(self.workspace)
+        self._cancel = threading.Event()
+        self.agent = build_agent(
+            planner, tools=tools, workspace=self.workspace, policy=policy, checkpointer=checkpointer,
+            max_corrections=max_corrections, cancelled=self._cancel.is_set,
+        )
+        self.thread_id = thread_id or uuid.uuid4().hex
+        self.config: dict[str, Any] = {"configurable": {"thread_id": self.thread_id}}
+        self.on_progress = on_progress
+        self._reoffer_cut_off_tool()
+
+    # -- the conversation ----------------------------------------------------------------------------------
+
+    @property
+    def pending(self) -> dict[str, Any] | None:
+        """The decision waiting for the person, or None."""
+        interrupts = self.agent.get_state(self.config).interrupts
+        return interrupts[0].value if interrupts else None
+
+    def send(
+        self,
+        text: str,
+        attachments: Sequence[str | os.PathLike[str] | Artifact] = (),
+        region: Box | Sequence[float] | str | None = None,
+        *,
+        frame: int = 0,
+    ) -> Turn:
+        """Say something, optionally with new media (paths are imported) and a box in pixels of the latest one.
+
+        Raises:
+            SessionError: a decision is waiting; answer it first.
+            MediaError, PathOutsideWorkspace: an attachment cannot be used (nothing is sent).
+            RegionError: the region is malformed.
+        """
+        if self.pending is not None:
+            raise SessionError("a decision is waiting; approve(), edit() or reject() it first")
+        known = list(self.agent.get_state(self.config).values.get("attachments") or [])
+        for item in attachments:
+            artifact = item if isinstance(item, Artifact) else self.store.import_file(item)
+            known.append(Attachment.from_artifact(artifact).model_dump())
+        box = _box(region)
+        return self._run({
+            "messages": [HumanMessage(text)],
+            "attachments": known,
+            "region": list(box.as_tuple()) if box else None,
+            "frame": frame,
+            "corrections": 0,
+            "answer": None,
+            "pending": None,
+        })
+
+    def approve(self) -> Turn:
+        """Run the waiting decision as shown."""
+        return self._resume({"action": "approve"})
+
+    def edit(self, **changes: Any) -> Turn:
+        """Change arguments of the waiting decision by name; it is validated and shown again."""
+        return self._resume({"action": "edit", "args": changes})
+
+    def reject(self, feedback: str) -> Turn:
+        """Refuse the waiting decision and tell the planner what was wrong; it plans again."""
+        return self._resume({"action": "reject", "feedback": feedback})
+
+    def cancel(self) -> None:
+        """Ask the running tool to stop at its next check (safe to call from another thread)."""
+        self._cancel.set()
+
+    # -- internals -----------------------------------------------------------------------------------------
+
+    def _resume(self, answer: dict[str, Any]) -> Turn:
+        if self.pending is None:
+            raise SessionError("nothing is waiting for a decision; send() a request first")
+        return self._run(Command(resume=answer))
+
+    def _run(self, graph_input: Any) -> Turn:
+        before = len(self.agent.get_state(self.config).values.get("artifacts") or [])
+        self._cancel.clear()
+        for event in self.agent.stream(graph_input, self.config, stream_mode="custom"):
+            if self.on_progress is not None and isinstance(event, dict) and "progress" in event:
+                self.on_progress(event["progress"])
+        snapshot = self.agent.get_state(self.config)
+        pending = snapshot.interrupts[0].value if snapshot.interrupts else None
+        produced = (snapshot.values.get("artifacts") or [])[before:]
+        text = pending.get("response", "") if pending else snapshot.values.get("answer") or ""
+        return Turn(pending=pending, text=text, artifacts=[self.store.get(i) for i in produced])
+
+    def _reoffer_cut_off_tool(self) -> None:
+        """If a process died while a tool ran, offer that call again; if the tool had finished, just finish."""
+        snapshot = self.agent.get_state(self.config)
+        if snapshot.next != ("execute",):
+            return
+        pending = snapshot.values["pending"]
+        entry = self.log.get(pending.get("decision") or "")
+        if entry is None or entry["outcome"] != "ok":
+            if entry is not None:
+                self.log.finish(entry["id"], "interrupted", (), "the process stopped while the tool was running")
+            self.agent.update_state(
+                self.config, {"pending": {**pending, "decision": None}, "step": "review"}, as_node="validate"
+            )
+        for _ in self.agent.stream(None, self.config, stream_mode="custom"):
+            pass
+
+
+def _box(region: Box | Sequence[float] | str | None) -> Box | None:
+    if region is None or isinstance(region, Box):
+        return region
+    if isinstance(region, str):
+        return parse_box(region)
+    return Box.of(region)
