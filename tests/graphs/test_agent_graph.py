@@ -1,0 +1,93 @@
+"""The compiled graph used directly, as LangGraph users will: interrupts, resume, streaming, subgraphs."""
+
+from __future__ import annotations
+
+import json
+import operator
+from pathlib import Path
+from typing import Annotated, Any, TypedDict
+
+import pytest
+from langchain_core.messages import AnyMessage, HumanMessage
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.message import add_messages
+from langgraph.types import Command
+
+from vitron_agent import ArtifactStore, ScriptedPlanner, build_agent
+from vitron_agent.calls import Attachment
+
+from conftest import GRAY, GRAY_REGION, PHOTO, SHARED_DATA
+from support_tools import Grayscale
+
+
+@pytest.fixture
+def photo(workspace: Path) -> dict[str, Any]:
+    with ArtifactStore(workspace, import_roots=[SHARED_DATA]) as store:
+        return Attachment.from_artifact(store.import_file(PHOTO)).model_dump()
+
+
+def start(photo: dict[str, Any]) -> dict[str, Any]:
+    return {"messages": [HumanMessage("make it black and white")], "attachments": [photo]}
+
+
+def test_interrupt_carries_a_json_decision_and_resume_runs_it(workspace: Path, photo: dict[str, Any]) -> None:
+    agent = build_agent(ScriptedPlanner([GRAY_REGION]), tools=[Grayscale], workspace=workspace,
+                        checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "t"}}
+    first = agent.invoke(start(photo), config)
+    [waiting] = first["__interrupt__"]
+    decision = json.loads(json.dumps(waiting.value))
+    assert {"tool", "module", "module_name", "args", "summary", "preview"} <= set(decision)
+    assert decision["preview"] is not None
+    assert agent.get_state(config).next == ("review",)
+
+    events = list(agent.stream(Command(resume={"action": "approve"}), config, stream_mode=["custom", "updates"]))
+    progress = [chunk["progress"]["done"] for mode, chunk in events if mode == "custom"]
+    nodes = [next(iter(chunk)) for mode, chunk in events if mode == "updates"]
+    assert progress == [1, 2, 3, 4] and nodes == ["review", "execute", "report"]
+    final = agent.get_state(config).values
+    assert len(final["artifacts"]) == 1 and final["messages"][-1].content == "Grayed the region."
+
+
+def test_default_checkpointer_is_sqlite_in_the_workspace(workspace: Path, photo: dict[str, Any]) -> None:
+    agent = build_agent(ScriptedPlanner([GRAY]), tools=[Grayscale], workspace=workspace)
+    agent.invoke(start(photo), {"configurable": {"thread_id": "t"}})
+    assert (workspace / "checkpoints.sqlite").stat().st_size > 0
+    again = build_agent(ScriptedPlanner([]), tools=[Grayscale], workspace=workspace)
+    assert again.get_state({"configurable": {"thread_id": "t"}}).interrupts[0].value["tool"] == "grayscale"
+
+
+def test_bad_policy_is_refused(workspace: Path) -> None:
+    with pytest.raises(ValueError, match="policy="):
+        build_agent(ScriptedPlanner([]), tools=[Grayscale], workspace=workspace, policy="sometimes")
+
+
+class Parent(TypedDict, total=False):
+    """A parent graph's own state; it shares only the keys the agent reads and writes."""
+
+    messages: Annotated[list[AnyMessage], add_messages]
+    attachments: list[dict[str, Any]]
+    artifacts: Annotated[list[str], operator.add]
+    audit: Annotated[list[str], operator.add]
+
+
+def test_as_a_subgraph_interrupts_pass_through_the_parent(workspace: Path, photo: dict[str, Any]) -> None:
+    agent = build_agent(ScriptedPlanner([GRAY]), tools=[Grayscale], workspace=workspace, checkpointer=True)
+    graph = StateGraph(Parent)
+    graph.add_node("before", lambda state: {"audit": ["before"]})
+    graph.add_node("vision", agent)
+    graph.add_node("after", lambda state: {"audit": [f"after: {len(state['artifacts'])} artifact(s)"]})
+    graph.add_edge(START, "before")
+    graph.add_edge("before", "vision")
+    graph.add_edge("vision", "after")
+    graph.add_edge("after", END)
+    parent = graph.compile(checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "parent"}}
+
+    first = parent.invoke(start(photo), config)
+    assert first["__interrupt__"][0].value["tool"] == "grayscale"
+    assert first["audit"] == ["before"]
+    done = parent.invoke(Command(resume={"action": "approve"}), config)
+    assert done["audit"] == ["before", "after: 1 artifact(s)"]
+    assert done["messages"][-1].content == "Grayed the photo."
