@@ -285,10 +285,9 @@ class _Nodes:
         pending = state["pending"]
         assert pending is not None and pending.get("decision")
         decision = next(d for d in reversed(state["decisions"]) if d["id"] == pending["decision"])
-        self.log.record(_thread_id(config), decision)
-        earlier = self.log.get(decision["id"])
-        if earlier and earlier["outcome"] == "ok":  # finished before a crash lost the checkpoint: don't rerun
-            return _executed(earlier["artifacts"], earlier["message"])
+        logged = self.log.record(_thread_id(config), decision)
+        if logged["outcome"] == "ok":  # it finished before a crash lost the checkpoint: don't run it again
+            return _executed(logged["artifacts"], logged["message"])
         tool = self.tools[pending["tool"]]
         writer = get_stream_writer()
         ctx = ToolContext(

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+import threading
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -37,61 +37,62 @@ CREATE TABLE IF NOT EXISTS decisions (
     finished  TEXT
 )
 """
+_FIELDS = "thread_id, created, decision, outcome, artifacts, message, finished"
 
 
 class DecisionLog:
-    """Decisions and their outcomes in ``decisions.sqlite`` in the workspace (WAL; several processes may write)."""
+    """Decisions and their outcomes in ``decisions.sqlite`` in the workspace.
+
+    WAL mode with ``synchronous = NORMAL``: a commit survives the process being killed (what the crash tests
+    check), and only an operating-system crash could lose the last ones. Thread-safe; several processes may
+    write at once.
+    """
 
     def __init__(self, workspace: str | Path) -> None:
         self.path = Path(workspace).expanduser().resolve() / "decisions.sqlite"
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute(_SCHEMA)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        self._db.execute(_SCHEMA)
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        """A short-lived connection that commits on success and is always closed."""
-        db = sqlite3.connect(self.path, timeout=30.0)
-        try:
-            db.execute("PRAGMA journal_mode = WAL")
-            with db:
-                yield db
-        finally:
-            db.close()
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
 
-    def record(self, thread_id: str, decision: Mapping[str, Any]) -> None:
-        """Store a decision (it must have an ``id``); recording the same id again changes nothing."""
-        with self._connect() as db:
-            db.execute(
+    def record(self, thread_id: str, decision: Mapping[str, Any]) -> dict[str, Any]:
+        """Store a decision (it must have an ``id``) unless that id is already stored; return the stored entry,
+        with its outcome if it has one."""
+        with self._lock:
+            self._db.execute(
                 "INSERT OR IGNORE INTO decisions (id, thread_id, created, decision) VALUES (?, ?, ?, ?)",
                 (decision["id"], thread_id, _now(), json.dumps(dict(decision), default=str)),
             )
+            row = self._db.execute(f"SELECT {_FIELDS} FROM decisions WHERE id = ?", (decision["id"],)).fetchone()
+        return _entry(row)
 
     def finish(self, decision_id: str, outcome: str, artifacts: Sequence[str] = (), message: str = "") -> None:
         """Record what came of an approved decision: ``ok``, ``failed``, ``cancelled`` or ``interrupted``."""
-        with self._connect() as db:
-            db.execute(
+        with self._lock:
+            self._db.execute(
                 "UPDATE decisions SET outcome = ?, artifacts = ?, message = ?, finished = ? WHERE id = ?",
                 (outcome, json.dumps(list(artifacts)), message, _now(), decision_id),
             )
 
     def get(self, decision_id: str) -> dict[str, Any] | None:
-        with self._connect() as db:
-            row = db.execute(
-                "SELECT thread_id, created, decision, outcome, artifacts, message, finished FROM decisions "
-                "WHERE id = ?",
-                (decision_id,),
-            ).fetchone()
+        with self._lock:
+            row = self._db.execute(f"SELECT {_FIELDS} FROM decisions WHERE id = ?", (decision_id,)).fetchone()
         return _entry(row) if row else None
 
     def list(self, thread_id: str | None = None) -> list[dict[str, Any]]:
         """Every decision (of one thread, or all), oldest first, each with its outcome once known."""
-        query = "SELECT thread_id, created, decision, outcome, artifacts, message, finished FROM decisions"
-        with self._connect() as db:
+        query = f"SELECT {_FIELDS} FROM decisions"
+        with self._lock:
             if thread_id is None:
-                rows = db.execute(query + " ORDER BY seq").fetchall()
+                rows = self._db.execute(query + " ORDER BY seq").fetchall()
             else:
-                rows = db.execute(query + " WHERE thread_id = ? ORDER BY seq", (thread_id,)).fetchall()
+                rows = self._db.execute(query + " WHERE thread_id = ? ORDER BY seq", (thread_id,)).fetchall()
         return [_entry(row) for row in rows]
 
 
