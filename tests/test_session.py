@@ -132,8 +132,12 @@ def test_understanding_needs_no_tool(workspace: Path) -> None:
 
 
 def test_garbage_hits_the_correction_limit(workspace: Path) -> None:
-    garbage = ["<module>H</module><instruction>x: y</instruction>", "<module>C</module>", "<<<>>>"
-               "<instruction>editing: gray</instruction>", "<module>B</module><instruction>seg: bike</instruction>"]
+    garbage = [
+        "<module>H</module><instruction>x: y</instruction>",  # unknown module
+        "<module>C</module>",  # no instruction
+        "<<<>>> <instruction>editing: gray</instruction>",  # no module
+        "<module>B</module><instruction>seg: bike</instruction>",  # no tool serves B here
+    ]
     planner = ScriptedPlanner(garbage)
     s = Session(workspace, planner, tools=[Grayscale], max_corrections=3, import_roots=[SHARED_DATA])
     turn = s.send("do something", attachments=[PHOTO])
