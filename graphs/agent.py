@@ -40,7 +40,7 @@ from vitron_agent.calls import Attachment, CallError, CallInputs, ToolCall, call
 from vitron_agent.decisions import DecisionLog
 from vitron_agent.graphs.preview import draw_region_preview
 from vitron_agent.graphs.state import AgentState
-from vitron_agent.invocation import Module, parse_invocation
+from vitron_agent.invocation import Invocation, Module, parse_invocation
 from vitron_agent.planners.base import Planner
 from vitron_agent.regions import Box
 from vitron_agent.tools import Tool, ToolCancelled, ToolContext, load_tools, tool_for_module
@@ -164,42 +164,33 @@ class _Nodes:
                 invocation = parse_invocation(output)
                 if invocation.is_understanding:
                     return {"answer": invocation.response, "messages": said, "step": "report"}
-            pending = self._pending_call(output, state)
+                pending = self._call_from_text(invocation, state)
+            else:
+                tool = self.tools.get(output.get("name"))
+                if tool is None:
+                    known = ", ".join(sorted(self.tools))
+                    raise LookupError(f"unknown tool {output.get('name')!r}; the tools are {known}")
+                pending = _pending(tool, _validate_args(tool, output.get("args") or {}), [], "")
         except (CallError, ValidationError, LookupError, ValueError) as error:
             return self._correction(state, said, _error_text(error))
         pending["preview"] = self._preview(pending)
         return {"pending": pending, "messages": said, "corrections": 0, "step": "review"}
 
-    def _pending_call(self, output: Any, state: AgentState) -> dict[str, Any]:
-        if isinstance(output, str):
-            invocation = parse_invocation(output)
-            inputs = CallInputs(
-                attachments=tuple(Attachment.model_validate(a) for a in state.get("attachments") or []),
-                region=Box.of(state["region"]) if state.get("region") else None,
-                frame=state.get("frame", 0),
-            )
-            call = call_from_invocation(invocation, inputs)
-            tool = tool_for_module(self.tools, invocation.module)  # type: ignore[arg-type]
-            if tool is None:
-                raise LookupError(f"no installed tool serves module {invocation.module.value} "  # type: ignore[union-attr]
-                                  f"({invocation.module.human_name}); answer in words instead")  # type: ignore[union-attr]
-            args = _validate_args(tool, call.arguments())
-            notes, response = [*call.notes, *invocation.problems], invocation.response
-        else:
-            name = output.get("name")
-            tool = self.tools.get(name)
-            if tool is None:
-                raise LookupError(f"unknown tool {name!r}; the tools are {', '.join(sorted(self.tools))}")
-            args, notes, response = _validate_args(tool, output.get("args") or {}), [], ""
-        return {
-            "id": uuid.uuid4().hex,
-            "tool": tool.name,
-            "module": tool.module.value if tool.module else None,
-            "args": _dump(args),
-            "notes": notes,
-            "response": response,
-            "changed": [],
-        }
+    def _call_from_text(self, invocation: Invocation, state: AgentState) -> dict[str, Any]:
+        inputs = CallInputs(
+            attachments=tuple(Attachment.model_validate(a) for a in state.get("attachments") or []),
+            region=Box.of(state["region"]) if state.get("region") else None,
+            frame=state.get("frame", 0),
+        )
+        call = call_from_invocation(invocation, inputs)
+        if call is None:  # understanding is answered before this point; kept for the type checker
+            raise CallError("the output calls no module")
+        tool = tool_for_module(self.tools, call.module)
+        if tool is None:
+            raise LookupError(f"no installed tool serves module {call.module.value} ({call.module.human_name}); "
+                              "answer in words instead")
+        args = _validate_args(tool, call.arguments())
+        return _pending(tool, args, [*call.notes, *invocation.problems], invocation.response)
 
     def _correction(self, state: AgentState, said: list[AIMessage], error: str) -> dict[str, Any]:
         count = state.get("corrections", 0) + 1
@@ -319,6 +310,19 @@ class _Nodes:
         """Close the turn: the answer joins the conversation."""
         answer = state.get("answer") or ""
         return {"messages": [AIMessage(answer)] if answer else [], "pending": None, "output": None}
+
+
+def _pending(tool: Tool, args: BaseModel, notes: list[str], response: str) -> dict[str, Any]:
+    """The validated call, as JSON-able state, waiting for review."""
+    return {
+        "id": uuid.uuid4().hex,
+        "tool": tool.name,
+        "module": tool.module.value if tool.module else None,
+        "args": _dump(args),
+        "notes": notes,
+        "response": response,
+        "changed": [],
+    }
 
 
 def _plain_output(output: Any) -> Any:
