@@ -41,6 +41,7 @@ from vitron_agent.decisions import DecisionLog
 from vitron_agent.graphs.preview import draw_region_preview
 from vitron_agent.graphs.state import AgentState
 from vitron_agent.invocation import Invocation, Module, parse_invocation
+from vitron_agent.models import ModelManager
 from vitron_agent.planners.base import Planner
 from vitron_agent.regions import Box
 from vitron_agent.tools import Tool, ToolCancelled, ToolContext, load_tools, tool_for_module
@@ -67,6 +68,7 @@ def build_agent(
     checkpointer: Any = None,
     max_corrections: int = 3,
     cancelled: Callable[[], bool] | None = None,
+    models: ModelManager | None = None,
 ) -> Any:
     """Build the compiled agent graph.
 
@@ -79,6 +81,7 @@ def build_agent(
             ``True`` when embedding the graph as a subgraph, so it keeps its state in the parent's checkpointer.
         max_corrections: invalid planner outputs in a row before the person is told instead.
         cancelled: polled by running tools; return True to stop the current tool.
+        models: the model manager tools load through; a new one (nothing loaded until used) by default.
 
     Returns:
         A compiled LangGraph ``StateGraph``; invoke it with a ``thread_id`` in the config.
@@ -94,6 +97,7 @@ def build_agent(
         policy=frozenset(policy) if isinstance(policy, (set, frozenset)) else policy,
         max_corrections=max_corrections,
         cancelled=cancelled or (lambda: False),
+        models=models or ModelManager(),
     )
     graph = StateGraph(AgentState)
     for name in ("plan", "validate", "review", "execute", "report"):
@@ -137,9 +141,11 @@ class _Nodes:
         policy: Literal["ask", "auto"] | frozenset[str],
         max_corrections: int,
         cancelled: Callable[[], bool],
+        models: ModelManager,
     ) -> None:
         self.planner, self.tools, self.store, self.log = planner, tools, store, log
         self.policy, self.max_corrections, self.cancelled = policy, max_corrections, cancelled
+        self.models = models
 
     # -- plan ----------------------------------------------------------------------------------------------
 
@@ -288,6 +294,7 @@ class _Nodes:
                 {"progress": {"tool": tool.name, "done": done, "total": total, "message": message}}
             ),
             cancelled=self.cancelled,
+            models=self.models,
         )
         try:
             result = tool.run(_validate_args(tool, pending["args"]), ctx)

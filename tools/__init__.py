@@ -41,8 +41,11 @@ __all__ = [
 
 ENTRY_POINT_GROUP = "vitron_agent.tools"
 
-BUILTIN: tuple[str, ...] = ()
-"""``"module:Class"`` of each built-in tool; the vision tools are added here as they land."""
+BUILTIN: tuple[str, ...] = (
+    "vitron_agent.tools.segment_image:SegmentImageTool",
+    "vitron_agent.tools.segment_video:SegmentVideoTool",
+)
+"""``"module:Class"`` of each built-in tool, imported only when the tools are loaded."""
 
 
 def check_tool(candidate: Any) -> Tool:

@@ -32,6 +32,7 @@ from vitron_agent.artifacts import Artifact, ArtifactStore
 from vitron_agent.calls import Attachment
 from vitron_agent.decisions import DecisionLog
 from vitron_agent.graphs.agent import Policy, build_agent
+from vitron_agent.models import ModelManager
 from vitron_agent.planners.base import Planner
 from vitron_agent.regions import Box, parse_box
 
@@ -66,6 +67,7 @@ class Session:
         checkpointer: any LangGraph checkpointer; None keeps SQLite in the workspace.
         import_roots: folders attachments may come from, besides the workspace and the current folder.
         on_progress: called with each progress event a running tool reports.
+        models: the model manager to load through (share one between sessions to share loaded models).
     """
 
     def __init__(
@@ -80,14 +82,16 @@ class Session:
         import_roots: Sequence[str | os.PathLike[str]] = (),
         on_progress: Progress | None = None,
         max_corrections: int = 3,
+        models: ModelManager | None = None,
     ) -> None:
         self.workspace = Path(workspace).expanduser().resolve()
         self.store = ArtifactStore(self.workspace, import_roots=[Path.cwd(), *import_roots])
         self.log = DecisionLog(self.workspace)
         self._cancel = threading.Event()
+        self.models = models or ModelManager()
         self.agent = build_agent(
             planner, tools=tools, workspace=self.workspace, policy=policy, checkpointer=checkpointer,
-            max_corrections=max_corrections, cancelled=self._cancel.is_set,
+            max_corrections=max_corrections, cancelled=self._cancel.is_set, models=self.models,
         )
         self.thread_id = thread_id or uuid.uuid4().hex
         self.config: dict[str, Any] = {"configurable": {"thread_id": self.thread_id}}

@@ -1,0 +1,92 @@
+"""What segment_image and segment_video share: choosing a backend, grounding words to a box, drawing overlays.
+
+The backend is ``auto`` unless configured (``VITRON_SEGMENTATION_BACKEND`` or ``[segmentation] backend`` in the
+workspace's ``vitron.toml``): SAM2 when its weights resolve, else the classic OpenCV backend. ``sam2`` insists on
+SAM2 (a missing checkpoint is then an error that says how to get it); ``classic`` never looks for weights.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vitron_agent.regions import Box
+from vitron_agent.weights import WeightsUnavailable, settings
+
+__all__ = ["Backend", "NeedsRegion", "choose_backend", "ground", "overlay"]
+
+CLASSIC = "classic"
+SAM2 = "sam2"
+_TINT = np.array([255, 64, 32], dtype=np.float32)
+
+
+class NeedsRegion(ValueError):
+    """A text target that cannot be located without grounding weights: the person should draw a box."""
+
+
+@dataclass(frozen=True)
+class Backend:
+    """The backend a call runs on, as recorded with its artifacts."""
+
+    name: str
+    model_id: str | None = None
+    weights: Any = None
+    why: str = ""
+
+
+def choose_backend(workspace: Path) -> Backend:
+    """SAM2 when configured or available, the classic backend otherwise (with the reason kept)."""
+    wanted = (os.environ.get("VITRON_SEGMENTATION_BACKEND")
+              or settings(workspace).get("segmentation", {}).get("backend") or "auto").lower()
+    if wanted not in ("auto", SAM2, CLASSIC):
+        raise ValueError(f"segmentation backend {wanted!r} is not one of auto, sam2, classic")
+    if wanted == CLASSIC:
+        return Backend(CLASSIC, why="configured")
+    from vitron_agent.tools.backends import sam
+
+    try:
+        weights = sam.resolve(workspace)
+    except (WeightsUnavailable, ImportError) as error:
+        if wanted == SAM2:
+            raise
+        return Backend(CLASSIC, why=f"SAM2 unavailable: {error}")
+    return Backend(SAM2, model_id=weights.model_id, weights=weights)
+
+
+def ground(target: str, image: np.ndarray, workspace: Path, models: Any) -> Box:
+    """The box of ``target`` in the image, from the zero-shot detector.
+
+    Raises:
+        NeedsRegion: no detector weights, or nothing found; the message asks for a box.
+    """
+    from vitron_agent.tools.backends import grounding
+
+    try:
+        return grounding.locate(target, image, workspace, models)
+    except WeightsUnavailable as error:
+        raise NeedsRegion(
+            f"to find {target!r} without a box I need a zero-shot detector, and none is available ({error}). "
+            "Draw a box around it instead: /region x1,y1,x2,y2 in the terminal, or region=[x1, y1, x2, y2]."
+        ) from None
+    except LookupError as error:
+        raise NeedsRegion(f"{error}; draw a box around it instead (region=[x1, y1, x2, y2])") from None
+
+
+def overlay(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The image with the mask tinted and the rest dimmed, for people to check a result at a glance."""
+    shown = image.astype(np.float32) * 0.55
+    shown[mask] = image[mask].astype(np.float32) * 0.45 + _TINT * 0.55
+    return shown.clip(0, 255).astype(np.uint8)
+
+
+def mask_png(mask: np.ndarray) -> bytes:
+    """A lossless single-channel PNG, 0 outside and 255 inside."""
+    from PIL import Image
+
+    from vitron_agent.media import encode_image
+
+    return encode_image(Image.fromarray(np.where(mask, 255, 0).astype(np.uint8)), "PNG")

@@ -1,0 +1,70 @@
+"""segment_image (Vitron's module B): a mask of one object in a photo, from a box, clicks, or words.
+
+A region or clicks go straight to the segmenter; a text target with neither is first located with the zero-shot
+detector. The segmenter is SAM2 when its weights resolve, else OpenCV's GrabCut (see
+:mod:`vitron_agent.tools.backends.segmentation`). Produces a lossless mask (PNG, 0/255) and an overlay preview
+(JPEG), both children of the input image, each recording the backend and model that made it.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from vitron_agent.calls import SegmentImage
+from vitron_agent.invocation import Module
+from vitron_agent.media import encode_image, load_image
+from vitron_agent.tools.backends import segmentation
+from vitron_agent.tools.base import ToolContext, ToolResult
+
+__all__ = ["SegmentImageTool"]
+
+
+class SegmentImageTool:
+    name: ClassVar[str] = "segment_image"
+    module: ClassVar[Module] = Module.B
+    Args: ClassVar[type[SegmentImage]] = SegmentImage
+    side_effects: ClassVar[bool] = True
+
+    def run(self, args: SegmentImage, ctx: ToolContext) -> ToolResult:
+        # 1. Read the input
+        source = ctx.store.get(args.image)
+        image = np.asarray(load_image(source.path))
+        ctx.report(0, 3, "loaded the image")
+        # 2. Choose the backend and find the object
+        backend = segmentation.choose_backend(ctx.store.root)
+        box = args.region
+        if box is None and not args.points:
+            box = segmentation.ground(args.target or "", image, ctx.store.root, ctx.models)
+        ctx.check_cancelled()
+        ctx.report(1, 3, f"segmenting with {backend.name}")
+        # 3. Segment
+        mask = self._segment(backend, image, box, args, ctx)
+        if not mask.any():
+            raise ValueError(f"the {backend.name} backend found no object inside the region; try a tighter box")
+        ctx.report(2, 3, "saving")
+        # 4. Store the mask and its preview
+        from PIL import Image
+
+        meta = {"width": image.shape[1], "height": image.shape[0], "backend": backend.name,
+                "coverage": round(float(mask.mean()), 4)}
+        common = {"parents": [source.id], "call": ctx.call, "model_id": backend.model_id, "meta": meta}
+        stored_mask = ctx.store.add(segmentation.mask_png(mask), kind="mask", suffix=".png", **common)
+        preview = ctx.store.add(encode_image(Image.fromarray(segmentation.overlay(image, mask)), "JPEG"),
+                                kind="preview", suffix=".jpg", **common)
+        ctx.report(3, 3, "done")
+        what = repr(args.target) if args.target else "the region"
+        return ToolResult(artifacts=(stored_mask.id, preview.id),
+                          text=f"Segmented {what} with {backend.name}: {meta['coverage']:.0%} of the image.")
+
+    @staticmethod
+    def _segment(backend: segmentation.Backend, image: np.ndarray, box, args: SegmentImage,  # noqa: ANN001
+                 ctx: ToolContext) -> np.ndarray:
+        if backend.name == segmentation.SAM2:
+            from vitron_agent.tools.backends import sam
+
+            return sam.segment(sam.image_predictor(ctx.models, backend.weights), image, box, args.points)
+        from vitron_agent.tools.backends import classic
+
+        return classic.grabcut(image, box, args.points)
