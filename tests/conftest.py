@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+# No model hub here or in CI: look in the local cache only, at once, instead of retrying the network.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("VITRON_SAMPLE_DATA", ROOT.parent / "shared" / "data")).resolve()
 IMAGES = SHARED_DATA / "images"
@@ -38,3 +41,32 @@ PHOTO = IMAGES / "coco_000000270066.jpg"
 
 GRAY = "Sure, I will make it black and white. <module>C</module> <instruction>editing: make it black and white</instruction>"
 GRAY_REGION = GRAY + " <region>[21, 32, 203, 133]</region>"
+
+
+SAM2_CONFIG = "configs/sam2.1/sam2.1_hiera_t.yaml"
+SAM2_SMALL_SIZE = ["++model.image_size=256"]
+
+
+@pytest.fixture(scope="session")
+def tiny_sam2(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random-weight SAM 2.1 hiera-tiny at input size 256, saved as a checkpoint the way released ones are
+    (``{"model": state_dict}``), so it loads through exactly the user's path."""
+    torch = pytest.importorskip("torch")
+    build_sam = pytest.importorskip("sam2.build_sam")
+    torch.manual_seed(0)
+    model = build_sam.build_sam2(SAM2_CONFIG, None, device="cpu", hydra_overrides_extra=SAM2_SMALL_SIZE,
+                                 apply_postprocessing=False)
+    path = tmp_path_factory.mktemp("weights") / "sam2.1_hiera_tiny_random.pt"
+    torch.save({"model": model.state_dict()}, path)
+    return path
+
+
+def configure(workspace: Path, text: str) -> Path:
+    """Write the workspace's vitron.toml."""
+    (workspace / "vitron.toml").write_text(text)
+    return workspace
+
+
+def sam2_settings(checkpoint: Path) -> str:
+    return (f'[weights.sam2]\nsource = "{checkpoint}"\nconfig = "{SAM2_CONFIG}"\n'
+            f"overrides = {SAM2_SMALL_SIZE!r}\n".replace("'", '"'))

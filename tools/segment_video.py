@@ -70,5 +70,4 @@ class SegmentVideoTool:
             return
         from vitron_agent.tools.backends import classic
 
-        for index, tracked in classic.track_boxes(frames, start, box):
-            yield index, classic.grabcut(frames[index], tracked)
+        yield from classic.track(frames, start, box)

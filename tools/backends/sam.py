@@ -115,7 +115,7 @@ def segment(predictor: Any, image: np.ndarray, box: Box | None, points: Sequence
     import torch
 
     with torch.inference_mode():
-        predictor.set_image(image)
+        predictor.set_image(image if image.flags.writeable else image.copy())
         masks, _, _ = predictor.predict(**_prompts(box, points), multimask_output=False)
     return np.asarray(masks[0]) > 0
 

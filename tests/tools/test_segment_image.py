@@ -1,0 +1,103 @@
+"""segment_image on real photos: the classic backend against the README's boxes, and SAM2 with random weights
+loaded through the user's path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vitron_agent.artifacts import ArtifactStore
+from vitron_agent.calls import Point, SegmentImage
+from vitron_agent.media import load_image
+from vitron_agent.models import ModelManager
+from vitron_agent.regions import Box
+from vitron_agent.tools import ToolContext, load_tools
+from vitron_agent.tools.backends.segmentation import NeedsRegion, choose_backend
+from vitron_agent.tools.segment_image import SegmentImageTool
+from vitron_agent.weights import WeightsUnavailable
+
+from conftest import IMAGES, MOTORCYCLE, SHARED_DATA, TENNIS_PLAYER, configure, sam2_settings
+
+PLATE = IMAGES / "coco_000000036260.jpg", (40, 120, 585, 455)
+
+
+def box_iou(mask: np.ndarray, box: tuple[float, ...]) -> float:
+    ys, xs = np.nonzero(mask)
+    found = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+    inter_w = max(0, min(found[2], box[2]) - max(found[0], box[0]))
+    inter_h = max(0, min(found[3], box[3]) - max(found[1], box[1]))
+    inter = inter_w * inter_h
+    union = (found[2] - found[0]) * (found[3] - found[1]) + (box[2] - box[0]) * (box[3] - box[1]) - inter
+    return inter / union
+
+
+def run(workspace: Path, photo: Path, models: ModelManager | None = None, events: list | None = None, **args):
+    store = ArtifactStore(workspace, import_roots=[SHARED_DATA])
+    image = store.import_file(photo)
+    call = SegmentImage(image=image.id, **args)
+    ctx = ToolContext(store=store, call=call.record(), models=models or ModelManager(device="cpu"),
+                      progress=lambda done, total, message: (events if events is not None else []).append(done))
+    return store, image, SegmentImageTool().run(call, ctx)
+
+
+@pytest.mark.parametrize(("photo", "box"), [TENNIS_PLAYER, MOTORCYCLE, PLATE], ids=["player", "motorcycle", "plate"])
+def test_classic_backend_finds_the_object_in_the_box(workspace: Path, photo: Path, box: tuple) -> None:
+    configure(workspace, '[segmentation]\nbackend = "classic"\n')
+    store, image, result = run(workspace, photo, target="it", region=Box.of(box))
+    mask_artifact, preview = (store.get(i) for i in result.artifacts)
+    mask = np.asarray(Image.open(mask_artifact.path))
+    assert mask.dtype == np.uint8 and set(np.unique(mask)) == {0, 255}  # lossless 0/255 PNG
+    assert mask.shape == (image.meta["height"], image.meta["width"])
+    assert box_iou(mask > 0, box) >= 0.5
+    assert preview.kind == "preview" and load_image(preview.path).size == (image.meta["width"], image.meta["height"])
+    for artifact in (mask_artifact, preview):
+        assert artifact.parents == (image.id,) and artifact.meta["backend"] == "classic"
+        assert artifact.call["tool"] == "segment_image"
+    assert "with classic" in result.text
+
+
+def test_classic_clicks_refine_the_mask(workspace: Path) -> None:
+    configure(workspace, '[segmentation]\nbackend = "classic"\n')
+    photo, box = MOTORCYCLE
+    store, _, result = run(workspace, photo, points=[Point(x=300, y=250), Point(x=100, y=120, positive=False)])
+    mask = np.asarray(Image.open(store.get(result.artifacts[0]).path)) > 0
+    assert mask[250, 300] and not mask[120, 100]
+
+
+def test_words_alone_need_a_region_without_weights(workspace: Path) -> None:
+    with pytest.raises(NeedsRegion, match="Draw a box"):
+        run(workspace, MOTORCYCLE[0], target="the motorcycle")
+
+
+def test_auto_falls_back_to_classic_and_says_why(workspace: Path) -> None:
+    backend = choose_backend(workspace)
+    assert backend.name == "classic" and "hf download facebook/sam2.1-hiera-tiny" in backend.why
+
+
+def test_forcing_sam2_without_weights_says_how_to_get_them(workspace: Path) -> None:
+    configure(workspace, '[segmentation]\nbackend = "sam2"\n')
+    with pytest.raises(WeightsUnavailable, match="VITRON_WEIGHTS_SAM2"):
+        run(workspace, MOTORCYCLE[0], region=Box.of(MOTORCYCLE[1]))
+
+
+def test_sam2_with_random_weights_loads_once(workspace: Path, tiny_sam2: Path) -> None:
+    configure(workspace, sam2_settings(tiny_sam2))
+    models = ModelManager(device="cpu")
+    events: list = []
+    store, image, result = run(workspace, MOTORCYCLE[0], models, events, region=Box.of(MOTORCYCLE[1]))
+    mask_artifact = store.get(result.artifacts[0])
+    mask = np.asarray(Image.open(mask_artifact.path))
+    assert mask.shape == (480, 640) and mask.dtype == np.uint8 and set(np.unique(mask)) <= {0, 255}
+    assert mask_artifact.model_id == str(tiny_sam2) and mask_artifact.meta["backend"] == "sam2"
+    assert events == [0, 1, 2, 3]
+    assert models.stats()["loads"] == 1
+    run(workspace, MOTORCYCLE[0], models, region=Box.of((100, 100, 300, 300)))
+    assert models.stats()["loads"] == 1 and models.stats()["hits"] == 1  # the second call loaded nothing
+
+
+def test_segment_tools_are_built_in() -> None:
+    tools = load_tools(plugins=False)
+    assert tools["segment_image"].module.value == "B" and tools["segment_video"].module.value == "E"
