@@ -43,6 +43,7 @@ def grabcut(image: np.ndarray, box: Box | None, points: Sequence[Point] = ()) ->
     left, top = max(0, x1 - pad_x), max(0, y1 - pad_y)
     right, bottom = min(width, x2 + pad_x), min(height, y2 + pad_y)
     window = np.ascontiguousarray(image[top:bottom, left:right, ::-1])
+    cv2.setRNGSeed(0)  # GrabCut's k-means starts from OpenCV's global RNG; fix it so results repeat
     mask = np.zeros(window.shape[:2], np.uint8)
     background, foreground = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     rectangle = (x1 - left, y1 - top, max(1, x2 - x1), max(1, y2 - y1))
