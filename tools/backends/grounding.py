@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from vitron_agent.regions import Box
+from vitron_agent.regions import Box, RegionError
 from vitron_agent.weights import fetch, weight_spec
 
 __all__ = ["DEFAULT_GROUNDING", "Detector", "locate"]
@@ -29,8 +29,9 @@ class Detector:
     model: Any
 
 
-def load_detector(models: Any, workspace: Path | None) -> tuple[Detector, str]:
-    """The configured detector, built once; returns it with its model id."""
+def load_detector(models: Any, workspace: Path | None) -> tuple[Detector, float]:
+    """The configured detector, built once; returns it with its score threshold (``threshold`` in
+    ``[weights.grounding]``, default 0.2)."""
     spec = weight_spec("grounding", DEFAULT_GROUNDING, workspace)
     folder = fetch(spec, None, workspace=workspace)
 
@@ -41,31 +42,35 @@ def load_detector(models: Any, workspace: Path | None) -> tuple[Detector, str]:
         model = AutoModelForZeroShotObjectDetection.from_pretrained(folder).to(device).eval()
         return Detector(processor, model)
 
-    return models.get(f"grounding:{spec.source}", load, dtype="float32"), spec.source
+    detector = models.get(f"grounding:{spec.source}", load, dtype="float32")
+    return detector, float(spec.extras.get("threshold", THRESHOLD))
 
 
-def locate(target: str, image: np.ndarray, workspace: Path | None, models: Any,
-           threshold: float = THRESHOLD) -> Box:
+def locate(target: str, image: np.ndarray, workspace: Path | None, models: Any) -> Box:
     """The highest-scoring box for ``target`` in an RGB image.
 
     Raises:
         WeightsUnavailable: no detector weights.
-        LookupError: the detector found nothing above ``threshold``.
+        LookupError: the detector found nothing above its threshold.
     """
     import torch
     from PIL import Image
 
-    detector, _ = load_detector(models, workspace)
+    detector, threshold = load_detector(models, workspace)
     height, width = image.shape[:2]
     inputs = detector.processor(images=Image.fromarray(image), text=[[target]], return_tensors="pt")
     inputs = inputs.to(detector.model.device)
     with torch.inference_mode():
         outputs = detector.model(**inputs)
+    # OWLv2 pads images to a square before predicting, so its boxes are in the padded square's frame.
+    square = type(detector.processor).__name__.startswith("Owlv2")
+    frame = (max(height, width),) * 2 if square else (height, width)
     [found] = detector.processor.post_process_grounded_object_detection(
-        outputs, threshold=threshold, target_sizes=[(height, width)], text_labels=[[target]]
+        outputs, threshold=threshold, target_sizes=[frame], text_labels=[[target]]
     )
-    if len(found["scores"]) == 0:
-        raise LookupError(f"found no {target!r} in the image")
-    best = int(torch.argmax(found["scores"]))
-    box = Box.of([float(v) for v in found["boxes"][best]])
-    return box.clipped((width, height))[0]
+    for index in torch.argsort(found["scores"], descending=True).tolist():
+        try:
+            return Box.of([float(v) for v in found["boxes"][index]]).clipped((width, height))[0]
+        except RegionError:  # empty, inverted or outside the image: try the next best
+            continue
+    raise LookupError(f"found no {target!r} in the image")
