@@ -64,7 +64,8 @@ class SegmentImageTool:
         if backend.name == segmentation.SAM2:
             from vitron_agent.tools.backends import sam
 
-            return sam.segment(sam.image_predictor(ctx.models, backend.weights), image, box, args.points)
+            predictor = sam.image_predictor(ctx.models, backend.weights)
+            return sam.segment(predictor, image, box, args.points, image_key=args.image)
         from vitron_agent.tools.backends import classic
 
         return classic.grabcut(image, box, args.points)

@@ -110,12 +110,19 @@ def _prompts(box: Box | None, points: Sequence[Point]) -> dict[str, Any]:
     return prompts
 
 
-def segment(predictor: Any, image: np.ndarray, box: Box | None, points: Sequence[Point] = ()) -> np.ndarray:
-    """A boolean mask for the object the box and/or points pick in an RGB image."""
+def segment(predictor: Any, image: np.ndarray, box: Box | None, points: Sequence[Point] = (),
+            *, image_key: str | None = None) -> np.ndarray:
+    """A boolean mask for the object the box and/or points pick in an RGB image.
+
+    With ``image_key`` (the image's artifact id), the image encoding is kept on the predictor and reused when
+    the next call segments the same image: refining a selection on one photo costs only the mask decoder.
+    """
     import torch
 
     with torch.inference_mode():
-        predictor.set_image(image if image.flags.writeable else image.copy())
+        if image_key is None or getattr(predictor, "_vitron_image_key", None) != image_key:
+            predictor.set_image(image if image.flags.writeable else image.copy())
+            predictor._vitron_image_key = image_key
         masks, _, _ = predictor.predict(**_prompts(box, points), multimask_output=False)
     return np.asarray(masks[0]) > 0
 
