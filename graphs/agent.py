@@ -180,6 +180,7 @@ class _Nodes:
         except (CallError, ValidationError, LookupError, ValueError) as error:
             return self._correction(state, said, _error_text(error))
         pending["preview"] = self._preview(pending)
+        pending["backend"] = self._backend(pending)
         return {"pending": pending, "messages": said, "corrections": 0, "step": "review"}
 
     def _call_from_text(self, invocation: Invocation, state: AgentState) -> dict[str, Any]:
@@ -205,6 +206,16 @@ class _Nodes:
                     "step": "report"}
         return {"messages": [*said, HumanMessage(CORRECTION.format(error=error))], "corrections": count,
                 "step": "plan"}
+
+    def _backend(self, pending: dict[str, Any]) -> str | None:
+        """What the tool says will run (backend, checkpoint), when it can tell: an optional ``describe``."""
+        describe = getattr(self.tools[pending["tool"]], "describe", None)
+        if describe is None:
+            return None
+        try:
+            return str(describe(pending["args"], self.store.root))
+        except Exception as error:  # a description is a courtesy; its failure must not block the decision
+            return f"unknown ({type(error).__name__}: {error})"
 
     def _preview(self, pending: dict[str, Any]) -> str | None:
         """The region drawn on its image, as an artifact the review can show (None when there is no region)."""
@@ -371,6 +382,7 @@ def _shown(pending: dict[str, Any], tool: Tool) -> dict[str, Any]:
         "args": pending["args"],
         "summary": _summary(tool.name, pending["args"]),
         "preview": pending.get("preview"),
+        "backend": pending.get("backend"),
         "notes": pending.get("notes", []),
         "changed": pending.get("changed", []),
         "response": pending.get("response", ""),
@@ -412,6 +424,7 @@ def _decision(pending: dict[str, Any], number: int, action: str, by: str, **extr
         "args": pending["args"],
         "changed": pending.get("changed", []),
         "preview": pending.get("preview"),
+        "backend": pending.get("backend"),
         **extra,
     }
 

@@ -8,6 +8,7 @@ detector. The segmenter is SAM2 when its weights resolve, else OpenCV's GrabCut 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -26,6 +27,10 @@ class SegmentImageTool:
     module: ClassVar[Module] = Module.B
     Args: ClassVar[type[SegmentImage]] = SegmentImage
     side_effects: ClassVar[bool] = True
+
+    def describe(self, args: object, workspace: Path) -> str:
+        """The backend that will run, shown with the decision."""
+        return segmentation.describe_backend(workspace)
 
     def run(self, args: SegmentImage, ctx: ToolContext) -> ToolResult:
         # 1. Read the input

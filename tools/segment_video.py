@@ -10,6 +10,7 @@ is reported per frame; the clip is bounded by the media limits of :mod:`vitron_a
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -28,6 +29,10 @@ class SegmentVideoTool:
     module: ClassVar[Module] = Module.E
     Args: ClassVar[type[SegmentVideo]] = SegmentVideo
     side_effects: ClassVar[bool] = True
+
+    def describe(self, args: object, workspace: Path) -> str:
+        """The backend that will run, shown with the decision."""
+        return segmentation.describe_backend(workspace)
 
     def run(self, args: SegmentVideo, ctx: ToolContext) -> ToolResult:
         # 1. Read the input

@@ -24,6 +24,7 @@ def test_module_b_from_vitron_text_to_a_mask(workspace: Path) -> None:
     shown = session.send("cut out the motorcycle", attachments=[MOTORCYCLE[0]]).pending
     assert shown["tool"] == "segment_image" and shown["module"] == "B"
     assert session.store.get(shown["preview"]).kind == "preview"
+    assert shown["backend"].startswith("classic")
     done = session.approve()
     kinds = sorted(a.kind for a in done.artifacts)
     assert kinds == ["mask", "preview"] and "with classic" in done.text

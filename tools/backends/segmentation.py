@@ -17,7 +17,7 @@ import numpy as np
 from vitron_agent.regions import Box
 from vitron_agent.weights import WeightsUnavailable, settings
 
-__all__ = ["Backend", "NeedsRegion", "choose_backend", "ground", "overlay"]
+__all__ = ["Backend", "NeedsRegion", "choose_backend", "describe_backend", "ground", "mask_png", "overlay"]
 
 CLASSIC = "classic"
 SAM2 = "sam2"
@@ -55,6 +55,17 @@ def choose_backend(workspace: Path) -> Backend:
             raise
         return Backend(CLASSIC, why=f"SAM2 unavailable: {error}")
     return Backend(SAM2, model_id=weights.model_id, weights=weights)
+
+
+def describe_backend(workspace: Path) -> str:
+    """Which backend and checkpoint a call would run on, for the decision shown before it runs."""
+    try:
+        backend = choose_backend(workspace)
+    except (WeightsUnavailable, ValueError) as error:
+        return f"unavailable: {error}"
+    if backend.name == SAM2:
+        return f"sam2 ({backend.model_id})"
+    return f"classic (OpenCV GrabCut{'; ' + backend.why if backend.why else ''})"
 
 
 def ground(target: str, image: np.ndarray, workspace: Path, models: Any) -> Box:
