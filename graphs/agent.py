@@ -219,11 +219,12 @@ class _Nodes:
 
     def _preview(self, pending: dict[str, Any]) -> str | None:
         """The region drawn on its image, as an artifact the review can show (None when there is no region)."""
-        region, image = pending["args"].get("region"), pending["args"].get("image")
-        if not region or not image:
+        args = pending["args"]
+        region, media = args.get("region"), args.get("image") or args.get("video")
+        if not region or not media:
             return None
         try:
-            return draw_region_preview(self.store, image, Box.model_validate(region)).id
+            return draw_region_preview(self.store, media, Box.model_validate(region), args.get("frame", 0)).id
         except Exception:  # a preview is a courtesy; its failure must not block the decision
             return None
 

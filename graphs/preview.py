@@ -7,7 +7,7 @@ re-runs on resume). Previews are content-addressed like every artifact, so makin
 from __future__ import annotations
 
 from vitron_agent.artifacts import Artifact, ArtifactStore
-from vitron_agent.media import encode_image, load_image
+from vitron_agent.media import encode_image, load_frame, load_image
 from vitron_agent.regions import Box
 
 __all__ = ["draw_region_preview"]
@@ -15,11 +15,13 @@ __all__ = ["draw_region_preview"]
 _OUTLINE = (255, 64, 32)
 
 
-def draw_region_preview(store: ArtifactStore, image_id: str, region: Box) -> Artifact:
-    """Draw ``region`` on the stored image ``image_id`` and store the result as a JPEG ``preview``."""
+def draw_region_preview(store: ArtifactStore, image_id: str, region: Box, frame: int = 0) -> Artifact:
+    """Draw ``region`` on the stored image ``image_id`` (for a video, on frame ``frame``) and store the result
+    as a JPEG ``preview``."""
     from PIL import ImageDraw
 
-    image = load_image(store.get(image_id).path)
+    source = store.get(image_id)
+    image = load_frame(source.path, frame) if source.media_type.startswith("video/") else load_image(source.path)
     width = max(2, round(max(image.size) / 200))
     ImageDraw.Draw(image).rectangle(region.as_tuple(), outline=_OUTLINE, width=width)
     return store.add(
@@ -27,6 +29,6 @@ def draw_region_preview(store: ArtifactStore, image_id: str, region: Box) -> Art
         kind="preview",
         suffix=".jpg",
         parents=[image_id],
-        call={"tool": "preview", "args": {"region": list(region.as_tuple())}},
+        call={"tool": "preview", "args": {"region": list(region.as_tuple()), "frame": frame}},
         meta={"width": image.width, "height": image.height},
     )

@@ -16,6 +16,7 @@ from vitron_agent.media import (
     MediaError,
     MediaLimits,
     encode_video,
+    load_frame,
     load_image,
     load_video,
     save_image,
@@ -223,3 +224,12 @@ def test_limits_are_enforced(limits: MediaLimits, target: Path, expect: str) -> 
     load = load_video if target.is_dir() or target.suffix == ".mp4" else load_image
     with pytest.raises(MediaError, match=expect):
         load(target, limits=limits)
+
+
+def test_load_frame_decodes_only_what_it_needs(tmp_path: Path) -> None:
+    frames = load_video(MOTORBIKE_FRAMES).frames[:5]
+    path = save_video(frames, tmp_path / "clip.mp4", fps=15)
+    third = np.asarray(load_frame(path, 2)).astype(int)
+    assert third.shape == (480, 854, 3) and np.abs(third - frames[2].astype(int)).mean() < 4
+    with pytest.raises(MediaError, match="has no frame 9"):
+        load_frame(path, 9)

@@ -43,6 +43,7 @@ __all__ = [
     "Video",
     "encode_image",
     "encode_video",
+    "load_frame",
     "load_image",
     "load_video",
     "save_image",
@@ -174,6 +175,31 @@ def load_video(
         raise MediaError(path, f"is not a readable video or is corrupt ({error})") from None
     stream_fps = float(rate) if rate else DEFAULT_FOLDER_FPS
     return Video(frames=frames, fps=float(fps) if fps else stream_fps)
+
+
+def load_frame(path: str | os.PathLike[str], index: int = 0, *, limits: MediaLimits = DEFAULT_LIMITS) -> Image.Image:
+    """One frame of a video file, decoding only up to it (for previews of long clips).
+
+    Raises:
+        MediaError: as :func:`load_video`, or when the clip has no frame ``index``.
+    """
+    path = _check_file(path, VIDEO_SUFFIXES, "a video", limits.max_video_bytes)
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise MediaError(path, "has no video stream")
+            stream = container.streams.video[0]
+            _check_dimensions(path, (stream.codec_context.width, stream.codec_context.height), limits)
+            for number, frame in enumerate(container.decode(stream)):
+                if number == index:
+                    return frame.to_image().convert("RGB")
+    except MediaError:
+        raise
+    except Exception as error:  # av raises its own error family for every container and codec failure
+        raise MediaError(path, f"is not a readable video or is corrupt ({error})") from None
+    raise MediaError(path, f"has no frame {index}")
 
 
 def encode_image(image: Image.Image, format: str = "PNG", *, quality: int = 95) -> bytes:

@@ -36,8 +36,11 @@ def test_module_e_tracks_through_a_clip(workspace: Path) -> None:
     clip = workspace / "motorbike.mp4"
     clip.write_bytes(encode_video(load_video(MOTORBIKE_FRAMES).frames[:8], 15))
     planner = ScriptedPlanner(["<module>E</module> <instruction>tracking: the motorbike</instruction>"])
-    session = Session(workspace, planner, import_roots=[SHARED_DATA], policy="auto")
-    done = session.send("follow the motorbike", attachments=[clip], region=[198, 172, 296, 278])
+    session = Session(workspace, planner, import_roots=[SHARED_DATA])
+    shown = session.send("follow the motorbike", attachments=[clip], region=[198, 172, 296, 278]).pending
+    preview = session.store.get(shown["preview"])  # the box drawn on the clip's first frame
+    assert preview.kind == "preview" and (preview.meta["width"], preview.meta["height"]) == (854, 480)
+    done = session.approve()
     masks, overlay = done.artifacts
     assert masks.kind == "masks" and masks.meta["frames"] == 8 and overlay.kind == "video"
     assert np.load(masks.path)["masks"].shape == (8, 480, 854)
