@@ -39,6 +39,7 @@ _EXPORTS: dict[str, str] = {
     "ScriptedPlanner": "vitron_agent.planners",
     "Planner": "vitron_agent.planners",
     "DecisionLog": "vitron_agent.decisions",
+    "ModelManager": "vitron_agent.models",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
     from vitron_agent.decisions import DecisionLog
     from vitron_agent.graphs.agent import build_agent
     from vitron_agent.invocation import Command, Invocation, Module, parse_invocation
+    from vitron_agent.models import ModelManager
     from vitron_agent.paths import PathOutsideWorkspace
     from vitron_agent.planners import Planner, ScriptedPlanner
     from vitron_agent.regions import Box, RegionError
