@@ -22,11 +22,12 @@ import io
 import os
 import re
 import warnings
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vitron_agent.paths import write_new_file
 
@@ -160,19 +161,9 @@ def load_video(
     if Path(path).is_dir():
         return _load_frame_folder(Path(path), fps, limits)
     path = _check_file(path, VIDEO_SUFFIXES, "a video", limits.max_video_bytes)
-    import av
-
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise MediaError(path, "has no video stream")
-            stream = container.streams.video[0]
-            frames = _decode_frames(path, container, stream, limits)
-            rate = stream.average_rate or stream.guessed_rate
-    except MediaError:
-        raise
-    except Exception as error:  # av raises its own error family for every container and codec failure
-        raise MediaError(path, f"is not a readable video or is corrupt ({error})") from None
+    with _video_stream(path, limits) as (container, stream):
+        frames = _decode_frames(path, container, stream, limits)
+        rate = stream.average_rate or stream.guessed_rate
     stream_fps = float(rate) if rate else DEFAULT_FOLDER_FPS
     return Video(frames=frames, fps=float(fps) if fps else stream_fps)
 
@@ -184,6 +175,16 @@ def load_frame(path: str | os.PathLike[str], index: int = 0, *, limits: MediaLim
         MediaError: as :func:`load_video`, or when the clip has no frame ``index``.
     """
     path = _check_file(path, VIDEO_SUFFIXES, "a video", limits.max_video_bytes)
+    with _video_stream(path, limits) as (container, stream):
+        for number, frame in enumerate(container.decode(stream)):
+            if number == index:
+                return frame.to_image().convert("RGB")
+    raise MediaError(path, f"has no frame {index}")
+
+
+@contextmanager
+def _video_stream(path: Path, limits: MediaLimits) -> Iterator[tuple[Any, Any]]:
+    """The open container and its first video stream, dimensions checked; every av failure is a MediaError."""
     import av
 
     try:
@@ -192,14 +193,11 @@ def load_frame(path: str | os.PathLike[str], index: int = 0, *, limits: MediaLim
                 raise MediaError(path, "has no video stream")
             stream = container.streams.video[0]
             _check_dimensions(path, (stream.codec_context.width, stream.codec_context.height), limits)
-            for number, frame in enumerate(container.decode(stream)):
-                if number == index:
-                    return frame.to_image().convert("RGB")
+            yield container, stream
     except MediaError:
         raise
     except Exception as error:  # av raises its own error family for every container and codec failure
         raise MediaError(path, f"is not a readable video or is corrupt ({error})") from None
-    raise MediaError(path, f"has no frame {index}")
 
 
 def encode_image(image: Image.Image, format: str = "PNG", *, quality: int = 95) -> bytes:
@@ -317,7 +315,6 @@ def _decode_frames(path: Path, container, stream, limits: MediaLimits) -> np.nda
     import numpy as np
 
     width, height = stream.codec_context.width, stream.codec_context.height
-    _check_dimensions(path, (width, height), limits)
     declared = stream.frames or 0
     _check_frame_budget(path, declared, width, height, limits)
     frames: list[np.ndarray] = []
