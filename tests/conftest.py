@@ -70,3 +70,48 @@ def configure(workspace: Path, text: str) -> Path:
 def sam2_settings(checkpoint: Path) -> str:
     return (f'[weights.sam2]\nsource = "{checkpoint}"\nconfig = "{SAM2_CONFIG}"\n'
             f"overrides = {SAM2_SMALL_SIZE!r}\n".replace("'", '"'))
+
+
+@pytest.fixture(scope="session")
+def tiny_diffusion(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Tiny random Stable Diffusion and GLIGEN pipelines (UNet, VAE, CLIP text encoder, DDIM scheduler and a
+    tokenizer written from a small vocabulary), saved with ``save_pretrained`` for the tools to load back with
+    ``from_pretrained``."""
+    import json
+
+    torch = pytest.importorskip("torch")
+    diffusers = pytest.importorskip("diffusers")
+    transformers = pytest.importorskip("transformers")
+    root = tmp_path_factory.mktemp("diffusion")
+    vocab: dict[str, int] = {}
+    for letter in "abcdefghijklmnopqrstuvwxyz":
+        vocab[letter] = len(vocab)
+        vocab[letter + "</w>"] = len(vocab)
+    vocab["<|startoftext|>"], vocab["<|endoftext|>"] = len(vocab), len(vocab) + 1
+    (root / "vocab.json").write_text(json.dumps(vocab))
+    (root / "merges.txt").write_text("#version: 0.2\n")
+    tokenizer = transformers.CLIPTokenizer(str(root / "vocab.json"), str(root / "merges.txt"), model_max_length=32)
+    made = {}
+    for name, gated in (("sd", False), ("gligen", True)):
+        torch.manual_seed(0)
+        text_encoder = transformers.CLIPTextModel(transformers.CLIPTextConfig(
+            vocab_size=len(vocab), hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
+            max_position_embeddings=32, bos_token_id=len(vocab) - 2, eos_token_id=len(vocab) - 1,
+            pad_token_id=len(vocab) - 1, projection_dim=32))
+        unet = diffusers.UNet2DConditionModel(
+            block_out_channels=(32, 64), layers_per_block=1, sample_size=16, in_channels=4, out_channels=4,
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+            cross_attention_dim=32, attention_head_dim=8, norm_num_groups=8,
+            **({"attention_type": "gated"} if gated else {}))
+        vae = diffusers.AutoencoderKL(
+            block_out_channels=(32, 64), in_channels=3, out_channels=3, latent_channels=4, norm_num_groups=8,
+            down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2, sample_size=32)
+        scheduler = diffusers.DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                                            clip_sample=False, set_alpha_to_one=False, steps_offset=1)
+        pipeline_class = diffusers.StableDiffusionGLIGENPipeline if gated else diffusers.StableDiffusionPipeline
+        pipeline = pipeline_class(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
+                                  scheduler=scheduler, safety_checker=None, feature_extractor=None,
+                                  requires_safety_checker=False)
+        pipeline.save_pretrained(root / name)
+        made[name] = root / name
+    return made

@@ -42,6 +42,7 @@ __all__ = [
 ENTRY_POINT_GROUP = "vitron_agent.tools"
 
 BUILTIN: tuple[str, ...] = (
+    "vitron_agent.tools.generate_image:GenerateImageTool",
     "vitron_agent.tools.segment_image:SegmentImageTool",
     "vitron_agent.tools.segment_video:SegmentVideoTool",
 )

@@ -9,7 +9,7 @@ detector. The segmenter is SAM2 when its weights resolve, else OpenCV's GrabCut 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -28,7 +28,7 @@ class SegmentImageTool:
     Args: ClassVar[type[SegmentImage]] = SegmentImage
     side_effects: ClassVar[bool] = True
 
-    def describe(self, args: object, workspace: Path) -> str:
+    def describe(self, args: dict[str, Any], workspace: Path) -> str:
         """The backend that will run, shown with the decision."""
         return segmentation.describe_backend(workspace)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -30,7 +30,7 @@ class SegmentVideoTool:
     Args: ClassVar[type[SegmentVideo]] = SegmentVideo
     side_effects: ClassVar[bool] = True
 
-    def describe(self, args: object, workspace: Path) -> str:
+    def describe(self, args: dict[str, Any], workspace: Path) -> str:
         """The backend that will run, shown with the decision."""
         return segmentation.describe_backend(workspace)
 

@@ -131,6 +131,22 @@ class ModelManager:
             self.loads += 1
             return model
 
+    def prepare_pipeline(self, pipeline: Any, device: str) -> Any:
+        """Put a diffusers pipeline on ``device`` under the memory policy, so no tool does it by hand.
+
+        On a GPU: attention slicing and VAE tiling where the pipeline has them, and model CPU offload (diffusers'
+        own hooks) when the pipeline would take more than half the device's budget; elsewhere it is just moved.
+        """
+        if not device.startswith("cuda"):
+            return pipeline.to(device)
+        for saver in ("enable_attention_slicing", "enable_vae_tiling"):
+            if callable(getattr(pipeline, saver, None)):
+                getattr(pipeline, saver)()
+        if estimate_bytes(pipeline) > self.budget(device) // 2:
+            pipeline.enable_model_cpu_offload(device=device)
+            return pipeline
+        return pipeline.to(device)
+
     def stats(self) -> dict[str, Any]:
         """Counters and what is resident, for tests, benchmarks and the terminal."""
         with self._lock:

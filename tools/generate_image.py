@@ -1,0 +1,62 @@
+"""generate_image (Vitron's module A): text to image, or grounded generation when boxes and phrases are given.
+
+Plain prompts run Stable Diffusion (weights family ``sd``, default ``stable-diffusion-v1-5/stable-diffusion-v1-5``);
+prompts with boxes run GLIGEN (family ``gligen``, default ``masterful/gligen-1-4-generation-text-box``), as Vitron
+does. The image is stored as a PNG whose lineage records the seed, model, steps, guidance and size.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from vitron_agent.calls import GenerateImage
+from vitron_agent.invocation import Module
+from vitron_agent.media import encode_image
+from vitron_agent.tools.backends.diffusion import load_pipeline, new_seed, run_pipeline
+from vitron_agent.tools.base import ToolContext, ToolResult
+from vitron_agent.weights import weight_spec
+
+__all__ = ["GenerateImageTool"]
+
+SD = ("sd", "stable-diffusion-v1-5/stable-diffusion-v1-5", "StableDiffusionPipeline")
+GLIGEN = ("gligen", "masterful/gligen-1-4-generation-text-box", "StableDiffusionGLIGENPipeline")
+
+
+class GenerateImageTool:
+    name: ClassVar[str] = "generate_image"
+    module: ClassVar[Module] = Module.A
+    Args: ClassVar[type[GenerateImage]] = GenerateImage
+    side_effects: ClassVar[bool] = True
+
+    def describe(self, args: dict[str, Any], workspace: Path) -> str:
+        """The pipeline and checkpoint that will run, shown with the decision."""
+        family, default, class_name = GLIGEN if args.get("boxes") else SD
+        return f"{class_name} ({weight_spec(family, default, workspace).source})"
+
+    def run(self, args: GenerateImage, ctx: ToolContext) -> ToolResult:
+        # 1. Check inputs (the call model already bounds sizes, steps and prompt length)
+        seed = args.seed if args.seed is not None else new_seed()
+        family, default, class_name = GLIGEN if args.boxes else SD
+        # 2. Load the pipeline (once per process)
+        pipeline, model_id = load_pipeline(ctx, family, default, class_name)
+        ctx.check_cancelled()
+        # 3. Denoise
+        extra = {}
+        if args.boxes:
+            extra = {
+                "gligen_phrases": [grounded.phrase for grounded in args.boxes],
+                "gligen_boxes": [[b.box.x1 / args.width, b.box.y1 / args.height, b.box.x2 / args.width,
+                                  b.box.y2 / args.height] for b in args.boxes],
+                "gligen_scheduled_sampling_beta": 1.0,
+            }
+        output = run_pipeline(pipeline, ctx, steps=args.steps, seed=seed, label="generating", prompt=args.prompt,
+                              height=args.height, width=args.width, guidance_scale=args.guidance_scale, **extra)
+        image = output.images[0]
+        # 4. Store the image with everything needed to reproduce it
+        meta = {"width": image.width, "height": image.height, "steps": args.steps,
+                "guidance_scale": args.guidance_scale, "pipeline": class_name}
+        artifact = ctx.store.add(encode_image(image), kind="image", suffix=".png", call=ctx.call, seed=seed,
+                                 model_id=model_id, meta=meta)
+        return ToolResult(artifacts=(artifact.id,),
+                          text=f"Generated a {image.width} x {image.height} image (seed {seed}).")
