@@ -37,19 +37,13 @@ class SegmentImageTool:
         source = ctx.store.get(args.image)
         image = np.asarray(load_image(source.path))
         ctx.report(0, 3, "loaded the image")
-        # 2. Choose the backend and find the object
-        backend = segmentation.choose_backend(ctx.store.root)
-        box = args.region
-        if box is None and not args.points:
-            box = segmentation.ground(args.target or "", image, ctx.store.root, ctx.models)
+        # 2. Find the object and segment it
+        ctx.report(1, 3, "segmenting")
+        mask, backend = segmentation.mask_for(image, box=args.region, points=args.points, target=args.target,
+                                              image_key=args.image, workspace=ctx.store.root, models=ctx.models)
         ctx.check_cancelled()
-        ctx.report(1, 3, f"segmenting with {backend.name}")
-        # 3. Segment
-        mask = self._segment(backend, image, box, args, ctx)
-        if not mask.any():
-            raise ValueError(f"the {backend.name} backend found no object inside the region; try a tighter box")
         ctx.report(2, 3, "saving")
-        # 4. Store the mask and its preview
+        # 3. Store the mask and its preview
         from PIL import Image
 
         meta = {"width": image.shape[1], "height": image.shape[0], "backend": backend.name,
@@ -62,15 +56,3 @@ class SegmentImageTool:
         what = repr(args.target) if args.target else "the region"
         return ToolResult(artifacts=(stored_mask.id, preview.id),
                           text=f"Segmented {what} with {backend.name}: {meta['coverage']:.0%} of the image.")
-
-    @staticmethod
-    def _segment(backend: segmentation.Backend, image: np.ndarray, box, args: SegmentImage,  # noqa: ANN001
-                 ctx: ToolContext) -> np.ndarray:
-        if backend.name == segmentation.SAM2:
-            from vitron_agent.tools.backends import sam
-
-            predictor = sam.image_predictor(ctx.models, backend.weights)
-            return sam.segment(predictor, image, box, args.points, image_key=args.image)
-        from vitron_agent.tools.backends import classic
-
-        return classic.grabcut(image, box, args.points)

@@ -8,16 +8,18 @@ SAM2 (a missing checkpoint is then an error that says how to get it); ``classic`
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from vitron_agent.calls import Point
 from vitron_agent.regions import Box
 from vitron_agent.weights import WeightsUnavailable, settings
 
-__all__ = ["Backend", "NeedsRegion", "choose_backend", "describe_backend", "ground", "mask_png", "overlay"]
+__all__ = ["Backend", "NeedsRegion", "choose_backend", "describe_backend", "ground", "mask_for", "mask_png", "overlay"]
 
 CLASSIC = "classic"
 SAM2 = "sam2"
@@ -55,6 +57,33 @@ def choose_backend(workspace: Path) -> Backend:
             raise
         return Backend(CLASSIC, why=f"SAM2 unavailable: {error}")
     return Backend(SAM2, model_id=weights.model_id, weights=weights)
+
+
+def mask_for(image: np.ndarray, *, box: Box | None, points: Sequence[Point], target: str | None,
+             image_key: str | None, workspace: Path, models: Any) -> tuple[np.ndarray, Backend]:
+    """The object's boolean mask in an RGB image, and the backend that made it: the one path every tool that
+    needs a mask takes (segment_image itself, and edit_image for region edits).
+
+    A box or clicks go straight to the segmenter; words alone are grounded to a box first.
+
+    Raises:
+        NeedsRegion: words alone, and no way to locate them.
+        ValueError: the segmenter found nothing in the region.
+    """
+    backend = choose_backend(workspace)
+    if box is None and not points:
+        box = ground(target or "", image, workspace, models)
+    if backend.name == SAM2:
+        from vitron_agent.tools.backends import sam
+
+        mask = sam.segment(sam.image_predictor(models, backend.weights), image, box, points, image_key=image_key)
+    else:
+        from vitron_agent.tools.backends import classic
+
+        mask = classic.grabcut(image, box, points)
+    if not mask.any():
+        raise ValueError(f"the {backend.name} backend found no object inside the region; try a tighter box")
+    return mask, backend
 
 
 def describe_backend(workspace: Path) -> str:
