@@ -74,7 +74,8 @@ def sam2_settings(checkpoint: Path) -> str:
 
 @pytest.fixture(scope="session")
 def tiny_diffusion(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Tiny random Stable Diffusion and GLIGEN pipelines (UNet, VAE, CLIP text encoder, DDIM scheduler and a
+    """Tiny random Stable Diffusion, GLIGEN, inpainting and InstructPix2Pix pipelines (UNet, VAE, CLIP text
+    encoder, DDIM scheduler and a
     tokenizer written from a small vocabulary), saved with ``save_pretrained`` for the tools to load back with
     ``from_pretrained``."""
     import json
@@ -92,24 +93,29 @@ def tiny_diffusion(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     (root / "merges.txt").write_text("#version: 0.2\n")
     tokenizer = transformers.CLIPTokenizer(str(root / "vocab.json"), str(root / "merges.txt"), model_max_length=32)
     made = {}
-    for name, gated in (("sd", False), ("gligen", True)):
+    kinds = {"sd": ("StableDiffusionPipeline", 4, False), "gligen": ("StableDiffusionGLIGENPipeline", 4, True),
+             "inpaint": ("StableDiffusionInpaintPipeline", 9, False),
+             "pix2pix": ("StableDiffusionInstructPix2PixPipeline", 8, False)}
+    for name, (class_name, in_channels, gated) in kinds.items():
         torch.manual_seed(0)
         text_encoder = transformers.CLIPTextModel(transformers.CLIPTextConfig(
             vocab_size=len(vocab), hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
             max_position_embeddings=32, bos_token_id=len(vocab) - 2, eos_token_id=len(vocab) - 1,
             pad_token_id=len(vocab) - 1, projection_dim=32))
         unet = diffusers.UNet2DConditionModel(
-            block_out_channels=(32, 64), layers_per_block=1, sample_size=16, in_channels=4, out_channels=4,
+            block_out_channels=(32, 64), layers_per_block=1, sample_size=16, in_channels=in_channels, out_channels=4,
             down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
             cross_attention_dim=32, attention_head_dim=8, norm_num_groups=8,
             **({"attention_type": "gated"} if gated else {}))
+        # Four blocks, so latents are an eighth of the image as in real Stable Diffusion: photo-sized inputs
+        # then stay cheap for the tiny UNet's attention.
         vae = diffusers.AutoencoderKL(
-            block_out_channels=(32, 64), in_channels=3, out_channels=3, latent_channels=4, norm_num_groups=8,
-            down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2, sample_size=32)
+            block_out_channels=(16, 16, 32, 32), in_channels=3, out_channels=3, latent_channels=4,
+            norm_num_groups=8, layers_per_block=1, down_block_types=("DownEncoderBlock2D",) * 4,
+            up_block_types=("UpDecoderBlock2D",) * 4, sample_size=64)
         scheduler = diffusers.DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
                                             clip_sample=False, set_alpha_to_one=False, steps_offset=1)
-        pipeline_class = diffusers.StableDiffusionGLIGENPipeline if gated else diffusers.StableDiffusionPipeline
-        pipeline = pipeline_class(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
+        pipeline = getattr(diffusers, class_name)(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
                                   scheduler=scheduler, safety_checker=None, feature_extractor=None,
                                   requires_safety_checker=False)
         pipeline.save_pretrained(root / name)

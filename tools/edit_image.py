@@ -1,0 +1,106 @@
+"""edit_image (Vitron's module C): change part of a photo, or all of it, by prompts applied in order.
+
+With a region or a target, the mask comes from the same path as segment_image
+(:func:`~vitron_agent.tools.backends.segmentation.mask_for`) and Stable Diffusion inpainting (weights family
+``inpaint``, default ``stable-diffusion-v1-5/stable-diffusion-inpainting``) repaints inside it; the result is
+composited so that pixels outside the mask stay exactly as they were. Without one, InstructPix2Pix (family
+``pix2pix``, default ``timbrooks/instruct-pix2pix``) edits the whole image by instruction. Several prompts (Vitron
+separates them with ``;``) run in order, each on the previous result, and each step is an artifact.
+
+Pipelines work on the image scaled to at most 512 pixels on its long side (a multiple of 8), the size they were
+trained at; results are scaled back to the photo's own size.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from vitron_agent.calls import EditImage
+from vitron_agent.invocation import Module
+from vitron_agent.media import encode_image, load_image
+from vitron_agent.tools.backends import segmentation
+from vitron_agent.tools.backends.diffusion import load_pipeline, new_seed, run_pipeline
+from vitron_agent.tools.base import ToolContext, ToolResult
+from vitron_agent.weights import weight_spec
+
+__all__ = ["EditImageTool"]
+
+INPAINT = ("inpaint", "stable-diffusion-v1-5/stable-diffusion-inpainting", "StableDiffusionInpaintPipeline")
+INSTRUCT = ("pix2pix", "timbrooks/instruct-pix2pix", "StableDiffusionInstructPix2PixPipeline")
+WORKING_SIDE = 512
+
+
+class EditImageTool:
+    name: ClassVar[str] = "edit_image"
+    module: ClassVar[Module] = Module.C
+    Args: ClassVar[type[EditImage]] = EditImage
+    side_effects: ClassVar[bool] = True
+
+    def describe(self, args: dict[str, Any], workspace: Path) -> str:
+        """Inpainting inside a mask, or instruction editing of the whole image, with its checkpoint."""
+        family, default, class_name = INPAINT if args.get("region") or args.get("target") else INSTRUCT
+        return f"{class_name} ({weight_spec(family, default, workspace).source})"
+
+    def run(self, args: EditImage, ctx: ToolContext) -> ToolResult:
+        # 1. Read the input and find the region to change, if any
+        source = ctx.store.get(args.image)
+        image = np.asarray(load_image(source.path))
+        seed = args.seed if args.seed is not None else new_seed()
+        mask_artifact, mask = None, None
+        if args.region is not None or args.target:
+            mask, backend = segmentation.mask_for(image, box=args.region, points=(), target=args.target,
+                                                  image_key=args.image, workspace=ctx.store.root,
+                                                  models=ctx.models)
+            mask_artifact = ctx.store.add(
+                segmentation.mask_png(mask), kind="mask", suffix=".png", parents=[source.id], call=ctx.call,
+                model_id=backend.model_id, meta={"width": image.shape[1], "height": image.shape[0],
+                                                 "backend": backend.name})
+        # 2. Load the pipeline (once per process)
+        family, default, class_name = INPAINT if mask is not None else INSTRUCT
+        pipeline, model_id = load_pipeline(ctx, family, default, class_name)
+        # 3. Apply each prompt to the previous result
+        produced, current, parent = [], image, source.id
+        for number, prompt in enumerate(args.prompts, start=1):
+            ctx.check_cancelled()
+            current = self._edit(pipeline, current, mask, prompt, args, seed, ctx, f"edit {number}")
+            extra_parents = [mask_artifact.id] if mask_artifact else []
+            from PIL import Image
+
+            artifact = ctx.store.add(
+                encode_image(Image.fromarray(current)), kind="image", suffix=".png", parents=[parent, *extra_parents],
+                call=ctx.call, seed=seed, model_id=model_id,
+                meta={"width": image.shape[1], "height": image.shape[0], "step": number, "prompt": prompt,
+                      "steps": args.steps, "guidance_scale": args.guidance_scale, "pipeline": class_name},
+            )
+            produced.append(artifact.id)
+            parent = artifact.id
+        where = "inside the mask" if mask is not None else "across the image"
+        return ToolResult(artifacts=tuple(([mask_artifact.id] if mask_artifact else []) + produced),
+                          text=f"Applied {len(args.prompts)} edit(s) {where} (seed {seed}).")
+
+    @staticmethod
+    def _edit(pipeline: Any, image: np.ndarray, mask: np.ndarray | None, prompt: str, args: EditImage, seed: int,
+              ctx: ToolContext, label: str) -> np.ndarray:
+        from PIL import Image
+
+        height, width = image.shape[:2]
+        work_w, work_h = _working_size(width, height)
+        picture = Image.fromarray(image).resize((work_w, work_h), Image.LANCZOS)
+        if mask is None:
+            output = run_pipeline(pipeline, ctx, steps=args.steps, seed=seed, label=label, prompt=prompt,
+                                  image=picture, guidance_scale=args.guidance_scale)
+            return np.asarray(output.images[0].convert("RGB").resize((width, height), Image.LANCZOS))
+        mask_picture = Image.fromarray(np.where(mask, 255, 0).astype(np.uint8)).resize((work_w, work_h))
+        output = run_pipeline(pipeline, ctx, steps=args.steps, seed=seed, label=label, prompt=prompt,
+                              image=picture, mask_image=mask_picture, height=work_h, width=work_w,
+                              guidance_scale=args.guidance_scale)
+        painted = np.asarray(output.images[0].convert("RGB").resize((width, height), Image.LANCZOS))
+        return np.where(mask[..., None], painted, image)  # outside the mask, the photo is untouched
+
+
+def _working_size(width: int, height: int) -> tuple[int, int]:
+    scale = min(1.0, WORKING_SIDE / max(width, height))
+    return max(8, int(width * scale) // 8 * 8), max(8, int(height * scale) // 8 * 8)
