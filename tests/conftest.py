@@ -95,18 +95,25 @@ def tiny_diffusion(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     made = {}
     kinds = {"sd": ("StableDiffusionPipeline", 4, False), "gligen": ("StableDiffusionGLIGENPipeline", 4, True),
              "inpaint": ("StableDiffusionInpaintPipeline", 9, False),
-             "pix2pix": ("StableDiffusionInstructPix2PixPipeline", 8, False)}
+             "pix2pix": ("StableDiffusionInstructPix2PixPipeline", 8, False),
+             "t2v": ("TextToVideoSDPipeline", 4, False)}
     for name, (class_name, in_channels, gated) in kinds.items():
         torch.manual_seed(0)
         text_encoder = transformers.CLIPTextModel(transformers.CLIPTextConfig(
             vocab_size=len(vocab), hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
             max_position_embeddings=32, bos_token_id=len(vocab) - 2, eos_token_id=len(vocab) - 1,
             pad_token_id=len(vocab) - 1, projection_dim=32))
-        unet = diffusers.UNet2DConditionModel(
-            block_out_channels=(32, 64), layers_per_block=1, sample_size=16, in_channels=in_channels, out_channels=4,
-            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-            cross_attention_dim=32, attention_head_dim=8, norm_num_groups=8,
-            **({"attention_type": "gated"} if gated else {}))
+        if name == "t2v":
+            unet = diffusers.UNet3DConditionModel(
+                block_out_channels=(32, 64), layers_per_block=1, sample_size=16, in_channels=4, out_channels=4,
+                down_block_types=("CrossAttnDownBlock3D", "DownBlock3D"), up_block_types=("UpBlock3D", "CrossAttnUpBlock3D"),
+                cross_attention_dim=32, attention_head_dim=8, norm_num_groups=8)
+        else:
+            unet = diffusers.UNet2DConditionModel(
+                block_out_channels=(32, 64), layers_per_block=1, sample_size=16, in_channels=in_channels,
+                out_channels=4, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+                up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=32, attention_head_dim=8,
+                norm_num_groups=8, **({"attention_type": "gated"} if gated else {}))
         # Four blocks, so latents are an eighth of the image as in real Stable Diffusion: photo-sized inputs
         # then stay cheap for the tiny UNet's attention.
         vae = diffusers.AutoencoderKL(
@@ -115,9 +122,10 @@ def tiny_diffusion(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             up_block_types=("UpDecoderBlock2D",) * 4, sample_size=64)
         scheduler = diffusers.DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
                                             clip_sample=False, set_alpha_to_one=False, steps_offset=1)
-        pipeline = getattr(diffusers, class_name)(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
-                                  scheduler=scheduler, safety_checker=None, feature_extractor=None,
-                                  requires_safety_checker=False)
+        parts = {"vae": vae, "text_encoder": text_encoder, "tokenizer": tokenizer, "unet": unet, "scheduler": scheduler}
+        if name != "t2v":
+            parts.update(safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+        pipeline = getattr(diffusers, class_name)(**parts)
         pipeline.save_pretrained(root / name)
         made[name] = root / name
     return made

@@ -44,6 +44,7 @@ ENTRY_POINT_GROUP = "vitron_agent.tools"
 BUILTIN: tuple[str, ...] = (
     "vitron_agent.tools.generate_image:GenerateImageTool",
     "vitron_agent.tools.edit_image:EditImageTool",
+    "vitron_agent.tools.generate_video:GenerateVideoTool",
     "vitron_agent.tools.segment_image:SegmentImageTool",
     "vitron_agent.tools.segment_video:SegmentVideoTool",
 )
