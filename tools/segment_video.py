@@ -9,7 +9,6 @@ is reported per frame; the clip is bounded by the media limits of :mod:`vitron_a
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -38,41 +37,23 @@ class SegmentVideoTool:
         # 1. Read the input
         source = ctx.store.get(args.video)
         video = load_video(source.path)
-        if args.frame >= len(video):
-            raise ValueError(f"frame={args.frame} is past the end of the clip ({len(video)} frames, from 0)")
-        # 2. Choose the backend and find the object on the prompted frame
-        backend = segmentation.choose_backend(ctx.store.root)
-        box = args.region
-        if box is None:
-            box = segmentation.ground(args.target or "", video.frames[args.frame], ctx.store.root, ctx.models)
-        # 3. Track it through the clip, frame by frame
-        masks = np.zeros(video.frames.shape[:3], dtype=bool)
-        for done, (index, mask) in enumerate(self._track(backend, video.frames, args.frame, box, ctx), start=1):
-            masks[index] = mask
+        # 2. Find the object on the prompted frame and track it through the clip
+        def on_frame(done: int, index: int) -> None:
             ctx.report(done, len(video), f"frame {index}")
             ctx.check_cancelled()
-        # 4. Store the masks and the overlay video
+
+        masks, backend = segmentation.track_masks(video.frames, start=args.frame, box=args.region,
+                                                  target=args.target, workspace=ctx.store.root, models=ctx.models,
+                                                  on_frame=on_frame)
+        # 3. Store the masks and the overlay video
         overlay = np.stack([segmentation.overlay(frame, mask) for frame, mask in zip(video.frames, masks)])
         meta = {"width": video.size[0], "height": video.size[1], "frames": len(video), "fps": video.fps,
                 "backend": backend.name, "frames_with_object": int(masks.any(axis=(1, 2)).sum())}
         common = {"parents": [source.id], "call": ctx.call, "model_id": backend.model_id, "meta": meta}
-        archive = io.BytesIO()
-        np.savez_compressed(archive, masks=masks)
-        stored = ctx.store.add(archive.getvalue(), kind="masks", suffix=".npz", **common)
+        stored = ctx.store.add(segmentation.masks_npz(masks), kind="masks", suffix=".npz", **common)
         preview = ctx.store.add(encode_video(overlay, video.fps), kind="video", suffix=".mp4", **common)
         return ToolResult(
             artifacts=(stored.id, preview.id),
             text=f"Tracked {repr(args.target) if args.target else 'the region'} with {backend.name} through "
                  f"{len(video)} frames; it is present in {meta['frames_with_object']}.",
         )
-
-    @staticmethod
-    def _track(backend: segmentation.Backend, frames: np.ndarray, start: int, box, ctx: ToolContext):  # noqa: ANN001,ANN205
-        if backend.name == segmentation.SAM2:
-            from vitron_agent.tools.backends import sam
-
-            yield from sam.track(sam.video_predictor(ctx.models, backend.weights), frames, start, box)
-            return
-        from vitron_agent.tools.backends import classic
-
-        yield from classic.track(frames, start, box)

@@ -8,7 +8,7 @@ SAM2 (a missing checkpoint is then an error that says how to get it); ``classic`
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from vitron_agent.calls import Point
 from vitron_agent.regions import Box
 from vitron_agent.weights import WeightsUnavailable, settings
 
-__all__ = ["Backend", "NeedsRegion", "choose_backend", "describe_backend", "ground", "mask_for", "mask_png", "overlay"]
+__all__ = ["Backend", "NeedsRegion", "choose_backend", "describe_backend", "ground", "mask_for", "mask_png", "masks_npz", "overlay", "track_masks"]
 
 CLASSIC = "classic"
 SAM2 = "sam2"
@@ -84,6 +84,43 @@ def mask_for(image: np.ndarray, *, box: Box | None, points: Sequence[Point], tar
     if not mask.any():
         raise ValueError(f"the {backend.name} backend found no object inside the region; try a tighter box")
     return mask, backend
+
+
+def track_masks(frames: np.ndarray, *, start: int, box: Box | None, target: str | None, workspace: Path,
+                models: Any, on_frame: Callable[[int, int], None]) -> tuple[np.ndarray, Backend]:
+    """Boolean masks ``(frames, height, width)`` of one object through a clip, and the backend that made them:
+    the one path segment_video and edit_video share.
+
+    The object is given by a box on frame ``start`` or by words (grounded on that frame); it is then tracked
+    forward and backward. ``on_frame(done, index)`` is called after each frame, for progress and cancellation.
+    """
+    if start >= len(frames):
+        raise ValueError(f"frame={start} is past the end of the clip ({len(frames)} frames, from 0)")
+    backend = choose_backend(workspace)
+    if box is None:
+        box = ground(target or "", frames[start], workspace, models)
+    if backend.name == SAM2:
+        from vitron_agent.tools.backends import sam
+
+        tracked = sam.track(sam.video_predictor(models, backend.weights), frames, start, box)
+    else:
+        from vitron_agent.tools.backends import classic
+
+        tracked = classic.track(frames, start, box)
+    masks = np.zeros(frames.shape[:3], dtype=bool)
+    for done, (index, mask) in enumerate(tracked, start=1):
+        masks[index] = mask
+        on_frame(done, index)
+    return masks, backend
+
+
+def masks_npz(masks: np.ndarray) -> bytes:
+    """Per-frame masks, losslessly: a compressed NumPy archive whose ``masks`` is ``(frames, height, width)``."""
+    import io
+
+    archive = io.BytesIO()
+    np.savez_compressed(archive, masks=masks)
+    return archive.getvalue()
 
 
 def describe_backend(workspace: Path) -> str:
