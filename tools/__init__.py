@@ -45,6 +45,7 @@ BUILTIN: tuple[str, ...] = (
     "vitron_agent.tools.generate_image:GenerateImageTool",
     "vitron_agent.tools.edit_image:EditImageTool",
     "vitron_agent.tools.generate_video:GenerateVideoTool",
+    "vitron_agent.tools.edit_video:EditVideoTool",
     "vitron_agent.tools.segment_image:SegmentImageTool",
     "vitron_agent.tools.segment_video:SegmentVideoTool",
 )

@@ -26,7 +26,7 @@ from vitron_agent.tools.backends.diffusion import load_pipeline, new_seed, run_p
 from vitron_agent.tools.base import ToolContext, ToolResult
 from vitron_agent.weights import weight_spec
 
-__all__ = ["EditImageTool"]
+__all__ = ["EditImageTool", "inpaint"]
 
 INPAINT = ("inpaint", "stable-diffusion-v1-5/stable-diffusion-inpainting", "StableDiffusionInpaintPipeline")
 INSTRUCT = ("pix2pix", "timbrooks/instruct-pix2pix", "StableDiffusionInstructPix2PixPipeline")
@@ -84,21 +84,34 @@ class EditImageTool:
     @staticmethod
     def _edit(pipeline: Any, image: np.ndarray, mask: np.ndarray | None, prompt: str, args: EditImage, seed: int,
               ctx: ToolContext, label: str) -> np.ndarray:
+        if mask is not None:
+            return inpaint(pipeline, image, mask, prompt, steps=args.steps, seed=seed,
+                           guidance_scale=args.guidance_scale, ctx=ctx, label=label)
         from PIL import Image
 
         height, width = image.shape[:2]
-        work_w, work_h = _working_size(width, height)
-        picture = Image.fromarray(image).resize((work_w, work_h), Image.LANCZOS)
-        if mask is None:
-            output = run_pipeline(pipeline, ctx, steps=args.steps, seed=seed, label=label, prompt=prompt,
-                                  image=picture, guidance_scale=args.guidance_scale)
-            return np.asarray(output.images[0].convert("RGB").resize((width, height), Image.LANCZOS))
-        mask_picture = Image.fromarray(np.where(mask, 255, 0).astype(np.uint8)).resize((work_w, work_h))
+        picture = Image.fromarray(image).resize(_working_size(width, height), Image.LANCZOS)
         output = run_pipeline(pipeline, ctx, steps=args.steps, seed=seed, label=label, prompt=prompt,
-                              image=picture, mask_image=mask_picture, height=work_h, width=work_w,
-                              guidance_scale=args.guidance_scale)
-        painted = np.asarray(output.images[0].convert("RGB").resize((width, height), Image.LANCZOS))
-        return np.where(mask[..., None], painted, image)  # outside the mask, the photo is untouched
+                              image=picture, guidance_scale=args.guidance_scale)
+        return np.asarray(output.images[0].convert("RGB").resize((width, height), Image.LANCZOS))
+
+
+def inpaint(pipeline: Any, image: np.ndarray, mask: np.ndarray, prompt: str, *, steps: int, seed: int,
+            guidance_scale: float, ctx: ToolContext, label: str) -> np.ndarray:
+    """Repaint ``mask`` of an RGB image from ``prompt``; pixels outside the mask come back exactly as they were.
+
+    Shared by edit_image and edit_video.
+    """
+    from PIL import Image
+
+    height, width = image.shape[:2]
+    work_w, work_h = _working_size(width, height)
+    picture = Image.fromarray(image).resize((work_w, work_h), Image.LANCZOS)
+    mask_picture = Image.fromarray(np.where(mask, 255, 0).astype(np.uint8)).resize((work_w, work_h))
+    output = run_pipeline(pipeline, ctx, steps=steps, seed=seed, label=label, prompt=prompt, image=picture,
+                          mask_image=mask_picture, height=work_h, width=work_w, guidance_scale=guidance_scale)
+    painted = np.asarray(output.images[0].convert("RGB").resize((width, height), Image.LANCZOS))
+    return np.where(mask[..., None], painted, image)
 
 
 def _working_size(width: int, height: int) -> tuple[int, int]:

@@ -1,0 +1,86 @@
+"""edit_video (Vitron's module F): a new look for the tracked object (foreground) and/or everything else
+(background), each from its own prompt.
+
+The object is tracked with the same path as segment_video
+(:func:`~vitron_agent.tools.backends.segmentation.track_masks`). Each frame is then repainted with Stable
+Diffusion inpainting (weights family ``inpaint``): the foreground prompt inside the frame's mask, the background
+prompt outside it. Every frame starts from the same seed, so the same noise, which keeps the frames far more alike
+than independent seeds would; outside what each prompt repaints, pixels stay exactly as in the source. The clip
+keeps the source's frame count and fps.
+
+Vitron's StableVideo instead edits one neural atlas per layer (foreground and background, learned from the whole
+clip) and maps it back to every frame, so an edit is consistent by construction; here consistency comes only
+from the shared noise and the masks, so textures can flicker between frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from vitron_agent.calls import EditVideo
+from vitron_agent.invocation import Module
+from vitron_agent.media import encode_video, load_video
+from vitron_agent.tools.backends import segmentation
+from vitron_agent.tools.backends.diffusion import load_pipeline, new_seed
+from vitron_agent.tools.base import ToolContext, ToolResult
+from vitron_agent.tools.edit_image import INPAINT, inpaint
+from vitron_agent.weights import weight_spec
+
+__all__ = ["EditVideoTool"]
+
+
+class EditVideoTool:
+    name: ClassVar[str] = "edit_video"
+    module: ClassVar[Module] = Module.F
+    Args: ClassVar[type[EditVideo]] = EditVideo
+    side_effects: ClassVar[bool] = True
+
+    def describe(self, args: dict[str, Any], workspace: Path) -> str:
+        family, default, class_name = INPAINT
+        tracker = segmentation.describe_backend(workspace)
+        return f"{class_name} ({weight_spec(family, default, workspace).source}); tracking: {tracker}"
+
+    def run(self, args: EditVideo, ctx: ToolContext) -> ToolResult:
+        # 1. Read the input
+        source = ctx.store.get(args.video)
+        video = load_video(source.path)
+        seed = args.seed if args.seed is not None else new_seed()
+        layers = [(prompt, inside) for prompt, inside in ((args.foreground, True), (args.background, False)) if prompt]
+        total = len(video) * (1 + len(layers))
+
+        def report(done: int, message: str) -> None:
+            ctx.report(done, total, message)
+            ctx.check_cancelled()
+
+        # 2. Track the foreground object through the clip
+        masks, backend = segmentation.track_masks(
+            video.frames, start=args.frame, box=args.region, target=args.target, workspace=ctx.store.root,
+            models=ctx.models, on_frame=lambda done, index: report(done, f"tracking: frame {index}"))
+        # 3. Repaint each frame, layer by layer, from the same seed
+        pipeline, model_id = load_pipeline(ctx, *INPAINT)
+        per_frame = replace(ctx, progress=lambda done, total, message: None)  # progress is counted per frame here
+        frames = video.frames.copy()
+        done = len(video)
+        for index in range(len(video)):
+            for prompt, inside in layers:
+                region = masks[index] if inside else ~masks[index]
+                if region.any():
+                    frames[index] = inpaint(pipeline, frames[index], region, prompt, steps=args.steps, seed=seed,
+                                            guidance_scale=args.guidance_scale, ctx=per_frame, label=f"frame {index}")
+                done += 1
+                report(done, f"{'foreground' if inside else 'background'}: frame {index}")
+        # 4. Store the masks and the edited clip
+        meta = {"width": video.size[0], "height": video.size[1], "frames": len(video), "fps": video.fps,
+                "backend": backend.name, "steps": args.steps, "guidance_scale": args.guidance_scale}
+        masks_artifact = ctx.store.add(segmentation.masks_npz(masks), kind="masks", suffix=".npz",
+                                       parents=[source.id], call=ctx.call, model_id=backend.model_id, meta=meta)
+        clip = ctx.store.add(encode_video(frames, video.fps), kind="video", suffix=".mp4",
+                             parents=[source.id, masks_artifact.id], call=ctx.call, seed=seed, model_id=model_id,
+                             meta=meta)
+        changed = " and ".join(("the foreground",) * bool(args.foreground) + ("the background",) * bool(args.background))
+        return ToolResult(artifacts=(masks_artifact.id, clip.id),
+                          text=f"Repainted {changed} in {len(video)} frames (seed {seed}).")
