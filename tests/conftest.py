@@ -128,4 +128,30 @@ def tiny_diffusion(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         pipeline = getattr(diffusers, class_name)(**parts)
         pipeline.save_pretrained(root / name)
         made[name] = root / name
+    made["i2v"] = _tiny_stable_video(root / "i2v", torch, diffusers, transformers)
     return made
+
+
+def _tiny_stable_video(folder: Path, torch, diffusers, transformers) -> Path:  # noqa: ANN001 (modules)
+    """A tiny random Stable Video Diffusion pipeline (its CLIP image encoder reads 224 px, as the pipeline feeds)."""
+    torch.manual_seed(0)
+    image_encoder = transformers.CLIPVisionModelWithProjection(transformers.CLIPVisionConfig(
+        hidden_size=32, projection_dim=32, num_hidden_layers=2, num_attention_heads=4, image_size=224,
+        intermediate_size=37, patch_size=32))
+    unet = diffusers.UNetSpatioTemporalConditionModel(
+        block_out_channels=(32, 64), layers_per_block=2, sample_size=32, in_channels=8, out_channels=4,
+        down_block_types=("CrossAttnDownBlockSpatioTemporal", "DownBlockSpatioTemporal"),
+        up_block_types=("UpBlockSpatioTemporal", "CrossAttnUpBlockSpatioTemporal"), cross_attention_dim=32,
+        num_attention_heads=8, projection_class_embeddings_input_dim=96, addition_time_embed_dim=32)
+    vae = diffusers.AutoencoderKLTemporalDecoder(
+        block_out_channels=(32, 32, 32, 32), in_channels=3, out_channels=3, latent_channels=4, layers_per_block=1,
+        down_block_types=("DownEncoderBlock2D",) * 4)
+    scheduler = diffusers.EulerDiscreteScheduler(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", interpolation_type="linear",
+        prediction_type="v_prediction", sigma_max=700.0, sigma_min=0.002, steps_offset=1, timestep_spacing="leading",
+        timestep_type="continuous", use_karras_sigmas=True)
+    pipeline = diffusers.StableVideoDiffusionPipeline(
+        vae=vae, image_encoder=image_encoder, unet=unet, scheduler=scheduler,
+        feature_extractor=transformers.CLIPImageProcessor(crop_size=224, size=224))
+    pipeline.save_pretrained(folder)
+    return folder

@@ -46,6 +46,7 @@ BUILTIN: tuple[str, ...] = (
     "vitron_agent.tools.edit_image:EditImageTool",
     "vitron_agent.tools.generate_video:GenerateVideoTool",
     "vitron_agent.tools.edit_video:EditVideoTool",
+    "vitron_agent.tools.animate_image:AnimateImageTool",
     "vitron_agent.tools.segment_image:SegmentImageTool",
     "vitron_agent.tools.segment_video:SegmentVideoTool",
 )

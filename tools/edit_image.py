@@ -7,8 +7,8 @@ composited so that pixels outside the mask stay exactly as they were. Without on
 ``pix2pix``, default ``timbrooks/instruct-pix2pix``) edits the whole image by instruction. Several prompts (Vitron
 separates them with ``;``) run in order, each on the previous result, and each step is an artifact.
 
-Pipelines work on the image scaled to at most 512 pixels on its long side (a multiple of 8), the size they were
-trained at; results are scaled back to the photo's own size.
+Pipelines work on the image scaled to at most 512 pixels on its long side (see
+:func:`~vitron_agent.tools.backends.diffusion.working_size`); results are scaled back to the photo's own size.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from vitron_agent.calls import EditImage
 from vitron_agent.invocation import Module
 from vitron_agent.media import encode_image, load_image
 from vitron_agent.tools.backends import segmentation
-from vitron_agent.tools.backends.diffusion import load_pipeline, new_seed, run_pipeline
+from vitron_agent.tools.backends.diffusion import load_pipeline, new_seed, run_pipeline, working_size
 from vitron_agent.tools.base import ToolContext, ToolResult
 from vitron_agent.weights import weight_spec
 
@@ -30,7 +30,6 @@ __all__ = ["EditImageTool", "inpaint"]
 
 INPAINT = ("inpaint", "stable-diffusion-v1-5/stable-diffusion-inpainting", "StableDiffusionInpaintPipeline")
 INSTRUCT = ("pix2pix", "timbrooks/instruct-pix2pix", "StableDiffusionInstructPix2PixPipeline")
-WORKING_SIDE = 512
 
 
 class EditImageTool:
@@ -90,7 +89,7 @@ class EditImageTool:
         from PIL import Image
 
         height, width = image.shape[:2]
-        picture = Image.fromarray(image).resize(_working_size(width, height), Image.LANCZOS)
+        picture = Image.fromarray(image).resize(working_size(width, height), Image.LANCZOS)
         output = run_pipeline(pipeline, ctx, steps=args.steps, seed=seed, label=label, prompt=prompt,
                               image=picture, guidance_scale=args.guidance_scale)
         return np.asarray(output.images[0].convert("RGB").resize((width, height), Image.LANCZOS))
@@ -105,15 +104,10 @@ def inpaint(pipeline: Any, image: np.ndarray, mask: np.ndarray, prompt: str, *, 
     from PIL import Image
 
     height, width = image.shape[:2]
-    work_w, work_h = _working_size(width, height)
+    work_w, work_h = working_size(width, height)
     picture = Image.fromarray(image).resize((work_w, work_h), Image.LANCZOS)
     mask_picture = Image.fromarray(np.where(mask, 255, 0).astype(np.uint8)).resize((work_w, work_h))
     output = run_pipeline(pipeline, ctx, steps=steps, seed=seed, label=label, prompt=prompt, image=picture,
                           mask_image=mask_picture, height=work_h, width=work_w, guidance_scale=guidance_scale)
     painted = np.asarray(output.images[0].convert("RGB").resize((width, height), Image.LANCZOS))
     return np.where(mask[..., None], painted, image)
-
-
-def _working_size(width: int, height: int) -> tuple[int, int]:
-    scale = min(1.0, WORKING_SIDE / max(width, height))
-    return max(8, int(width * scale) // 8 * 8), max(8, int(height * scale) // 8 * 8)

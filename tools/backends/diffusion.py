@@ -20,11 +20,13 @@ from typing import Any
 from vitron_agent.tools.base import ToolContext
 from vitron_agent.weights import fetch, weight_spec
 
-__all__ = ["load_pipeline", "new_seed", "run_pipeline"]
+__all__ = ["WORKING_SIDE", "load_pipeline", "new_seed", "run_pipeline", "working_size"]
 
 
-def load_pipeline(ctx: ToolContext, family: str, default: str, class_name: str) -> tuple[Any, str]:
+def load_pipeline(ctx: ToolContext, family: str, default: str, class_name: str | None) -> tuple[Any, str]:
     """The pipeline ``class_name`` for weights family ``family``, loaded once; returns it with its model id.
+
+    With ``class_name`` None the checkpoint decides (its ``model_index.json``), through ``DiffusionPipeline``.
 
     Raises:
         WeightsUnavailable: no weights on disk and none downloadable, with the fix.
@@ -38,12 +40,22 @@ def load_pipeline(ctx: ToolContext, family: str, default: str, class_name: str) 
         import diffusers
         import torch
 
-        pipeline_class = getattr(diffusers, class_name)
+        pipeline_class = getattr(diffusers, class_name or "DiffusionPipeline")
         pipeline = pipeline_class.from_pretrained(folder, dtype=getattr(torch, dtype))
         pipeline.set_progress_bar_config(disable=True)
         return models.prepare_pipeline(pipeline, device)
 
-    return models.get(f"{class_name}:{spec.source}", load), spec.source
+    return models.get(f"{class_name or 'auto'}:{spec.source}", load), spec.source
+
+
+WORKING_SIDE = 512
+"""The long side images are scaled to for Stable Diffusion-family pipelines: the size they were trained at."""
+
+
+def working_size(width: int, height: int, side: int = WORKING_SIDE) -> tuple[int, int]:
+    """(width, height) scaled down so the long side is at most ``side``, each a multiple of 8 (never upscaled)."""
+    scale = min(1.0, side / max(width, height))
+    return max(8, int(width * scale) // 8 * 8), max(8, int(height * scale) // 8 * 8)
 
 
 def new_seed() -> int:

@@ -1,0 +1,67 @@
+"""animate_image (Vitron's module G): a still photo brought to life as a short clip.
+
+Weights family ``i2v``; the checkpoint decides the pipeline (its ``model_index.json``): Stable Video Diffusion
+(default ``stabilityai/stable-video-diffusion-img2vid-xt``), which animates from the image alone, or I2VGenXL
+(Vitron's choice), which also follows the prompt. The photo is scaled to at most 512 pixels on its long side;
+the clip is stored as mp4 at the requested fps with the seed and model in its lineage.
+
+Note: diffusers 0.42's I2VGenXL pipeline reads ``CLIPTextModel.text_model``, which transformers 5 no longer
+has; until that is fixed upstream, I2VGenXL checkpoints fail with a clear tool error and SVD is the default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from vitron_agent.calls import AnimateImage
+from vitron_agent.invocation import Module
+from vitron_agent.media import encode_video, load_image
+from vitron_agent.tools.backends.diffusion import load_pipeline, new_seed, run_pipeline, working_size
+from vitron_agent.tools.base import ToolContext, ToolResult
+from vitron_agent.tools.generate_video import frames_to_uint8
+from vitron_agent.weights import weight_spec
+
+__all__ = ["AnimateImageTool"]
+
+IMAGE_TO_VIDEO = ("i2v", "stabilityai/stable-video-diffusion-img2vid-xt")
+
+
+class AnimateImageTool:
+    name: ClassVar[str] = "animate_image"
+    module: ClassVar[Module] = Module.G
+    Args: ClassVar[type[AnimateImage]] = AnimateImage
+    side_effects: ClassVar[bool] = True
+
+    def describe(self, args: dict[str, Any], workspace: Path) -> str:
+        return f"image-to-video ({weight_spec(*IMAGE_TO_VIDEO, workspace).source})"
+
+    def run(self, args: AnimateImage, ctx: ToolContext) -> ToolResult:
+        # 1. Read the input
+        source = ctx.store.get(args.image)
+        photo = load_image(source.path)
+        seed = args.seed if args.seed is not None else new_seed()
+        width, height = working_size(photo.width, photo.height)
+        # 2. Load the pipeline the checkpoint names (once per process)
+        pipeline, model_id = load_pipeline(ctx, *IMAGE_TO_VIDEO, None)
+        kind = type(pipeline).__name__
+        ctx.check_cancelled()
+        # 3. Denoise
+        common = {"image": photo.resize((width, height)), "height": height, "width": width,
+                  "num_frames": args.num_frames, "output_type": "np"}
+        if kind == "I2VGenXLPipeline":
+            output = run_pipeline(pipeline, ctx, steps=args.steps, seed=seed, label="animating", prompt=args.prompt,
+                                  target_fps=round(args.fps), guidance_scale=args.guidance_scale, **common)
+        else:
+            output = run_pipeline(pipeline, ctx, steps=args.steps, seed=seed, label="animating",
+                                  fps=round(args.fps), decode_chunk_size=4, **common)
+        frames = frames_to_uint8(output.frames)
+        # 4. Store the clip
+        meta = {"width": width, "height": height, "frames": len(frames), "fps": args.fps, "steps": args.steps,
+                "pipeline": kind}
+        clip = ctx.store.add(encode_video(np.ascontiguousarray(frames), args.fps), kind="video", suffix=".mp4",
+                             parents=[source.id], call=ctx.call, seed=seed, model_id=model_id, meta=meta)
+        return ToolResult(artifacts=(clip.id,), text=f"Animated the photo: {len(frames)} frames at {args.fps:g} fps "
+                                                      f"(seed {seed}).")
