@@ -42,3 +42,17 @@ def test_module_g_through_the_graph(workspace: Path, tiny_diffusion: dict[str, P
     session.edit(num_frames=2, steps=1, seed=1)
     [clip] = session.approve().artifacts
     assert len(load_video(clip.path)) == 2
+
+
+def test_the_same_seed_gives_the_same_clip(workspace: Path, tiny_diffusion: dict[str, Path]) -> None:
+    models = ModelManager(device="cpu")
+    outputs = []
+    for name in ("first", "second"):
+        folder = workspace / name
+        folder.mkdir()
+        configure(folder, f'[weights.i2v]\nsource = "{tiny_diffusion["i2v"]}"\n')
+        store = ArtifactStore(folder, import_roots=[SHARED_DATA])
+        call = AnimateImage(image=store.import_file(MOTORCYCLE[0]).id, prompt="go", num_frames=2, steps=1, seed=3)
+        result = AnimateImageTool().run(call, ToolContext(store=store, call=call.record(), models=models))
+        outputs.append(store.get(result.artifacts[0]).path.read_bytes())
+    assert outputs[0] == outputs[1]

@@ -18,7 +18,7 @@ from vitron_agent.session import Session
 from vitron_agent.tools import ToolContext
 from vitron_agent.tools.edit_video import EditVideoTool
 
-from conftest import MOTORBIKE_FRAMES, configure
+from conftest import MOTORBIKE_FRAMES, configure, sam2_settings
 
 BIKE = (198, 172, 296, 278)
 
@@ -66,3 +66,20 @@ def test_module_f_with_two_instructions(workspace: Path, tiny_diffusion: dict[st
     session.edit(steps=1, seed=3)
     masks, edited = session.approve().artifacts
     assert masks.kind == "masks" and len(load_video(edited.path)) == 3
+
+
+def test_the_same_seed_gives_the_same_clip(workspace: Path, tiny_diffusion: dict[str, Path], tiny_sam2: Path) -> None:
+    """Tracked with SAM2 (random weights): OpenCV's MIL tracker, behind the classic backend, does not give the
+    same track on every run, so a byte-for-byte comparison needs the deterministic tracker."""
+    models = ModelManager(device="cpu")
+    outputs = []
+    for name in ("first", "second"):
+        folder = workspace / name
+        folder.mkdir()
+        configure(folder, sam2_settings(tiny_sam2) + f'[weights.inpaint]\nsource = "{tiny_diffusion["inpaint"]}"\n')
+        store = ArtifactStore(folder)
+        source = store.import_file(clip(folder, 2))
+        call = EditVideo(video=source.id, background="a snowy road", region=Box.of(BIKE), steps=1, seed=5)
+        result = EditVideoTool().run(call, ToolContext(store=store, call=call.record(), models=models))
+        outputs.append(store.get(result.artifacts[1]).path.read_bytes())
+    assert outputs[0] == outputs[1]

@@ -5,6 +5,8 @@ box from frame to frame with OpenCV's MIL tracker, which needs no model files, a
 way. A text target alone is not enough here: there is nothing to ground words to a place without weights.
 
 Measured on the sample photos (2 cores): 0.2-0.45 s per photo; MIL keeps an animal across a 24-frame clip.
+GrabCut is seeded and repeats exactly; MIL does not (its track varies slightly from run to run even with
+OpenCV's generator seeded), which is why tracking then retries GrabCut on a wider window when it comes up short.
 """
 
 from __future__ import annotations
