@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SAM2_CONFIG", "SAM2_SMALL_SIZE", "build_tiny_pipelines", "build_tiny_sam2"]
+__all__ = ["SAM2_CONFIG", "SAM2_SMALL_SIZE", "build_tiny_pipelines", "build_tiny_sam2", "tiny_clip_tokenizer"]
 
 SAM2_CONFIG = "configs/sam2.1/sam2.1_hiera_t.yaml"
 SAM2_SMALL_SIZE = ["++model.image_size=256"]
@@ -34,6 +34,23 @@ def build_tiny_sam2(path: Path, overrides: list[str] | None = None) -> Path:
     return path
 
 
+def tiny_clip_tokenizer(folder: Path) -> Any:
+    """A CLIP tokenizer over single letters, written to ``folder`` (``vocab.json`` and a ``merges.txt`` holding
+    only its version header). The special tokens come last, as in CLIP's own vocabulary: OWLv2 treats a query
+    whose first id is 0 as padding."""
+    import transformers
+
+    vocab: dict[str, int] = {}
+    for letter in "abcdefghijklmnopqrstuvwxyz":
+        vocab[letter] = len(vocab)
+        vocab[letter + "</w>"] = len(vocab)
+    vocab["<|startoftext|>"], vocab["<|endoftext|>"] = len(vocab), len(vocab) + 1
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    (folder / "merges.txt").write_text("#version: 0.2\n")
+    return transformers.CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=32)
+
+
 def build_tiny_pipelines(root: Path) -> dict[str, Path]:
     """Tiny random pipelines for every generation and editing tool, saved under ``root`` with
     ``save_pretrained``: Stable Diffusion, GLIGEN, inpainting, InstructPix2Pix, TextToVideoSD and Stable Video
@@ -44,14 +61,8 @@ def build_tiny_pipelines(root: Path) -> dict[str, Path]:
     import transformers
 
     root.mkdir(parents=True, exist_ok=True)
-    vocab: dict[str, int] = {}
-    for letter in "abcdefghijklmnopqrstuvwxyz":
-        vocab[letter] = len(vocab)
-        vocab[letter + "</w>"] = len(vocab)
-    vocab["<|startoftext|>"], vocab["<|endoftext|>"] = len(vocab), len(vocab) + 1
-    (root / "vocab.json").write_text(json.dumps(vocab))
-    (root / "merges.txt").write_text("#version: 0.2\n")
-    tokenizer = transformers.CLIPTokenizer(str(root / "vocab.json"), str(root / "merges.txt"), model_max_length=32)
+    tokenizer = tiny_clip_tokenizer(root)
+    vocab = tokenizer.get_vocab()
     made = {}
     kinds = {"sd": ("StableDiffusionPipeline", 4, False), "gligen": ("StableDiffusionGLIGENPipeline", 4, True),
              "inpaint": ("StableDiffusionInpaintPipeline", 9, False),

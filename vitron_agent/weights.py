@@ -61,8 +61,8 @@ def settings(workspace: Path | None) -> dict[str, Any]:
 def weight_spec(name: str, default: str, workspace: Path | None) -> WeightSpec:
     """The configured source for model family ``name`` (environment, then ``vitron.toml``, then ``default``)."""
     section = dict(settings(workspace).get("weights", {}).get(name, {}))
-    source = os.environ.get(f"VITRON_WEIGHTS_{name.upper()}") or section.pop("source", None) or default
-    section.pop("source", None)
+    configured = section.pop("source", None)
+    source = os.environ.get(f"VITRON_WEIGHTS_{name.upper()}") or configured or default
     return WeightSpec(name=name, source=str(source), extras=section)
 
 

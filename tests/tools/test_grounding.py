@@ -3,7 +3,6 @@ through the same AutoProcessor / AutoModelForZeroShotObjectDetection path real c
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +10,7 @@ import pytest
 
 from vitron_agent.media import load_image
 from vitron_agent.models import ModelManager
+from vitron_agent.testing import tiny_clip_tokenizer
 from vitron_agent.tools.backends import grounding
 
 from conftest import MOTORCYCLE, configure, sam2_settings
@@ -22,15 +22,8 @@ def tiny_detector(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch = pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")
     folder = tmp_path_factory.mktemp("owlv2")
-    vocab: dict[str, int] = {}
-    for letter in "abcdefghijklmnopqrstuvwxyz":
-        vocab[letter] = len(vocab)
-        vocab[letter + "</w>"] = len(vocab)
-    # Special tokens last, as in CLIP's vocabulary: OWLv2 treats a query whose first id is 0 as padding.
-    vocab["<|startoftext|>"], vocab["<|endoftext|>"] = len(vocab), len(vocab) + 1
-    (folder / "vocab.json").write_text(json.dumps(vocab))
-    (folder / "merges.txt").write_text("#version: 0.2\n")
-    tokenizer = transformers.CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"))
+    tokenizer = tiny_clip_tokenizer(folder)
+    vocab = tokenizer.get_vocab()
     text = {"vocab_size": len(vocab), "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
             "num_attention_heads": 2, "max_position_embeddings": 32, "bos_token_id": len(vocab) - 2,
             "eos_token_id": len(vocab) - 1, "pad_token_id": len(vocab) - 1}
