@@ -1,0 +1,106 @@
+"""Choosing a planner by name, from a flag, the environment or the workspace's ``vitron.toml``.
+
+The same short spec everywhere (the terminal's ``--planner``, ``VITRON_PLANNER``, ``[planner] spec = ...``):
+
+* ``rules`` (the default): :class:`~vitron_agent.planners.rules.RulePlanner`, offline, no weights;
+* ``vitron:<path-or-id>``: :class:`~vitron_agent.planners.vitron.VitronPlanner` on a Vitron release (a LoRA
+  folder whose base is found beside it or named in ``vitron.toml``; see that module);
+* ``chat:<provider>:<model>``: :class:`~vitron_agent.planners.chat.ChatModelPlanner` around LangChain's
+  ``init_chat_model(model, model_provider=provider)``, when the provider's package is installed.
+
+Usage::
+
+    planner = planner_from_spec("chat:ollama:llava", workspace=Path("workspace"))
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+from typing import Any
+
+from vitron_agent.planners.base import Planner
+
+__all__ = ["DEFAULT_SPEC", "PlannerUnavailable", "configured_spec", "planner_from_spec"]
+
+DEFAULT_SPEC = "rules"
+
+# LangChain's provider names and the package each needs (the ones init_chat_model knows; others pass through).
+_PROVIDER_PACKAGES = {
+    "openai": "langchain-openai", "azure_openai": "langchain-openai", "anthropic": "langchain-anthropic",
+    "google_genai": "langchain-google-genai", "google_vertexai": "langchain-google-vertexai",
+    "bedrock": "langchain-aws", "bedrock_converse": "langchain-aws", "cohere": "langchain-cohere",
+    "fireworks": "langchain-fireworks", "together": "langchain-together", "mistralai": "langchain-mistralai",
+    "huggingface": "langchain-huggingface", "groq": "langchain-groq", "ollama": "langchain-ollama",
+    "deepseek": "langchain-deepseek", "xai": "langchain-xai", "perplexity": "langchain-perplexity",
+}
+
+
+class PlannerUnavailable(ValueError):
+    """The spec names a planner that cannot be built here; the message says what to install or fix."""
+
+
+def configured_spec(workspace: Path | None = None) -> str:
+    """The planner spec from ``VITRON_PLANNER``, then ``[planner] spec`` in ``vitron.toml``, then ``rules``."""
+    from vitron_agent.weights import settings
+
+    section = settings(workspace).get("planner", {})
+    return os.environ.get("VITRON_PLANNER") or str(section.get("spec") or DEFAULT_SPEC)
+
+
+def planner_from_spec(spec: str | None = None, *, workspace: Path | None = None, models: Any = None) -> Planner:
+    """Build the planner a spec names (None: the configured one).
+
+    Args:
+        workspace: where attachments are stored (planners that look at pixels read them from its store) and
+            where ``vitron.toml`` is read.
+        models: the model manager the Vitron planner loads through.
+
+    Raises:
+        PlannerUnavailable: an unknown kind, a missing provider package, a malformed spec.
+    """
+    spec = (spec or configured_spec(workspace)).strip()
+    kind, _, rest = spec.partition(":")
+    if kind == "rules" and not rest:
+        from vitron_agent.planners.rules import RulePlanner
+
+        return RulePlanner()
+    if kind == "vitron":
+        if not rest:
+            raise PlannerUnavailable("vitron: needs a path or hub id, as in vitron:Vitron/vitron-lora")
+        from vitron_agent.planners.vitron import VitronPlanner
+
+        return VitronPlanner(rest, workspace=workspace, models=models)
+    if kind == "chat":
+        provider, _, model = rest.partition(":")
+        if not provider or not model:
+            raise PlannerUnavailable(f"{spec!r}: write chat:<provider>:<model>, as in chat:openai:gpt-4o")
+        return _chat_planner(provider, model, workspace)
+    raise PlannerUnavailable(
+        f"unknown planner {spec!r}; use rules, vitron:<path-or-id> or chat:<provider>:<model>"
+    )
+
+
+def _chat_planner(provider: str, model: str, workspace: Path | None) -> Planner:
+    package = _PROVIDER_PACKAGES.get(provider)
+    if package and importlib.util.find_spec(package.replace("-", "_")) is None:
+        raise PlannerUnavailable(
+            f"the chat provider {provider!r} needs the package {package}; install it with "
+            f"`pip install {package}` (and set its API key, if it has one)"
+        )
+    try:
+        from langchain.chat_models import init_chat_model  # type: ignore[import-not-found]
+    except ImportError:
+        raise PlannerUnavailable(
+            "chat planners are started with LangChain's init_chat_model; install it with "
+            "`pip install 'vitron-agent[chat]'` (the langchain package)"
+        ) from None
+
+    from vitron_agent.planners.chat import ChatModelPlanner
+
+    try:
+        chat_model = init_chat_model(model, model_provider=provider)
+    except (ImportError, ValueError) as error:
+        raise PlannerUnavailable(f"could not start chat model {provider}:{model}: {error}") from None
+    return ChatModelPlanner(chat_model, workspace=workspace)
