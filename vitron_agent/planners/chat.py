@@ -1,0 +1,176 @@
+"""Planning with any LangChain chat model: the one people already run, local or hosted.
+
+A model that can call tools gets the seven typed calls as tools (their JSON schemas come straight from the call
+models in :mod:`vitron_agent.calls`, so what it sends is validated exactly like Vitron's answers). A model that
+cannot is asked for Vitron's text format instead, with the prompt in ``prompts/``. Attached images go in as
+LangChain image content blocks when the model takes images (its profile says so, or ``images=True``); a video
+goes in as its first frame. A provider's failure (timeout, rate limit, refusal, bad key) becomes an answer that
+says what happened; the session goes on.
+
+Usage::
+
+    from langchain.chat_models import init_chat_model
+    planner = ChatModelPlanner(init_chat_model("gpt-4o", model_provider="openai"), workspace="workspace")
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vitron_agent.calls import CALLS, Attachment, ToolCall
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.messages import BaseMessage
+
+    from vitron_agent.artifacts import ArtifactStore
+    from vitron_agent.regions import Box
+
+__all__ = ["ChatModelPlanner", "prompt_text", "tool_schemas"]
+
+PROVIDER_FAILED = "The chat model could not answer ({kind}: {detail}). Nothing was run; try again, or switch planner."
+REFUSED = "The chat model declined to answer{why}. Nothing was run; rephrase the request, or switch planner."
+PREVIEW_SIDE = 768
+"""Images are scaled down to this long side before they are sent: enough to plan from, cheap to send."""
+
+
+def prompt_text(name: str) -> str:
+    """A prompt file from ``vitron_agent.prompts``."""
+    return resources.files("vitron_agent.prompts").joinpath(name).read_text(encoding="utf-8")
+
+
+def tool_schemas() -> list[dict[str, Any]]:
+    """The seven calls as OpenAI-style tool schemas (the format ``bind_tools`` takes from every provider).
+
+    The media arguments are optional here: left out, they mean the latest attachment of that kind.
+    """
+    schemas = []
+    for call in CALLS.values():
+        parameters = call.model_json_schema()
+        parameters["required"] = [n for n in parameters.get("required", []) if n not in ("image", "video")]
+        doc = (call.__doc__ or "").strip().split("\n")[0]
+        schemas.append({"type": "function", "function": {
+            "name": call.tool, "description": f"Module {call.module.value}: {doc}", "parameters": parameters}})
+    return schemas
+
+
+class ChatModelPlanner:
+    """Wraps a LangChain chat model as a planner.
+
+    Args:
+        model: any ``BaseChatModel``.
+        workspace: where attachments are stored, for sending their pixels (None: no pixels are sent).
+        use_tools: True to bind the calls as tools, False for Vitron's text format, None to bind when the
+            model supports it (``bind_tools`` implemented).
+        images: send attached images as content blocks: True, False, or None to follow the model's profile.
+    """
+
+    def __init__(self, model: BaseChatModel, *, workspace: str | os.PathLike[str] | None = None,
+                 use_tools: bool | None = None, images: bool | None = None) -> None:
+        self.model = model
+        self.workspace = Path(workspace) if workspace is not None else None
+        self._store: ArtifactStore | None = None
+        self.bound = self._bind(model) if use_tools is not False else None
+        if use_tools and self.bound is None:
+            raise ValueError(f"{type(model).__name__} does not support tool calling; use use_tools=None or False")
+        profile = getattr(model, "profile", None) or {}
+        self.images = bool(profile.get("image_inputs")) if images is None else images
+        fmt = prompt_text("tool_format.md" if self.bound is not None else "vitron_format.md")
+        self.system = prompt_text("planner_system.md").replace("{format}", fmt.strip())
+
+    @staticmethod
+    def _bind(model: BaseChatModel) -> Any:
+        try:
+            return model.bind_tools(tool_schemas())
+        except NotImplementedError:
+            return None
+
+    def plan(
+        self, messages: Sequence[BaseMessage], attachments: Sequence[Attachment], region: Box | None
+    ) -> str | dict[str, Any]:
+        from langchain_core.messages import SystemMessage
+
+        prompt = [SystemMessage(self.system), *messages[:-1], self._request(messages, attachments, region)]
+        try:
+            reply = (self.bound or self.model).invoke(prompt)
+        except Exception as error:  # providers raise their own types: timeouts, 429s, auth, bad requests
+            detail = " ".join(str(error).split())[:300] or "no detail"
+            return PROVIDER_FAILED.format(kind=type(error).__name__, detail=detail)
+        return self._read(reply, attachments, region)
+
+    # -- the request ---------------------------------------------------------------------------------------
+
+    def _request(self, messages: Sequence[BaseMessage], attachments: Sequence[Attachment],
+                 region: Box | None) -> BaseMessage:
+        """The latest message, with the attachments listed (and shown, when the model takes images)."""
+        from langchain_core.messages import HumanMessage
+
+        last = messages[-1] if messages else HumanMessage("")
+        text = last.content if isinstance(last.content, str) else " ".join(
+            p.get("text", "") for p in last.content if isinstance(p, dict))
+        if not attachments:
+            return HumanMessage(text + "\n\n(no media attached)")
+        listed = "; ".join(f"{a.kind} {a.ref} ({a.width} x {a.height})" for a in attachments)
+        context = f"\n\nAttached, latest last: {listed}."
+        if region is not None:
+            box = region.to_model_frame(attachments[-1].size)
+            context += (f" The person drew a region: {[round(v) for v in region.as_tuple()]} in pixels, "
+                        f"{[round(v) for v in box.as_tuple()]} in the 224 x 224 frame.")
+        blocks: list[dict[str, Any]] = [{"type": "text", "text": text + context}]
+        if self.images:
+            blocks.extend(self._image_block(a) for a in attachments[-2:])
+        return HumanMessage(content=blocks)
+
+    def _image_block(self, attachment: Attachment) -> dict[str, Any]:
+        from vitron_agent.media import encode_image, load_frame, load_image
+
+        if self.workspace is None:
+            return {"type": "text", "text": f"({attachment.kind} {attachment.ref} not shown: no workspace)"}
+        if self._store is None:
+            from vitron_agent.artifacts import ArtifactStore
+
+            self._store = ArtifactStore(self.workspace)
+        path = self._store.get(attachment.ref).path
+        picture = load_image(path) if attachment.kind == "image" else load_frame(path, 0)
+        picture.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
+        data = base64.b64encode(encode_image(picture.convert("RGB"), "JPEG", quality=85)).decode("ascii")
+        return {"type": "image", "base64": data, "mime_type": "image/jpeg"}
+
+    # -- the reply -----------------------------------------------------------------------------------------
+
+    def _read(self, reply: Any, attachments: Sequence[Attachment], region: Box | None) -> str | dict[str, Any]:
+        calls = getattr(reply, "tool_calls", None) or []
+        if calls:
+            first = calls[0]
+            return {"name": first["name"], "args": _filled(first["name"], dict(first.get("args") or {}),
+                                                            attachments, region)}
+        text = reply.text if isinstance(getattr(reply, "text", None), str) else str(reply.content)
+        metadata = getattr(reply, "response_metadata", {}) or {}
+        refusal = (getattr(reply, "additional_kwargs", {}) or {}).get("refusal")
+        if refusal or metadata.get("finish_reason") in ("content_filter", "refusal") or \
+                metadata.get("stop_reason") == "refusal":
+            return REFUSED.format(why=f": {refusal}" if refusal else "")
+        if not text.strip():
+            return REFUSED.format(why=" (an empty reply)")
+        return text
+
+
+def _filled(name: str, args: dict[str, Any], attachments: Sequence[Attachment], region: Box | None) -> dict[str, Any]:
+    """Fill what a tool call may leave out: the latest attachment of the right kind, the person's region."""
+    call: type[ToolCall] | None = next((c for c in CALLS.values() if c.tool == name), None)
+    if call is None:
+        return args
+    fields = call.model_fields
+    for kind in ("image", "video"):
+        if kind in fields and not args.get(kind):
+            latest = next((a for a in reversed(attachments) if a.kind == kind), None)
+            if latest is not None:
+                args[kind] = latest.ref
+    if region is not None and "region" in fields and not args.get("region"):
+        args["region"] = list(region.as_tuple())
+    return args
