@@ -74,3 +74,12 @@ def tiny_diffusion(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     from vitron_agent.testing import build_tiny_pipelines
 
     return build_tiny_pipelines(tmp_path_factory.mktemp("diffusion"))
+
+
+@pytest.fixture(scope="session")
+def tiny_vitron(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A random-weight Vitron release (base, LoRA with non-LoRA trainables, two LanguageBind towers)."""
+    pytest.importorskip("peft")
+    from vitron_agent.testing import build_tiny_vitron_release
+
+    return build_tiny_vitron_release(tmp_path_factory.mktemp("vitron"))

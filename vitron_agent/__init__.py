@@ -38,6 +38,10 @@ _EXPORTS: dict[str, str] = {
     "SessionError": "vitron_agent.session",
     "ScriptedPlanner": "vitron_agent.planners",
     "Planner": "vitron_agent.planners",
+    "RulePlanner": "vitron_agent.planners.rules",
+    "ChatModelPlanner": "vitron_agent.planners.chat",
+    "VitronPlanner": "vitron_agent.planners.vitron",
+    "planner_from_spec": "vitron_agent.planners.choose",
     "DecisionLog": "vitron_agent.decisions",
     "ModelManager": "vitron_agent.models",
 }
@@ -53,6 +57,10 @@ if TYPE_CHECKING:
     from vitron_agent.models import ModelManager
     from vitron_agent.paths import PathOutsideWorkspace
     from vitron_agent.planners import Planner, ScriptedPlanner
+    from vitron_agent.planners.chat import ChatModelPlanner
+    from vitron_agent.planners.choose import planner_from_spec
+    from vitron_agent.planners.rules import RulePlanner
+    from vitron_agent.planners.vitron import VitronPlanner
     from vitron_agent.regions import Box, RegionError
     from vitron_agent.session import Session, SessionError, Turn
 
