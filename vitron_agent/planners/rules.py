@@ -168,7 +168,7 @@ class RulePlanner:
             try:
                 frame = Box.of(request.box).to_model_frame(request.size)
                 invocation = Invocation(invocation.response, invocation.module, invocation.commands,
-                                        tuple(round(v, 2) for v in frame.as_tuple()))
+                                        tuple(round(v, 4) for v in frame.as_tuple()))
             except ValueError as error:
                 return f"The box {list(request.box)} in your request cannot be used: {error}"
         return invocation.to_vitron_text()
