@@ -242,13 +242,14 @@ def _first_verb(text: str, media: Media) -> tuple[str, re.Match[str]] | None:
     _, _, kind, match = found[0]
     if kind == "track" and media == "image":
         kind = "segment"
-    if kind == "generate" and media is not None and not _NEW_WORK.search(text) and not _GENERATED_THING(text):
+    if kind == "generate" and media is not None and not _NEW_WORK.search(text) and not _names_new_thing(text):
         # "paint the car red" on a photo is an edit, "draw a fox" is new work
         kind = "edit"
     return kind, match
 
 
-def _GENERATED_THING(text: str) -> bool:  # noqa: N802 - reads as a predicate in _first_verb
+def _names_new_thing(text: str) -> bool:
+    """"a fox", "an image of two cats": something new is named, with no "the / this" pointing into the media."""
     return bool(re.search(rf"\b(?:an?|some|one|two|three) (?:new )?(?:{_IMAGE_NOUN}s? of |[a-z]+)", text)) and not \
         re.search(r"\b(?:the|this|that|its|his|her|their|my)\b", text)
 
