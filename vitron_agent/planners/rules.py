@@ -249,7 +249,7 @@ def _first_verb(text: str, media: Media) -> tuple[str, re.Match[str]] | None:
 
 
 def _names_new_thing(text: str) -> bool:
-    """"a fox", "an image of two cats": something new is named, with no "the / this" pointing into the media."""
+    """Something new is named ("a fox", "an image of two cats"), with no "the" or "this" pointing into the media."""
     return bool(re.search(rf"\b(?:an?|some|one|two|three) (?:new )?(?:{_IMAGE_NOUN}s? of |[a-z]+)", text)) and not \
         re.search(r"\b(?:the|this|that|its|his|her|their|my)\b", text)
 
