@@ -124,7 +124,7 @@ def load_release(lora: Path, base: Path | None, *, device: str = "cpu", dtype: t
             towers.append(None)
             continue
         folder = tower_path(name) if tower_path is not None else Path(name)
-        loaded = load_tower(Path(folder), device=device, dtype=torch.float16 if dtype == torch.float16 else dtype)
+        loaded = load_tower(Path(folder), device=device, dtype=dtype)
         ignored.towers[str(name)] = loaded.ignored
         towers.append(loaded.encoder)
     return VitronBundle(llm, towers[0], towers[1], tokenizer, ignored)
