@@ -16,7 +16,7 @@ Usage::
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -44,6 +44,7 @@ __all__ = [
     "SegmentVideo",
     "ToolCall",
     "call_from_invocation",
+    "latest_attachment",
 ]
 
 
@@ -282,7 +283,12 @@ class CallInputs(BaseModel):
     """the video frame the person's box was drawn on"""
 
     def latest(self, kind: Literal["image", "video"]) -> Attachment | None:
-        return next((a for a in reversed(self.attachments) if a.kind == kind), None)
+        return latest_attachment(self.attachments, kind)
+
+
+def latest_attachment(attachments: Sequence[Attachment], kind: Literal["image", "video"]) -> Attachment | None:
+    """The last attachment of ``kind`` (attachments are kept latest last), or None."""
+    return next((a for a in reversed(attachments) if a.kind == kind), None)
 
 
 def call_from_invocation(invocation: Invocation, inputs: CallInputs | None = None) -> ToolCall | None:

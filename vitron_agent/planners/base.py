@@ -8,16 +8,19 @@ mapping). The graph parses and validates whatever comes back; it never needs to 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, Union, runtime_checkable
 
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
 
+    from vitron_agent.artifacts import ArtifactStore
     from vitron_agent.calls import Attachment, ToolCall
     from vitron_agent.regions import Box
 
-__all__ = ["Planner", "PlannerOutput"]
+__all__ = ["AttachmentFiles", "Planner", "PlannerOutput"]
 
 PlannerOutput = Union[str, "ToolCall", Mapping[str, Any]]
 """Vitron-format text, a typed call, or a ``{"name": tool, "args": {...}}`` mapping."""
@@ -30,3 +33,26 @@ class Planner(Protocol):
     def plan(
         self, messages: Sequence[BaseMessage], attachments: Sequence[Attachment], region: Box | None
     ) -> PlannerOutput: ...
+
+
+class AttachmentFiles:
+    """The files behind attachments, for planners that look at pixels (Vitron, chat models with images).
+
+    Attachments carry artifact ids; the files are in the workspace's store, opened once on first use.
+    """
+
+    def __init__(self, workspace: str | os.PathLike[str] | None) -> None:
+        self.workspace = Path(workspace) if workspace is not None else None
+        self._store: ArtifactStore | None = None
+
+    def path(self, attachment: Attachment) -> Path:
+        """Raises:
+            ValueError: no workspace was given, so attachments cannot be read.
+        """
+        if self.workspace is None:
+            raise ValueError("this planner needs the workspace to read attachments; pass workspace=")
+        if self._store is None:
+            from vitron_agent.artifacts import ArtifactStore
+
+            self._store = ArtifactStore(self.workspace)
+        return self._store.get(attachment.ref).path

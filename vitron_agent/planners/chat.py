@@ -19,16 +19,15 @@ import base64
 import os
 from collections.abc import Sequence
 from importlib import resources
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vitron_agent.calls import CALLS, Attachment, ToolCall
+from vitron_agent.calls import CALLS, Attachment, ToolCall, latest_attachment
+from vitron_agent.planners.base import AttachmentFiles
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import BaseMessage
 
-    from vitron_agent.artifacts import ArtifactStore
     from vitron_agent.regions import Box
 
 __all__ = ["ChatModelPlanner", "prompt_text", "tool_schemas"]
@@ -73,8 +72,7 @@ class ChatModelPlanner:
     def __init__(self, model: BaseChatModel, *, workspace: str | os.PathLike[str] | None = None,
                  use_tools: bool | None = None, images: bool | None = None) -> None:
         self.model = model
-        self.workspace = Path(workspace) if workspace is not None else None
-        self._store: ArtifactStore | None = None
+        self.files = AttachmentFiles(workspace)
         self.bound = self._bind(model) if use_tools is not False else None
         if use_tools and self.bound is None:
             raise ValueError(f"{type(model).__name__} does not support tool calling; use use_tools=None or False")
@@ -110,9 +108,7 @@ class ChatModelPlanner:
         """The latest message, with the attachments listed (and shown, when the model takes images)."""
         from langchain_core.messages import HumanMessage
 
-        last = messages[-1] if messages else HumanMessage("")
-        text = last.content if isinstance(last.content, str) else " ".join(
-            p.get("text", "") for p in last.content if isinstance(p, dict))
+        text = messages[-1].text if messages else ""
         if not attachments:
             return HumanMessage(text + "\n\n(no media attached)")
         listed = "; ".join(f"{a.kind} {a.ref} ({a.width} x {a.height})" for a in attachments)
@@ -129,13 +125,9 @@ class ChatModelPlanner:
     def _image_block(self, attachment: Attachment) -> dict[str, Any]:
         from vitron_agent.media import encode_image, load_frame, load_image
 
-        if self.workspace is None:
+        if self.files.workspace is None:
             return {"type": "text", "text": f"({attachment.kind} {attachment.ref} not shown: no workspace)"}
-        if self._store is None:
-            from vitron_agent.artifacts import ArtifactStore
-
-            self._store = ArtifactStore(self.workspace)
-        path = self._store.get(attachment.ref).path
+        path = self.files.path(attachment)
         picture = load_image(path) if attachment.kind == "image" else load_frame(path, 0)
         picture.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
         data = base64.b64encode(encode_image(picture.convert("RGB"), "JPEG", quality=85)).decode("ascii")
@@ -149,7 +141,7 @@ class ChatModelPlanner:
             first = calls[0]
             return {"name": first["name"], "args": _filled(first["name"], dict(first.get("args") or {}),
                                                             attachments, region)}
-        text = reply.text if isinstance(getattr(reply, "text", None), str) else str(reply.content)
+        text = reply.text
         metadata = getattr(reply, "response_metadata", {}) or {}
         refusal = (getattr(reply, "additional_kwargs", {}) or {}).get("refusal")
         if refusal or metadata.get("finish_reason") in ("content_filter", "refusal") or \
@@ -168,7 +160,7 @@ def _filled(name: str, args: dict[str, Any], attachments: Sequence[Attachment], 
     fields = call.model_fields
     for kind in ("image", "video"):
         if kind in fields and not args.get(kind):
-            latest = next((a for a in reversed(attachments) if a.kind == kind), None)
+            latest = latest_attachment(attachments, kind)
             if latest is not None:
                 args[kind] = latest.ref
     if region is not None and "region" in fields and not args.get("region"):

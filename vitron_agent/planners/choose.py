@@ -15,7 +15,6 @@ Usage::
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 from typing import Any
@@ -25,17 +24,6 @@ from vitron_agent.planners.base import Planner
 __all__ = ["DEFAULT_SPEC", "PlannerUnavailable", "configured_spec", "planner_from_spec"]
 
 DEFAULT_SPEC = "rules"
-
-# LangChain's provider names and the package each needs (the ones init_chat_model knows; others pass through).
-_PROVIDER_PACKAGES = {
-    "openai": "langchain-openai", "azure_openai": "langchain-openai", "anthropic": "langchain-anthropic",
-    "google_genai": "langchain-google-genai", "google_vertexai": "langchain-google-vertexai",
-    "bedrock": "langchain-aws", "bedrock_converse": "langchain-aws", "cohere": "langchain-cohere",
-    "fireworks": "langchain-fireworks", "together": "langchain-together", "mistralai": "langchain-mistralai",
-    "huggingface": "langchain-huggingface", "groq": "langchain-groq", "ollama": "langchain-ollama",
-    "deepseek": "langchain-deepseek", "xai": "langchain-xai", "perplexity": "langchain-perplexity",
-}
-
 
 class PlannerUnavailable(ValueError):
     """The spec names a planner that cannot be built here; the message says what to install or fix."""
@@ -83,12 +71,6 @@ def planner_from_spec(spec: str | None = None, *, workspace: Path | None = None,
 
 
 def _chat_planner(provider: str, model: str, workspace: Path | None) -> Planner:
-    package = _PROVIDER_PACKAGES.get(provider)
-    if package and importlib.util.find_spec(package.replace("-", "_")) is None:
-        raise PlannerUnavailable(
-            f"the chat provider {provider!r} needs the package {package}; install it with "
-            f"`pip install {package}` (and set its API key, if it has one)"
-        )
     try:
         from langchain.chat_models import init_chat_model  # type: ignore[import-not-found]
     except ImportError:
@@ -101,6 +83,6 @@ def _chat_planner(provider: str, model: str, workspace: Path | None) -> Planner:
 
     try:
         chat_model = init_chat_model(model, model_provider=provider)
-    except (ImportError, ValueError) as error:
+    except (ImportError, ValueError) as error:  # a missing provider package is an ImportError naming it
         raise PlannerUnavailable(f"could not start chat model {provider}:{model}: {error}") from None
     return ChatModelPlanner(chat_model, workspace=workspace)

@@ -131,7 +131,7 @@ def read_request(
     last = next((m for m in reversed(messages) if getattr(m, "type", "") == "human"), None)
     if last is None:
         return None, CANNOT_MAP.format(why="tell what you want: no request was given")
-    text = _text_of(last).strip()
+    text = last.text.strip()
     if text.startswith(_GRAPH_CORRECTION):
         problem = text[len(_GRAPH_CORRECTION):].split("\nAnswer again", 1)[0].strip()
         return None, f"I can't do that as asked: {problem}"
@@ -222,9 +222,9 @@ def map_request(request: Request, has_region: bool = False) -> Invocation | str:
 # -- pieces ---------------------------------------------------------------------------------------------------
 
 _NEW_WORK = re.compile(r"\b(?:new|another|different|from scratch|brand[- ]new)\b")
-_FROM_ATTACHED = re.compile(rf"\b(?:this|that|the|my) (?:photo|image|picture|still|shot|snapshot)\b|\b(?:from|out of|"
-                            rf"using|based on) (?:it|this|that)\b")
-_MAKE_VIDEO_FROM_SCRATCH = re.compile(rf"\b(?:animation|video|clip) of (?:an?|some|two|three)\b")
+_FROM_ATTACHED = re.compile(r"\b(?:this|that|the|my) (?:photo|image|picture|still|shot|snapshot)\b|\b(?:from|out of|"
+                            r"using|based on) (?:it|this|that)\b")
+_MAKE_VIDEO_FROM_SCRATCH = re.compile(r"\b(?:animation|video|clip) of (?:an?|some|two|three)\b")
 
 
 def _first_verb(text: str, media: Media) -> tuple[str, re.Match[str]] | None:
@@ -281,8 +281,8 @@ def _generation_prompt(text: str, *, video: bool) -> str:
     nouns = _VIDEO_NOUN if video else _IMAGE_NOUN
     match = re.search(rf"\b{nouns}s?\s+(?:of|showing|where|in which|with|about|depicting|featuring)\s+(.*)", text)
     if match is None:
-        match = re.search(rf"\b(?:generate|draw|create|paint|render|sketch|imagine|design|illustrate|produce|"
-                          rf"compose|depict|visuali[sz]e|make|film|shoot|show me|give me|animate)\s+(?:me\s+)?(.*)",
+        match = re.search(r"\b(?:generate|draw|create|paint|render|sketch|imagine|design|illustrate|produce|"
+                          r"compose|depict|visuali[sz]e|make|film|shoot|show me|give me|animate)\s+(?:me\s+)?(.*)",
                           text)
     prompt = match.group(1) if match else text
     prompt = re.sub(rf"^(?:an?|some|one|the|new|short|little|quick)?\s*(?:new |short )?(?:{nouns}s?\s*(?:of)?\s*)?",
@@ -357,10 +357,3 @@ def _call(module: Module, response: str, task: str, text: str) -> Invocation:
 def _clean(text: str) -> str:
     text = " ".join(text.lower().replace("’", "'").split())
     return _LEAD.sub("", text).strip()
-
-
-def _text_of(message: BaseMessage) -> str:
-    content = message.content
-    if isinstance(content, str):
-        return content
-    return " ".join(part.get("text", "") if isinstance(part, dict) else str(part) for part in content)

@@ -25,6 +25,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vitron_agent.calls import latest_attachment
+from vitron_agent.planners.base import AttachmentFiles
 from vitron_agent.weights import WeightSpec, fetch, settings, weight_spec
 
 if TYPE_CHECKING:
@@ -59,6 +61,7 @@ class VitronPlanner:
                  quantize: str | None = None, on_text: Callable[[str], None] | None = None) -> None:
         self.source = source
         self.workspace = Path(workspace) if workspace is not None else None
+        self.files = AttachmentFiles(workspace)
         self._models = models
         self.max_new_tokens, self.temperature = max_new_tokens, temperature
         section = settings(self.workspace).get("planner", {})
@@ -87,18 +90,18 @@ class VitronPlanner:
         history, text = _history(messages)
         image = video = None
         box = None
-        latest_image = next((a for a in reversed(attachments) if a.kind == "image"), None)
-        latest_video = next((a for a in reversed(attachments) if a.kind == "video"), None)
+        latest_image = latest_attachment(attachments, "image")
+        latest_video = latest_attachment(attachments, "video")
         if latest_image is not None:
             from vitron_agent.media import load_image
 
-            image = load_image(self._path(latest_image))
+            image = load_image(self.files.path(latest_image))
             if region is not None and attachments[-1] is latest_image:
                 box = region.clipped(latest_image.size)[0].to_model_frame(latest_image.size).as_tuple()
         if latest_video is not None:
             from vitron_agent.media import load_video
 
-            video = load_video(self._path(latest_video)).frames
+            video = load_video(self.files.path(latest_video)).frames
         answer = generate_answer(bundle, history, text, image=image, video=video, region=box,
                                  on_text=self.on_text or _graph_stream(), max_new_tokens=self.max_new_tokens,
                                  temperature=self.temperature)
@@ -146,32 +149,20 @@ class VitronPlanner:
         return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=torch.float16,
                                   bnb_4bit_use_double_quant=True, bnb_4bit_quant_type="nf4")
 
-    def _path(self, attachment: Attachment) -> Path:
-        if self.workspace is None:
-            raise ValueError("the Vitron planner needs the workspace to read attachments; pass workspace=")
-        from vitron_agent.artifacts import ArtifactStore
-
-        return ArtifactStore(self.workspace).get(attachment.ref).path
-
 
 def _history(messages: Sequence[BaseMessage]) -> tuple[list[Any], str]:
     """Earlier (person, answer) pairs as text turns, and the latest thing said to the model."""
     from vitron_agent.vitron_model.processing import Turn
 
-    def text_of(message: BaseMessage) -> str:
-        content = message.content
-        return content if isinstance(content, str) else " ".join(
-            p.get("text", "") for p in content if isinstance(p, dict))
-
     turns: list[Turn] = []
     pending: str | None = None
     for message in messages[:-1]:
         if message.type == "human":
-            pending = text_of(message) if pending is None else pending + "\n" + text_of(message)
+            pending = message.text if pending is None else pending + "\n" + message.text
         elif message.type == "ai" and pending is not None:
-            turns.append(Turn(pending, text_of(message)))
+            turns.append(Turn(pending, message.text))
             pending = None
-    latest = text_of(messages[-1]) if messages else ""
+    latest = messages[-1].text if messages else ""
     if pending is not None:
         latest = pending + "\n" + latest
     return turns[-HISTORY_TURNS:], latest
