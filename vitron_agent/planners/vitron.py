@@ -63,6 +63,7 @@ class VitronPlanner:
         self.workspace = Path(workspace) if workspace is not None else None
         self.files = AttachmentFiles(workspace)
         self._models = models
+        self._lora: Path | None = None
         self.max_new_tokens, self.temperature = max_new_tokens, temperature
         section = settings(self.workspace).get("planner", {})
         self.quantize = quantize or os.environ.get("VITRON_QUANTIZE") or section.get("quantize")
@@ -110,7 +111,9 @@ class VitronPlanner:
 
     def load(self) -> Any:
         """The loaded release (a :class:`~vitron_agent.vitron_model.loading.VitronBundle`), loading it once."""
-        lora = fetch(WeightSpec("vitron", self.source), None, workspace=self.workspace)
+        if self._lora is None:  # resolved once: a hub id would otherwise ask the hub again on every plan
+            self._lora = fetch(WeightSpec("vitron", self.source), None, workspace=self.workspace)
+        lora = self._lora
         device = self.models.device
         dtype = "float16" if device.startswith("cuda") else "float32"
 
