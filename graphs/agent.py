@@ -6,6 +6,7 @@
                ^        |          |  ^
                |        |          +--+  edit: re-shown
                +--------+----------+     invalid output (up to max_corrections) / rejection with feedback
+                                   review -> report: the person cancelled (nothing runs)
 
 Side effects happen only in ``execute``, after an approval is recorded in the decision log; ``review`` only
 computes and asks, since LangGraph re-runs a node from its top when it resumes. Every node sets ``step`` to the
@@ -46,7 +47,7 @@ from vitron_agent.planners.base import Planner
 from vitron_agent.regions import Box
 from vitron_agent.tools import Tool, ToolCancelled, ToolContext, load_tools, tool_for_module
 
-__all__ = ["Policy", "build_agent"]
+__all__ = ["Policy", "build_agent", "check_policy"]
 
 Policy = Literal["ask", "auto"] | frozenset[str]
 """``"ask"``: every side-effecting call waits for a person; ``"auto"``: nothing waits; a set of tool names: those
@@ -55,6 +56,7 @@ wait, the rest run."""
 # Messages meant for the planner.
 CORRECTION = "Your last output could not be used: {error}\nAnswer again, fixing that."
 PERSON_CORRECTION = "Correction from the person: {feedback}"
+CANCELLED = "Cancelled {tool}; nothing ran."
 GAVE_UP = "I could not turn the planner's answer into a valid call after {count} tries. The last problem: {error}"
 PLANNER_FAILED = "The planner failed: {error}"
 
@@ -76,7 +78,8 @@ def build_agent(
         planner: anything with ``plan(messages, attachments, region)``.
         tools: tool classes or instances; by default the built-ins and installed plugins.
         workspace: the folder holding artifacts, the decision log and (by default) the checkpoints.
-        policy: ``"ask"`` (default), ``"auto"``, or a set of tool names that must ask.
+        policy: ``"ask"`` (default), ``"auto"``, or a set of tool names that must ask. A run may override it
+            with ``config["configurable"]["policy"]`` (the terminal's ``/policy`` does).
         checkpointer: any LangGraph checkpointer; None means SQLite in ``workspace/checkpoints.sqlite``. Pass
             ``True`` when embedding the graph as a subgraph, so it keeps its state in the parent's checkpointer.
         max_corrections: invalid planner outputs in a row before the person is told instead.
@@ -86,15 +89,14 @@ def build_agent(
     Returns:
         A compiled LangGraph ``StateGraph``; invoke it with a ``thread_id`` in the config.
     """
-    if policy not in ("ask", "auto") and not isinstance(policy, (set, frozenset)):
-        raise ValueError(f"policy={policy!r} must be 'ask', 'auto' or a set of tool names")
+    policy = check_policy(policy)
     workspace = Path(workspace).expanduser().resolve()
     nodes = _Nodes(
         planner=planner,
         tools=load_tools(tools),
         store=ArtifactStore(workspace),
         log=DecisionLog(workspace),
-        policy=frozenset(policy) if isinstance(policy, (set, frozenset)) else policy,
+        policy=policy,
         max_corrections=max_corrections,
         cancelled=cancelled or (lambda: False),
         models=models or ModelManager(),
@@ -106,7 +108,7 @@ def build_agent(
     for name, targets in {
         "plan": ["validate", "report"],
         "validate": ["review", "plan", "report"],
-        "review": ["execute", "review", "plan"],
+        "review": ["execute", "review", "plan", "report"],
         "execute": ["report"],
     }.items():
         graph.add_conditional_edges(name, _follow_step, targets)
@@ -114,6 +116,19 @@ def build_agent(
     if checkpointer is None:
         checkpointer = _sqlite_checkpointer(workspace / "checkpoints.sqlite")
     return graph.compile(checkpointer=checkpointer, name="vitron_agent")
+
+
+def check_policy(policy: Any) -> Literal["ask", "auto"] | frozenset[str]:
+    """The policy in its stored form (a set of tool names becomes a frozenset).
+
+    Raises:
+        ValueError: not "ask", "auto" or a set of tool names.
+    """
+    if policy in ("ask", "auto"):
+        return policy
+    if isinstance(policy, (set, frozenset, list, tuple)) and all(isinstance(name, str) for name in policy):
+        return frozenset(policy)
+    raise ValueError(f"policy={policy!r} must be 'ask', 'auto' or a set of tool names")
 
 
 def _follow_step(state: AgentState) -> str:
@@ -237,8 +252,9 @@ class _Nodes:
         assert pending is not None  # the router only comes here with a pending call
         tool = self.tools[pending["tool"]]
         number = len(state.get("decisions") or [])
-        if not self._must_ask(tool):
-            by = "policy: no side effects" if not tool.side_effects else f"policy: {self._policy_name()}"
+        policy = check_policy((config.get("configurable") or {}).get("policy") or self.policy)
+        if not _must_ask(policy, tool):
+            by = "policy: no side effects" if not tool.side_effects else f"policy: {_policy_name(policy)}"
             return self._approved(pending, by, number, config)
         answer = interrupt(_shown(pending, tool))
         action, payload = _read_answer(answer)
@@ -252,16 +268,13 @@ class _Nodes:
             correction = HumanMessage(PERSON_CORRECTION.format(feedback=payload or "(no reason given)"))
             return {"pending": None, "decisions": [decision], "messages": [correction], "corrections": 0,
                     "step": "plan"}
-        return {"pending": {**pending, "error": f"unknown answer {answer!r}; use approve, edit or reject"},
+        if action == "cancel":
+            decision = _decision(pending, number, "cancel", "person")
+            self.log.record(_thread_id(config), decision)
+            return {"pending": None, "decisions": [decision], "answer": CANCELLED.format(tool=tool.name),
+                    "step": "report"}
+        return {"pending": {**pending, "error": f"unknown answer {answer!r}; use approve, edit, reject or cancel"},
                 "step": "review"}
-
-    def _must_ask(self, tool: Tool) -> bool:
-        if isinstance(self.policy, frozenset):
-            return tool.name in self.policy
-        return self.policy == "ask" and tool.side_effects
-
-    def _policy_name(self) -> str:
-        return self.policy if isinstance(self.policy, str) else "per tool"
 
     def _approved(self, pending: dict[str, Any], by: str, number: int, config: RunnableConfig) -> dict[str, Any]:
         decision = _decision(pending, number, "approve", by)
@@ -329,6 +342,16 @@ class _Nodes:
         """Close the turn: the answer joins the conversation."""
         answer = state.get("answer") or ""
         return {"messages": [AIMessage(answer)] if answer else [], "pending": None, "output": None}
+
+
+def _must_ask(policy: Literal["ask", "auto"] | frozenset[str], tool: Tool) -> bool:
+    if isinstance(policy, frozenset):
+        return tool.name in policy
+    return policy == "ask" and tool.side_effects
+
+
+def _policy_name(policy: Literal["ask", "auto"] | frozenset[str]) -> str:
+    return policy if isinstance(policy, str) else "per tool"
 
 
 def _pending(tool: Tool, args: BaseModel, notes: list[str], response: str) -> dict[str, Any]:

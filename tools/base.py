@@ -3,7 +3,9 @@
 A tool is one class in one file: a ``name``, the Vitron ``module`` it serves (or None), a pydantic ``Args`` model
 (for built-in tools, the typed call from :mod:`vitron_agent.calls`), whether it has ``side_effects``, and
 ``run(args, ctx) -> ToolResult``. Optionally, ``describe(args, workspace) -> str`` (``args`` as JSON
-data) says which backend and checkpoint a call would run on; the decision shows it before anything runs.
+data) says which backend and checkpoint a call would run on; the decision shows it before anything runs; and
+``weight_families``, the ``(family, default source)`` pairs of :mod:`vitron_agent.weights` it may load, lets
+``vitron-agent doctor`` say whether they are on this machine.
 Heavy libraries are imported inside ``run`` (or a lazy setup it calls), never at import, so listing tools stays
 cheap.
 

@@ -37,6 +37,7 @@ class EditImageTool:
     module: ClassVar[Module] = Module.C
     Args: ClassVar[type[EditImage]] = EditImage
     side_effects: ClassVar[bool] = True
+    weight_families: ClassVar[tuple[tuple[str, str], ...]] = (INPAINT[:2], INSTRUCT[:2], *segmentation.WEIGHT_FAMILIES)
 
     def describe(self, args: dict[str, Any], workspace: Path) -> str:
         """Inpainting inside a mask, or instruction editing of the whole image, with its checkpoint."""

@@ -27,6 +27,7 @@ class SegmentImageTool:
     module: ClassVar[Module] = Module.B
     Args: ClassVar[type[SegmentImage]] = SegmentImage
     side_effects: ClassVar[bool] = True
+    weight_families: ClassVar[tuple[tuple[str, str], ...]] = segmentation.WEIGHT_FAMILIES
 
     def describe(self, args: dict[str, Any], workspace: Path) -> str:
         """The backend that will run, shown with the decision."""

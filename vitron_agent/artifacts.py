@@ -196,10 +196,14 @@ class ArtifactStore:
         """
         return self._add_from_path(resolve_inside(path, [self.root]), kind, provenance)
 
-    def import_file(self, path: str | os.PathLike[str], *, fps: float | None = None) -> Artifact:
+    def import_file(self, path: str | os.PathLike[str], *, fps: float | None = None, grant: bool = False) -> Artifact:
         """Bring a person's image or video into the store, after checking it decodes within the media limits.
 
         A folder of frames is imported as one mp4 video (at ``fps``, default 24).
+
+        Args:
+            grant: the person named this path themselves (a command-line argument, the terminal's ``/attach``),
+                which grants the folder it lies in; paths from anywhere else must lie in the import roots.
 
         Raises:
             PathOutsideWorkspace: the path resolves outside the workspace and every import root.
@@ -207,7 +211,10 @@ class ArtifactStore:
         """
         from vitron_agent import media
 
-        source = resolve_inside(path, self.import_roots, base=Path.cwd())
+        roots = self.import_roots
+        if grant:
+            roots = (*roots, Path(path).expanduser().resolve().parent)
+        source = resolve_inside(path, roots, base=Path.cwd())
         suffix = source.suffix.lower()
         if not source.is_dir() and suffix in media.IMAGE_SUFFIXES and suffix != ".gif":
             image = media.load_image(source)

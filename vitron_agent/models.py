@@ -27,7 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ModelKey", "ModelManager", "ModelTooLarge", "estimate_bytes", "parse_bytes"]
+__all__ = ["DeviceProbe", "ModelKey", "ModelManager", "ModelTooLarge", "estimate_bytes", "human_bytes", "parse_bytes",
+           "probe_device"]
 
 Loader = Callable[[str, str], Any]
 """``loader(device, dtype) -> model``; dtype is "float32", "float16" or "bfloat16"."""
@@ -167,8 +168,8 @@ class ModelManager:
     def _check_fits(self, key: ModelKey, size: int, budget: int) -> None:
         if size > budget:
             raise ModelTooLarge(
-                f"model {key.model_id} needs about {_human(size)} on {key.device}, more than the whole budget of "
-                f"{_human(budget)}; raise VITRON_MEMORY_BUDGET (or ModelManager(budget=...)), or use a smaller "
+                f"model {key.model_id} needs about {human_bytes(size)} on {key.device}, more than the whole budget of "
+                f"{human_bytes(budget)}; raise VITRON_MEMORY_BUDGET (or ModelManager(budget=...)), or use a smaller "
                 "checkpoint or a lower-precision dtype"
             )
 
@@ -225,8 +226,53 @@ def parse_bytes(value: int | str) -> int:
     return int(float(match.group(1)) * _UNITS[unit])
 
 
-def _human(size: int) -> str:
+def human_bytes(size: int) -> str:
     return f"{size / 2**30:.2f} GiB" if size >= 2**30 else f"{size / 2**20:.1f} MiB"
+
+
+@dataclass(frozen=True)
+class DeviceProbe:
+    """What :func:`probe_device` found: the device, its name and memory when known, the budget, and how it knows."""
+
+    device: str
+    name: str
+    memory: int | None
+    budget: int
+    source: str
+
+
+def probe_device() -> DeviceProbe:
+    """The device and memory budget a default :class:`ModelManager` would use, told without importing torch
+    (``vitron-agent doctor`` must start fast): ``VITRON_DEVICE``, else an NVIDIA GPU seen by ``nvidia-smi``, else
+    Apple silicon's MPS, else the CPU. The manager asks torch itself when it first loads a model, so a CPU-only
+    torch build on a GPU machine still ends up on the CPU."""
+    import platform
+    import shutil
+    import subprocess
+
+    device, name, memory, source = "cpu", platform.processor() or platform.machine(), None, "no GPU found"
+    if os.environ.get("VITRON_DEVICE"):
+        device, source = os.environ["VITRON_DEVICE"], "VITRON_DEVICE"
+    elif shutil.which("nvidia-smi"):
+        try:
+            line = subprocess.run(
+                ["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"],
+                capture_output=True, text=True, timeout=10, check=True,
+            ).stdout.splitlines()[0]
+            gpu, mebibytes = (part.strip() for part in line.rsplit(",", 1))
+            device, name, memory, source = "cuda", gpu, int(float(mebibytes)) * 2**20, "nvidia-smi"
+        except (OSError, subprocess.SubprocessError, IndexError, ValueError):
+            source = "nvidia-smi is present but did not answer"
+    elif platform.system() == "Darwin" and platform.machine() == "arm64":
+        device, name, source = "mps", "Apple silicon", "platform"
+    configured = os.environ.get("VITRON_MEMORY_BUDGET")
+    if configured:
+        budget = parse_bytes(configured)
+    elif device.startswith("cuda") and memory:
+        budget = int(memory * 0.9)
+    else:
+        budget = _default_budget("cpu")
+    return DeviceProbe(device, name, memory, budget, source)
 
 
 def _best_device() -> str:

@@ -1,7 +1,8 @@
 """A synchronous facade over the agent graph, for people who don't want to speak LangGraph.
 
 Each method is one graph run on the session's thread: ``send`` starts a turn, ``approve`` / ``edit`` /
-``reject`` answer the decision waiting at the review interrupt, and each returns a :class:`Turn`. State lives in
+``reject`` / ``cancel_decision`` answer the decision waiting at the review interrupt, and each returns a
+:class:`Turn`; ``undo`` sets the last tool's results aside through the checkpointer's history. State lives in
 the graph's checkpointer (SQLite in the workspace by default), so a new ``Session`` on the same workspace and
 ``thread_id`` continues where a dead process stopped: a decision left waiting is still waiting, and a tool that
 was cut off mid-run is offered again rather than silently re-run.
@@ -24,14 +25,14 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from langchain_core.messages import HumanMessage
+from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.types import Command
 from pydantic import BaseModel, ConfigDict
 
 from vitron_agent.artifacts import Artifact, ArtifactStore
 from vitron_agent.calls import Attachment
 from vitron_agent.decisions import DecisionLog
-from vitron_agent.graphs.agent import Policy, build_agent
+from vitron_agent.graphs.agent import Policy, build_agent, check_policy
 from vitron_agent.models import ModelManager
 from vitron_agent.planners.base import Planner
 from vitron_agent.regions import Box, parse_box
@@ -39,6 +40,8 @@ from vitron_agent.regions import Box, parse_box
 __all__ = ["Session", "SessionError", "Turn"]
 
 Progress = Callable[[dict[str, Any]], None]
+
+UNDONE = "Undid {tool}: its results are set aside (still in the store: {artifacts})."
 
 
 class SessionError(RuntimeError):
@@ -94,7 +97,7 @@ class Session:
             max_corrections=max_corrections, cancelled=self._cancel.is_set, models=self.models,
         )
         self.thread_id = thread_id or uuid.uuid4().hex
-        self.config: dict[str, Any] = {"configurable": {"thread_id": self.thread_id}}
+        self.config: dict[str, Any] = {"configurable": {"thread_id": self.thread_id, "policy": check_policy(policy)}}
         self.on_progress = on_progress
         self._reoffer_cut_off_tool()
 
@@ -105,6 +108,15 @@ class Session:
         """The decision waiting for the person, or None."""
         interrupts = self.agent.get_state(self.config).interrupts
         return interrupts[0].value if interrupts else None
+
+    @property
+    def policy(self) -> Policy:
+        """Which calls wait for a person; settable between turns (``"ask"``, ``"auto"`` or tool names)."""
+        return self.config["configurable"]["policy"]
+
+    @policy.setter
+    def policy(self, value: Policy) -> None:
+        self.config["configurable"]["policy"] = check_policy(value)
 
     def send(
         self,
@@ -150,9 +162,68 @@ class Session:
         """Refuse the waiting decision and tell the planner what was wrong; it plans again."""
         return self._resume({"action": "reject", "feedback": feedback})
 
+    def cancel_decision(self) -> Turn:
+        """Drop the waiting decision: nothing runs and the planner is not asked again."""
+        return self._resume({"action": "cancel"})
+
     def cancel(self) -> None:
         """Ask the running tool to stop at its next check (safe to call from another thread)."""
         self._cancel.set()
+
+    # -- what the thread holds -----------------------------------------------------------------------------
+
+    def artifacts(self) -> list[Artifact]:
+        """The thread's artifacts, oldest first: attachments and what tools made (minus undone results)."""
+        values = self.agent.get_state(self.config).values
+        ids = [a["ref"] for a in values.get("attachments") or []] + list(values.get("artifacts") or [])
+        return [self.store.get(i) for i in dict.fromkeys(ids)]
+
+    def history(self) -> list[dict[str, Any]]:
+        """Every decision of this thread from the decision log, oldest first, with its outcome; ``undone`` marks
+        a tool run whose results were set aside by :meth:`undo`."""
+        present = set(self.agent.get_state(self.config).values.get("artifacts") or [])
+        return [
+            {**entry, "undone": bool(entry["artifacts"]) and present.isdisjoint(entry["artifacts"])}
+            for entry in self.log.list(self.thread_id)
+        ]
+
+    def undo(self) -> str:
+        """Return the thread to just before its last tool ran, through the checkpointer's history.
+
+        The thread continues from the checkpoint taken after that tool's approval, as if the tool had been
+        cancelled: its results leave the conversation and the thread's artifacts, the request and attachments
+        stay. Nothing is deleted (artifacts are immutable; the old checkpoints stay in the history).
+
+        Returns:
+            the message added to the conversation.
+
+        Raises:
+            SessionError: a decision is waiting, or no tool result is left to undo.
+        """
+        if self.pending is not None:
+            raise SessionError("a decision is waiting; answer it before undoing")
+        state = self.agent.get_state(self.config)
+        present = set(state.values.get("artifacts") or [])
+        last = next((entry for entry in reversed(self.history())
+                     if entry["outcome"] == "ok" and present.intersection(entry["artifacts"])), None)
+        if last is None:
+            raise SessionError("there is no tool result to undo in this thread")
+        before = self._checkpoint_before(state, last["id"])
+        text = UNDONE.format(tool=last["tool"], artifacts=", ".join(last["artifacts"]))
+        self.agent.update_state(
+            before.config, {"pending": None, "answer": text, "messages": [AIMessage(text)]}, as_node="report"
+        )
+        return text
+
+    def _checkpoint_before(self, state: Any, decision_id: str) -> Any:
+        """Walk the thread's parents back to the checkpoint where ``decision_id`` was approved, before it ran."""
+        snapshot = state
+        while snapshot is not None:
+            pending = snapshot.values.get("pending") or {}
+            if snapshot.next == ("execute",) and pending.get("decision") == decision_id:
+                return snapshot
+            snapshot = self.agent.get_state(snapshot.parent_config) if snapshot.parent_config else None
+        raise SessionError(f"the checkpoint before decision {decision_id} is no longer in the thread's history")
 
     # -- internals -----------------------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["WeightSpec", "WeightsUnavailable", "fetch", "settings", "weight_spec"]
+__all__ = ["WeightSpec", "WeightsUnavailable", "cached", "fetch", "hub_offline", "settings", "weight_spec"]
 
 
 class WeightsUnavailable(RuntimeError):
@@ -92,6 +92,30 @@ def fetch(spec: WeightSpec, filename: str | None = None, *, workspace: Path | No
         except Exception as error:  # the hub raises many kinds: offline, missing, gated, bad id
             _FAILED[key] = f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"
     raise WeightsUnavailable(_unavailable_message(spec, filename, _FAILED[key], workspace))
+
+
+def cached(spec: WeightSpec) -> Path | None:
+    """Where the weights already are on this machine (the configured path, or the repo's snapshot in the Hugging
+    Face cache), or None; never touches the network or a deep-learning library, so the doctor and the decision
+    panel can ask it cheaply."""
+    local = Path(spec.source).expanduser()
+    if local.exists():
+        return local
+    if spec.source.count("/") != 1:
+        return None
+    from huggingface_hub import constants
+
+    # The hub cache's documented layout: models--{org}--{name}/snapshots/{revision}/...
+    snapshots = Path(constants.HF_HUB_CACHE) / f"models--{spec.source.replace('/', '--')}" / "snapshots"
+    filled = [folder for folder in sorted(snapshots.glob("*")) if any(folder.iterdir())]
+    return filled[-1] if filled else None
+
+
+def hub_offline() -> bool:
+    """Whether ``HF_HUB_OFFLINE`` forbids downloads (read the way huggingface_hub reads it)."""
+    from huggingface_hub import constants
+
+    return bool(constants.HF_HUB_OFFLINE)
 
 
 def _unavailable_message(spec: WeightSpec, filename: str | None, reason: str, workspace: Path | None) -> str:

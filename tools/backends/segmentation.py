@@ -7,6 +7,7 @@ SAM2 (a missing checkpoint is then an error that says how to get it); ``classic`
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -17,12 +18,17 @@ import numpy as np
 
 from vitron_agent.calls import Point
 from vitron_agent.regions import Box
-from vitron_agent.weights import WeightsUnavailable, settings
+from vitron_agent.tools.backends.grounding import DEFAULT_GROUNDING
+from vitron_agent.tools.backends.sam import DEFAULT_SAM2
+from vitron_agent.weights import WeightsUnavailable, cached, hub_offline, settings, weight_spec
 
-__all__ = ["Backend", "NeedsRegion", "choose_backend", "describe_backend", "ground", "mask_for", "mask_png", "masks_npz", "overlay", "track_masks"]
+__all__ = ["Backend", "NeedsRegion", "choose_backend", "describe_backend", "ground", "mask_for", "mask_png", "masks_npz",
+           "overlay", "track_masks", "wanted_backend", "WEIGHT_FAMILIES"]
 
 CLASSIC = "classic"
 SAM2 = "sam2"
+WEIGHT_FAMILIES = (("sam2", DEFAULT_SAM2), ("grounding", DEFAULT_GROUNDING))
+"""What a tool that segments may load: SAM2, and the detector that turns words into a box."""
 _TINT = np.array([255, 64, 32], dtype=np.float32)
 
 
@@ -40,12 +46,22 @@ class Backend:
     why: str = ""
 
 
-def choose_backend(workspace: Path) -> Backend:
-    """SAM2 when configured or available, the classic backend otherwise (with the reason kept)."""
+def wanted_backend(workspace: Path) -> str:
+    """The configured choice: ``VITRON_SEGMENTATION_BACKEND`` or ``[segmentation] backend``, default "auto".
+
+    Raises:
+        ValueError: not one of auto, sam2, classic.
+    """
     wanted = (os.environ.get("VITRON_SEGMENTATION_BACKEND")
               or settings(workspace).get("segmentation", {}).get("backend") or "auto").lower()
     if wanted not in ("auto", SAM2, CLASSIC):
         raise ValueError(f"segmentation backend {wanted!r} is not one of auto, sam2, classic")
+    return wanted
+
+
+def choose_backend(workspace: Path) -> Backend:
+    """SAM2 when configured or available, the classic backend otherwise (with the reason kept)."""
+    wanted = wanted_backend(workspace)
     if wanted == CLASSIC:
         return Backend(CLASSIC, why="configured")
     from vitron_agent.tools.backends import sam
@@ -124,14 +140,23 @@ def masks_npz(masks: np.ndarray) -> bytes:
 
 
 def describe_backend(workspace: Path) -> str:
-    """Which backend and checkpoint a call would run on, for the decision shown before it runs."""
+    """Which backend and checkpoint a call would run on, for the decision shown before it runs and for the
+    doctor. Told from configuration and what is on disk, without importing torch or sam2, so it is instant;
+    :func:`choose_backend` makes the real choice when the tool runs."""
     try:
-        backend = choose_backend(workspace)
-    except (WeightsUnavailable, ValueError) as error:
+        wanted = wanted_backend(workspace)
+    except ValueError as error:
         return f"unavailable: {error}"
-    if backend.name == SAM2:
-        return f"sam2 ({backend.model_id})"
-    return f"classic (OpenCV GrabCut{'; ' + backend.why if backend.why else ''})"
+    if wanted == CLASSIC:
+        return "classic (OpenCV GrabCut; configured)"
+    spec = weight_spec("sam2", DEFAULT_SAM2, workspace)
+    if importlib.util.find_spec("sam2") is None:
+        return "classic (OpenCV GrabCut; the sam2 package is not installed)"
+    if cached(spec) is not None:
+        return f"sam2 ({spec.source})"
+    if hub_offline() or Path(spec.source).is_absolute():
+        return f"classic (OpenCV GrabCut; the SAM2 weights {spec.source} are not on this machine)"
+    return f"sam2 ({spec.source}, downloaded on first use; classic OpenCV GrabCut if that fails)"
 
 
 def ground(target: str, image: np.ndarray, workspace: Path, models: Any) -> Box:
@@ -144,7 +169,7 @@ def ground(target: str, image: np.ndarray, workspace: Path, models: Any) -> Box:
 
     try:
         return grounding.locate(target, image, workspace, models)
-    except WeightsUnavailable as error:
+    except (WeightsUnavailable, ImportError) as error:
         raise NeedsRegion(
             f"to find {target!r} without a box I need a zero-shot detector, and none is available ({error}). "
             "Draw a box around it instead: /region x1,y1,x2,y2 in the terminal, or region=[x1, y1, x2, y2]."

@@ -1,0 +1,104 @@
+"""What ``vitron-agent doctor`` checks: versions, device, memory budget, the planner, and for every tool which
+backend and checkpoint would run and whether its weights are on this machine.
+
+Everything here is read from package metadata, configuration and the disk; nothing imports torch, transformers
+or diffusers, so the doctor answers in a fraction of a second even when the vision stack is broken.
+
+Usage::
+
+    report = diagnose(Path("vitron-workspace"))
+    [tool.name for tool in report.tools if not tool.ready]
+"""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from vitron_agent.models import DeviceProbe, probe_device
+from vitron_agent.weights import cached, hub_offline, weight_spec
+
+__all__ = ["PACKAGES", "DoctorReport", "ToolCheck", "WeightCheck", "diagnose"]
+
+PACKAGES = (
+    "vitron-agent", "torch", "torchvision", "transformers", "diffusers", "sam2", "huggingface_hub", "peft",
+    "accelerate", "opencv-python-headless", "langgraph", "langchain-core", "langchain", "pydantic", "av", "rich",
+    "typer",
+)
+"""The distributions whose versions the doctor lists (None: not installed)."""
+
+
+@dataclass(frozen=True)
+class WeightCheck:
+    """One weights family a tool may load: where it is configured to come from, and where it is, if here."""
+
+    family: str
+    source: str
+    path: str | None
+
+
+@dataclass(frozen=True)
+class ToolCheck:
+    name: str
+    module: str | None
+    side_effects: bool
+    runs: str
+    """the backend and checkpoint a call with default arguments would run on (the tool's ``describe``)"""
+    weights: tuple[WeightCheck, ...]
+
+    @property
+    def ready(self) -> bool:
+        """Every family the tool may load is on this machine (a classic fallback may still run without)."""
+        return all(check.path is not None for check in self.weights)
+
+
+@dataclass(frozen=True)
+class DoctorReport:
+    python: str
+    versions: dict[str, str | None]
+    device: DeviceProbe
+    workspace: Path
+    planner: str
+    hub_offline: bool
+    tools: tuple[ToolCheck, ...]
+
+
+def diagnose(workspace: Path) -> DoctorReport:
+    """Check this machine for ``workspace`` (its ``vitron.toml`` and environment overrides apply)."""
+    from vitron_agent.planners.choose import configured_spec
+    from vitron_agent.tools import load_tools
+
+    workspace = workspace.expanduser().resolve()
+    return DoctorReport(
+        python=platform.python_version(),
+        versions={name: _version(name) for name in PACKAGES},
+        device=probe_device(),
+        workspace=workspace,
+        planner=configured_spec(workspace),
+        hub_offline=hub_offline(),
+        tools=tuple(_check_tool(tool, workspace) for tool in load_tools().values()),
+    )
+
+
+def _check_tool(tool: object, workspace: Path) -> ToolCheck:
+    describe = getattr(tool, "describe", None)
+    try:
+        runs = str(describe({}, workspace)) if describe else "not described by the tool"
+    except Exception as error:  # a plugin's describe may fail; the doctor reports it instead of failing
+        runs = f"unknown ({type(error).__name__}: {error})"
+    weights = []
+    for family, default in getattr(tool, "weight_families", ()):
+        spec = weight_spec(family, default, workspace)
+        found = cached(spec)
+        weights.append(WeightCheck(family, spec.source, str(found) if found else None))
+    module = getattr(tool, "module", None)
+    return ToolCheck(tool.name, module.value if module else None, tool.side_effects, runs, tuple(weights))
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return None
