@@ -99,7 +99,7 @@ class Session:
         self.thread_id = thread_id or uuid.uuid4().hex
         self.config: dict[str, Any] = {"configurable": {"thread_id": self.thread_id, "policy": check_policy(policy)}}
         self.on_progress = on_progress
-        self._reoffer_cut_off_tool()
+        self.recover()
 
     # -- the conversation ----------------------------------------------------------------------------------
 
@@ -225,6 +225,24 @@ class Session:
             snapshot = self.agent.get_state(snapshot.parent_config) if snapshot.parent_config else None
         raise SessionError(f"the checkpoint before decision {decision_id} is no longer in the thread's history")
 
+    def recover(self) -> None:
+        """If a run was cut off while a tool ran (the process died, or the terminal stopped waiting), offer that
+        call again as a decision; if the tool had in fact finished, just finish the turn. Runs on construction;
+        harmless when nothing was cut off."""
+        snapshot = self.agent.get_state(self.config)
+        if snapshot.next != ("execute",):
+            return
+        pending = snapshot.values["pending"]
+        entry = self.log.get(pending.get("decision") or "")
+        if entry is None or entry["outcome"] != "ok":
+            if entry is not None:
+                self.log.finish(entry["id"], "interrupted", (), "the process stopped while the tool was running")
+            self.agent.update_state(
+                self.config, {"pending": {**pending, "decision": None}, "step": "review"}, as_node="validate"
+            )
+        for _ in self.agent.stream(None, self.config, stream_mode="custom"):
+            pass
+
     # -- internals -----------------------------------------------------------------------------------------
 
     def _resume(self, answer: dict[str, Any]) -> Turn:
@@ -243,22 +261,6 @@ class Session:
         produced = (snapshot.values.get("artifacts") or [])[before:]
         text = pending.get("response", "") if pending else snapshot.values.get("answer") or ""
         return Turn(pending=pending, text=text, artifacts=[self.store.get(i) for i in produced])
-
-    def _reoffer_cut_off_tool(self) -> None:
-        """If a process died while a tool ran, offer that call again; if the tool had finished, just finish."""
-        snapshot = self.agent.get_state(self.config)
-        if snapshot.next != ("execute",):
-            return
-        pending = snapshot.values["pending"]
-        entry = self.log.get(pending.get("decision") or "")
-        if entry is None or entry["outcome"] != "ok":
-            if entry is not None:
-                self.log.finish(entry["id"], "interrupted", (), "the process stopped while the tool was running")
-            self.agent.update_state(
-                self.config, {"pending": {**pending, "decision": None}, "step": "review"}, as_node="validate"
-            )
-        for _ in self.agent.stream(None, self.config, stream_mode="custom"):
-            pass
 
 
 def _box(region: Box | Sequence[float] | str | None) -> Box | None:

@@ -1,0 +1,259 @@
+"""The ``vitron-agent`` console script: ``chat`` (the terminal session), ``run`` (one request, for scripts) and
+``doctor`` (what this machine can run).
+
+Only typer is imported at start-up; each command imports what it needs when it runs, so ``--help`` and
+``doctor`` never load torch, transformers or diffusers. Every error a person can cause ends as one line on
+stderr and a non-zero exit, never a traceback.
+
+Exit codes of ``run``: 0 done (or answered in words), 1 an error or a tool that failed or was cancelled,
+3 a decision waits for approval (rerun with ``--yes``).
+
+Usage::
+
+    vitron-agent chat examples/media/motorcycle.jpg
+    vitron-agent run "segment the motorcycle" examples/media/motorcycle.jpg --region 60,90,580,380 --yes --json
+    vitron-agent doctor
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from vitron_agent.artifacts import Artifact
+    from vitron_agent.regions import Box
+    from vitron_agent.session import Session, Turn
+
+__all__ = ["NEEDS_APPROVAL", "app", "main"]
+
+NEEDS_APPROVAL = 3
+"""``run``'s exit code when a decision waits for approval."""
+MAX_APPROVALS = 20
+"""``run --yes`` approves at most this many decisions in one request (a guard against a planner loop)."""
+
+app = typer.Typer(
+    name="vitron-agent",
+    help="Turn a vision LLM's decisions into checked, reversible work on images and videos.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+Media = Annotated[list[Path] | None, typer.Argument(help="Images or videos to attach.", show_default=False)]
+Workspace = Annotated[Path, typer.Option(
+    "--workspace", "-w", envvar="VITRON_WORKSPACE",
+    help="Folder for artifacts, decisions and checkpoints (created if missing).",
+)]
+PlannerSpec = Annotated[str | None, typer.Option(
+    "--planner", "-p",
+    help="rules (offline), vitron:<path or hub id>, or chat:<provider>:<model>. Default: VITRON_PLANNER, "
+         "then the planner spec in the workspace's vitron.toml, then rules.",
+    show_default=False,
+)]
+PolicyText = Annotated[str, typer.Option(
+    "--policy",
+    help="ask: every tool that changes something waits for approval; auto: run without asking; or tool names, "
+         "comma-separated, that must ask.",
+)]
+Region = Annotated[str | None, typer.Option(
+    "--region", "-r", help="A box x1,y1,x2,y2 in pixels of the last media file.", show_default=False,
+)]
+DEFAULT_WORKSPACE = Path("vitron-workspace")
+
+
+@dataclass
+class _Opened:
+    """A session ready for the person, with what was named on the command line."""
+
+    session: Session
+    planner: str
+    attachments: list[Artifact]
+    region: Box | None
+
+
+class CliError(Exception):
+    """A problem to report in one line before exiting with status 1."""
+
+
+@app.command()
+def chat(
+    media: Media = None,
+    workspace: Workspace = DEFAULT_WORKSPACE,
+    planner: PlannerSpec = None,
+    policy: PolicyText = "ask",
+    resume: Annotated[str | None, typer.Option(help="Continue this thread (its id is printed when you leave).",
+                                               show_default=False)] = None,
+    region: Region = None,
+    thumbnails: Annotated[bool, typer.Option(help="Draw small inline previews where the terminal can.")] = True,
+) -> None:
+    """Talk to vitron-agent in the terminal: every decision is shown, and waits for you, before it runs."""
+    from rich.console import Console
+
+    from vitron_agent.terminal import Terminal
+
+    console = Console()
+    with _one_line_errors(console):
+        opened = _open(workspace, planner, policy, resume, media or [], region)
+    Terminal(opened.session, console, attachments=opened.attachments, region=opened.region,
+             planner=opened.planner, thumbnails=thumbnails).loop()
+
+
+@app.command()
+def run(
+    request: Annotated[str, typer.Argument(help="What you want done, in words.")],
+    media: Media = None,
+    workspace: Workspace = DEFAULT_WORKSPACE,
+    planner: PlannerSpec = None,
+    policy: PolicyText = "ask",
+    region: Region = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Approve the decisions instead of stopping at them.")]
+    = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object: decisions, artifacts, text.")]
+    = False,
+) -> None:
+    """Do one request without questions: print the decision and stop (exit 3), or with --yes run it."""
+    from rich.console import Console
+
+    from vitron_agent.terminal import ctrl_c_cancels
+    from vitron_agent.ui import ProgressView
+
+    console, progress_console = Console(), Console(stderr=True)
+    with _one_line_errors(progress_console):
+        opened = _open(workspace, planner, policy, None, media or [], region)
+        session = opened.session
+        known = len(session.history())
+        made: list[Artifact] = []
+        with ProgressView(progress_console) as progress, ctrl_c_cancels(session, progress_console):
+            session.on_progress = progress
+            turn = session.send(request, attachments=opened.attachments, region=opened.region)
+            made += turn.artifacts
+            for _ in range(MAX_APPROVALS):
+                if turn.pending is None or not yes:
+                    break
+                turn = session.approve()
+                made += turn.artifacts
+        decisions = [_logged_decision(entry) for entry in session.history()[known:]]
+        if turn.pending is not None:
+            decisions.append(_pending_decision(turn.pending))
+    if as_json:
+        print(json.dumps({"thread": session.thread_id, "decisions": decisions,
+                          "artifacts": [_artifact_json(a) for a in made], "text": turn.text}, indent=2))
+    else:
+        _print_run(console, session, turn, made)
+    if turn.pending is not None:
+        raise typer.Exit(NEEDS_APPROVAL)
+    if any(d["outcome"] in ("failed", "cancelled", "interrupted") for d in decisions):
+        raise typer.Exit(1)
+
+
+@app.command()
+def doctor(workspace: Workspace = DEFAULT_WORKSPACE) -> None:
+    """Versions, device, memory budget, and for every tool what would run and whether its weights are here."""
+    from rich.console import Console
+
+    from vitron_agent.doctor import diagnose
+    from vitron_agent.ui import doctor_view
+
+    console = Console()
+    with _one_line_errors(console):
+        console.print(doctor_view(diagnose(workspace)))
+
+
+def main() -> None:
+    """The console script's entry point."""
+    app()
+
+
+# -- shared by the commands ---------------------------------------------------------------------------------------
+
+
+def _open(workspace: Path, planner_spec: str | None, policy: str, resume: str | None, media: list[Path],
+          region: str | None) -> _Opened:
+    """Build the planner and session, and import the media the person named (their folders are granted)."""
+    from vitron_agent.models import ModelManager
+    from vitron_agent.planners.choose import configured_spec, planner_from_spec
+    from vitron_agent.regions import parse_box
+    from vitron_agent.session import Session
+
+    workspace = workspace.expanduser().resolve()
+    spec = planner_spec or configured_spec(workspace)
+    models = ModelManager()
+    session = Session(workspace, planner_from_spec(spec, workspace=workspace, models=models),
+                      policy=_policy(policy), thread_id=resume, models=models)
+    if resume is not None and session.agent.get_state(session.config).created_at is None:
+        raise CliError(f"there is no thread {resume!r} in {workspace}; {_known_threads(session)}")
+    attachments = [session.store.import_file(path, grant=True) for path in media]
+    box = parse_box(region) if region else None
+    if box is not None and attachments:
+        box, note = box.clipped((attachments[-1].meta["width"], attachments[-1].meta["height"]))
+        if note:
+            print(note, file=sys.stderr)
+    return _Opened(session, spec, attachments, box)
+
+
+def _policy(text: str) -> Any:
+    text = text.strip()
+    if text in ("ask", "auto"):
+        return text
+    names = frozenset(name.strip() for name in text.split(",") if name.strip())
+    if not names:
+        raise typer.BadParameter("write ask, auto, or tool names separated by commas", param_hint="--policy")
+    return names
+
+
+def _known_threads(session: Session) -> str:
+    threads = list(dict.fromkeys(
+        item.config["configurable"]["thread_id"] for item in session.agent.checkpointer.list(None, limit=500)
+    ))
+    return f"threads there: {', '.join(threads[:10])}" if threads else "it holds no threads yet"
+
+
+@contextmanager
+def _one_line_errors(console: Console) -> Iterator[None]:
+    """A person's mistake (bad media, a path outside the workspace, a bad region or planner) exits with one line."""
+    from vitron_agent.terminal import PERSON_ERRORS
+
+    try:
+        yield
+    except (CliError, *PERSON_ERRORS) as error:
+        console.print(f"[bold red]error:[/] {error}", highlight=False)
+        raise typer.Exit(1) from None
+
+
+def _print_run(console: Console, session: Session, turn: Turn, made: list[Artifact]) -> None:
+    from vitron_agent.ui import decision_panel, result_view
+
+    if turn.pending is None:
+        console.print(result_view(turn.text, made))
+        return
+    preview = turn.pending.get("preview")
+    console.print(decision_panel(turn.pending, preview=session.store.get(preview).path if preview else None,
+                                 keys="not run"))
+    console.print(f"Not run (exit {NEEDS_APPROVAL}): add --yes to approve it, or review it with "
+                  f"vitron-agent chat --resume {session.thread_id}", highlight=False, soft_wrap=True)
+
+
+def _logged_decision(entry: dict[str, Any]) -> dict[str, Any]:
+    keys = ("id", "tool", "module", "args", "action", "by", "backend", "outcome", "artifacts", "message")
+    return {key: entry.get(key) for key in keys}
+
+
+def _pending_decision(shown: dict[str, Any]) -> dict[str, Any]:
+    return {"id": shown["id"], "tool": shown["tool"], "module": shown.get("module"), "args": shown["args"],
+            "action": "pending", "by": None, "backend": shown.get("backend"), "outcome": None, "artifacts": [],
+            "message": shown.get("summary")}
+
+
+def _artifact_json(artifact: Artifact) -> dict[str, Any]:
+    return {"id": artifact.id, "kind": artifact.kind, "path": str(artifact.path), "media_type": artifact.media_type,
+            "parents": list(artifact.parents)}

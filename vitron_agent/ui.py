@@ -1,0 +1,240 @@
+"""Rich rendering for the terminal: decision panels, results, tables, progress bars and the doctor's report.
+
+Only rendering lives here: each function turns the project's own data (a decision as the graph shows it,
+artifacts, decision-log entries, a doctor report) into a rich renderable; the terminal loop decides when to print
+them. Nothing here reads input or changes state.
+
+Usage::
+
+    console = Console()
+    console.print(decision_panel(turn.pending, preview=store.get(turn.pending["preview"]).path))
+    with ProgressView(console) as on_progress:
+        session.on_progress = on_progress
+        turn = session.approve()
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.color import Color
+from rich.console import Console, Group, RenderableType
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.style import Style
+from rich.table import Table
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from vitron_agent.artifacts import Artifact
+    from vitron_agent.doctor import DoctorReport
+
+__all__ = [
+    "DECISION_KEYS",
+    "ProgressView",
+    "artifacts_table",
+    "can_show_thumbnails",
+    "decision_panel",
+    "doctor_view",
+    "history_table",
+    "result_view",
+    "shown_path",
+    "thumbnail",
+]
+
+DECISION_KEYS = "[bold]a[/] approve (Enter)  [bold]e[/] edit  [bold]r[/] reject with a correction  [bold]c[/] cancel"
+THUMBNAIL_COLUMNS = 40
+
+
+def shown_path(path: Path) -> str:
+    """A path as a person wants to read it: relative to the current folder when it lies inside it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def can_show_thumbnails(console: Console) -> bool:
+    """Inline thumbnails need a real terminal with at least 256 colours."""
+    return console.is_terminal and console.color_system in ("256", "truecolor")
+
+
+def thumbnail(path: Path, columns: int = THUMBNAIL_COLUMNS) -> Text:
+    """An image drawn with half-block characters: each character cell shows two pixels, one above the other.
+
+    Raises:
+        MediaError: the file is not a readable image.
+    """
+    from vitron_agent.media import load_image
+
+    image = load_image(path)
+    rows = max(1, round(columns * image.height / image.width / 2))
+    pixels = image.convert("RGB").resize((columns, rows * 2)).load()
+    text = Text()
+    for row in range(rows):
+        for column in range(columns):
+            top, bottom = pixels[column, 2 * row], pixels[column, 2 * row + 1]
+            text.append("▀", Style(color=Color.from_rgb(*top), bgcolor=Color.from_rgb(*bottom)))
+        text.append("\n")
+    return text
+
+
+def decision_panel(shown: Mapping[str, Any], *, preview: Path | None = None, picture: Text | None = None,
+                   keys: str = DECISION_KEYS) -> Panel:
+    """One decision as the person reviews it: what the planner said, the call's arguments (edited ones marked),
+    what will run, the region drawn on the image, notes, and the problem with the last edit, if any.
+
+    Args:
+        shown: the decision as the review interrupt shows it (``Turn.pending``).
+        preview: the file of the region preview artifact, when there is one.
+        picture: an inline thumbnail of the preview, where the terminal can show one.
+        keys: the line under the panel saying how to answer.
+    """
+    parts: list[RenderableType] = []
+    if shown.get("response"):
+        parts.append(Text(shown["response"], style="italic"))
+    changed = set(shown.get("changed") or [])
+    rows = Table(box=None, show_header=False, padding=(0, 2, 0, 0))
+    rows.add_column(no_wrap=True)
+    rows.add_column(overflow="fold")
+    for name, value in (shown.get("args") or {}).items():
+        rows.add_row(Text(name, style="bold cyan"), _value(value, edited=name in changed))
+    rows.add_row(Text("runs on", style="dim"), shown.get("backend") or "the tool did not say")
+    if preview is not None:
+        rows.add_row(Text("preview", style="dim"), shown_path(preview))
+    for note in shown.get("notes") or []:
+        rows.add_row(Text("note", style="dim"), note)
+    parts.append(rows)
+    if picture is not None:
+        parts.append(picture)
+    if shown.get("error"):
+        parts.append(Text(f"That edit was not applied: {shown['error']}", style="bold red"))
+    module = f"{shown['module']} {shown['module_name']} · " if shown.get("module") else ""
+    return Panel(
+        Group(*parts),
+        title=f"[bold]decision[/] · {module}[bold]{shown['tool']}[/]",
+        title_align="left",
+        subtitle=keys,
+        subtitle_align="left",
+        border_style="red" if shown.get("error") else "blue",
+    )
+
+
+def result_view(text: str, artifacts: Sequence[Artifact]) -> RenderableType:
+    """What a turn ended with: the answer, then the artifacts it made."""
+    if not artifacts:
+        return Text(text or "(no answer)")
+    return Group(Text(text), artifacts_table(artifacts, title=None))
+
+
+def artifacts_table(artifacts: Iterable[Artifact], *, title: str | None = "artifacts") -> Table:
+    table = Table(title=title, title_justify="left", show_edge=False, header_style="bold")
+    for column in ("id", "kind"):
+        table.add_column(column, no_wrap=True)
+    for column in ("path", "made from", "by"):
+        table.add_column(column, overflow="fold")
+    for artifact in artifacts:
+        made_by = (artifact.call or {}).get("tool") or "attached"
+        table.add_row(artifact.id, artifact.kind, shown_path(artifact.path), ", ".join(artifact.parents), made_by)
+    return table
+
+
+def history_table(entries: Iterable[Mapping[str, Any]]) -> Table:
+    """The thread's decisions and what came of them, oldest first."""
+    table = Table(title="decisions", title_justify="left", show_edge=False, header_style="bold")
+    for column in ("#", "tool", "decided", "by", "outcome", "artifacts", "message"):
+        table.add_column(column, overflow="fold")
+    for number, entry in enumerate(entries, start=1):
+        outcome = entry.get("outcome") or ("-" if entry.get("action") != "approve" else "not run")
+        if entry.get("undone"):
+            outcome += " (undone)"
+        edited = f" ({', '.join(entry['changed'])} edited)" if entry.get("changed") else ""
+        table.add_row(
+            str(number), entry.get("tool", ""), f"{entry.get('action', '')}{edited}", entry.get("by", ""), outcome,
+            ", ".join(entry.get("artifacts") or []), entry.get("message") or entry.get("feedback") or "",
+        )
+    return table
+
+
+def doctor_view(report: DoctorReport) -> RenderableType:
+    from vitron_agent.models import human_bytes
+
+    machine = Table(box=None, show_header=False, padding=(0, 2, 0, 0))
+    machine.add_column(style="bold", no_wrap=True)
+    machine.add_column()
+    device = report.device
+    memory = f", {human_bytes(device.memory)}" if device.memory else ""
+    machine.add_row("python", report.python)
+    machine.add_row("device", f"{device.device} ({device.name}{memory}; {device.source})")
+    machine.add_row("memory budget", f"{human_bytes(device.budget)} per device (VITRON_MEMORY_BUDGET to change)")
+    machine.add_row("workspace", str(report.workspace))
+    machine.add_row("planner", report.planner)
+    machine.add_row("hub", "offline (HF_HUB_OFFLINE)" if report.hub_offline else "online: missing weights download "
+                    "on first use")
+    versions = Table(title="packages", title_justify="left", show_edge=False, header_style="bold")
+    versions.add_column("package")
+    versions.add_column("version")
+    for name, version in report.versions.items():
+        versions.add_row(name, version or "[yellow]not installed[/]")
+    tools = Table(title="tools", title_justify="left", show_edge=False, header_style="bold")
+    for column in ("tool", "module", "runs on", "weights"):
+        tools.add_column(column, overflow="fold")
+    for tool in report.tools:
+        weights = "\n".join(
+            f"[green]present[/] {check.family}: {check.path}" if check.path
+            else f"[yellow]missing[/] {check.family}: {check.source}"
+            for check in tool.weights
+        ) or "none needed"
+        tools.add_row(tool.name, tool.module or "-", tool.runs, weights)
+    return Group(machine, Text(), versions, Text(), tools)
+
+
+class ProgressView:
+    """A rich progress bar fed by the tools' progress events (``{"tool", "done", "total", "message"}``).
+
+    Use as a context manager; the object itself is the ``on_progress`` callback. The bar appears with the first
+    event, so a turn that runs no tool prints nothing.
+    """
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._progress: Progress | None = None
+        self._tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> ProgressView:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def __call__(self, event: Mapping[str, Any]) -> None:
+        if self._progress is None:
+            self._progress = Progress(
+                SpinnerColumn(), TextColumn("[bold]{task.fields[tool]}[/] {task.description}"), BarColumn(),
+                MofNCompleteColumn(), TimeElapsedColumn(), console=self.console,
+            )
+            self._progress.start()
+        tool = str(event.get("tool", "tool"))
+        total = float(event.get("total") or 0) or None
+        if tool not in self._tasks:
+            self._tasks[tool] = self._progress.add_task(str(event.get("message", "")), total=total, tool=tool)
+        self._progress.update(self._tasks[tool], completed=float(event.get("done", 0)), total=total,
+                              description=str(event.get("message", "")))
+
+
+def _value(value: Any, *, edited: bool = False) -> Text:
+    if value is None:
+        text = Text("default", style="dim")
+    elif isinstance(value, Mapping) and set(value) == {"x1", "y1", "x2", "y2"}:
+        text = Text(", ".join(f"{value[k]:g}" for k in ("x1", "y1", "x2", "y2")))
+    elif isinstance(value, str):
+        text = Text(value)
+    else:
+        text = Text(json.dumps(value, default=str))
+    if edited:
+        text.append("  (edited)", style="yellow")
+    return text
