@@ -15,6 +15,7 @@ import pytest
 
 from vitron_agent.media import load_image
 from vitron_agent.planners import ScriptedPlanner
+from vitron_agent.paths import PathOutsideWorkspace
 from vitron_agent.session import Session, SessionError
 
 from conftest import GRAY, GRAY_REGION, PHOTO, ROOT, SHARED_DATA
@@ -256,3 +257,63 @@ def test_killed_mid_tool_is_offered_again(workspace: Path) -> None:
     outcomes = [entry["outcome"] for entry in s.log.list("t1")]
     assert outcomes == ["interrupted", "ok"]
     assert len(s.store.list("image")) == 2  # the photo and one result
+
+
+def test_cancelling_a_decision_runs_nothing_and_asks_no_one(workspace: Path) -> None:
+    planner = ScriptedPlanner([GRAY])
+    s = Session(workspace, planner, tools=[Grayscale], import_roots=[SHARED_DATA])
+    s.send("make it gray", attachments=[PHOTO])
+    turn = s.cancel_decision()
+    assert turn.pending is None and turn.text == "Cancelled grayscale; nothing ran." and turn.artifacts == []
+    assert len(planner.seen) == 1  # the planner was not asked again
+    assert not (workspace / RUNS_FILE).exists()
+    [logged] = s.log.list(s.thread_id)
+    assert logged["action"] == "cancel" and logged["by"] == "person"
+    with pytest.raises(SessionError, match="nothing is waiting"):
+        s.cancel_decision()
+
+
+def test_policy_can_change_between_turns(workspace: Path) -> None:
+    s = session(workspace, [GRAY, GRAY])
+    assert s.send("gray", attachments=[PHOTO]).pending is not None
+    s.cancel_decision()
+    s.policy = "auto"
+    assert s.send("gray, and don't ask").pending is None
+    assert [e["by"] for e in s.log.list(s.thread_id)] == ["person", "policy: auto"]
+    with pytest.raises(ValueError, match="policy="):
+        s.policy = "sometimes"
+
+
+def test_undo_sets_the_last_result_aside_through_the_history(workspace: Path) -> None:
+    planner = ScriptedPlanner([GRAY])
+    s = Session(workspace, planner, tools=[Grayscale, Crop], policy="auto", import_roots=[SHARED_DATA])
+    gray = s.send("gray", attachments=[PHOTO]).artifacts[0]
+    planner.outputs.append({"name": "crop", "args": {"image": gray.id, "box": [0, 0, 64, 32]}})
+    crop = s.send("crop the corner").artifacts[0]
+    photo = s.artifacts()[0]
+    assert [a.id for a in s.artifacts()] == [photo.id, gray.id, crop.id]
+
+    text = s.undo()
+    assert text.startswith("Undid crop") and crop.id in text
+    assert [a.id for a in s.artifacts()] == [photo.id, gray.id]
+    assert crop.path.is_file()  # set aside, not deleted
+    assert s.agent.get_state(s.config).values["messages"][-1].content == text
+    assert [e["undone"] for e in s.history()] == [False, True]
+
+    s.undo()
+    assert [a.id for a in s.artifacts()] == [photo.id]
+    with pytest.raises(SessionError, match="no tool result to undo"):
+        s.undo()
+    # the request and its attachment stay: the thread goes on from there
+    again = Session(workspace, ScriptedPlanner([GRAY]), tools=[Grayscale], thread_id=s.thread_id, policy="auto")
+    assert again.send("gray again").artifacts[0].id == gray.id  # same input, same call: same bytes
+
+
+def test_a_person_named_file_is_imported_from_anywhere(workspace: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "photo.jpg").write_bytes(PHOTO.read_bytes())
+    s = Session(workspace, ScriptedPlanner([]), tools=[Grayscale])
+    with pytest.raises(PathOutsideWorkspace):
+        s.store.import_file(elsewhere / "photo.jpg")
+    assert s.store.import_file(elsewhere / "photo.jpg", grant=True).kind == "image"

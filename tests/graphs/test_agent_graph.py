@@ -91,3 +91,16 @@ def test_as_a_subgraph_interrupts_pass_through_the_parent(workspace: Path, photo
     done = parent.invoke(Command(resume={"action": "approve"}), config)
     assert done["audit"] == ["before", "after: 1 artifact(s)"]
     assert done["messages"][-1].content == "Grayed the photo."
+
+
+def test_a_run_may_set_its_own_policy_and_a_decision_may_be_cancelled(workspace: Path, photo: dict[str, Any]) -> None:
+    agent = build_agent(ScriptedPlanner([GRAY, GRAY]), tools=[Grayscale], workspace=workspace,
+                        checkpointer=InMemorySaver())
+    auto = agent.invoke(start(photo), {"configurable": {"thread_id": "auto", "policy": "auto"}})
+    assert "__interrupt__" not in auto and len(auto["artifacts"]) == 1
+
+    config = {"configurable": {"thread_id": "ask"}}
+    assert agent.invoke(start(photo), config)["__interrupt__"]
+    cancelled = agent.invoke(Command(resume={"action": "cancel"}), config)
+    assert cancelled["messages"][-1].content == "Cancelled grayscale; nothing ran."
+    assert cancelled["decisions"][-1]["action"] == "cancel" and not cancelled.get("artifacts")
