@@ -40,3 +40,28 @@ def test_offline_planner_example_runs_as_written(tmp_path: Path) -> None:
     summary, kinds = result.stdout.strip().splitlines()
     assert summary.startswith("segment_image: target 'man', region (190")
     assert kinds == "['mask', 'preview']"
+
+
+def test_the_first_command_opens_a_session_on_a_sample_photo(tmp_path: Path) -> None:
+    """The README's first command, its install step aside (CI's own install stands for it): the chat it starts
+    works on the sample photo it names, with the offline planner and the classic backend."""
+    import pexpect
+
+    first = re.search(r"```\n(.*?)\n```", (ROOT / "README.md").read_text(), re.S).group(1)
+    assert "\n" not in first and first.startswith("python3 -m venv .venv && .venv/bin/pip install")
+    start = first.split(" && ")[-1]
+    photo = re.search(r"(examples/media/\S+)", start).group(1)
+    assert (ROOT / photo).is_file() and "VITRON_SEGMENTATION_BACKEND=classic" in start
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    start = start.replace(".venv/bin/vitron-agent", str(Path(sys.executable).parent / "vitron-agent"))
+    child = pexpect.spawn("bash", ["-c", start], cwd=str(tmp_path), encoding="utf-8", timeout=90,
+                          dimensions=(50, 200), env={"PATH": "/usr/bin:/bin", "TERM": "xterm", "NO_COLOR": "1"})
+    child.expect("you> ")
+    child.sendline("segment the motorcycle [60, 90, 580, 380]")
+    child.expect("decide> ")
+    child.sendline("")
+    child.expect("Segmented 'motorcycle' with classic")
+    child.expect("you> ")
+    child.sendline("/quit")
+    child.expect(pexpect.EOF)
+    assert list((tmp_path / "vitron-workspace" / "artifacts").rglob("*.png"))  # the mask
