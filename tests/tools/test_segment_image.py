@@ -15,7 +15,7 @@ from vitron_agent.media import load_image
 from vitron_agent.models import ModelManager
 from vitron_agent.regions import Box
 from vitron_agent.tools import ToolContext, load_tools
-from vitron_agent.tools.backends.segmentation import NeedsRegion, choose_backend
+from vitron_agent.tools.backends.segmentation import NeedsRegion, choose_backend, describe_backend
 from vitron_agent.tools.segment_image import SegmentImageTool
 from vitron_agent.weights import WeightsUnavailable
 
@@ -101,3 +101,26 @@ def test_sam2_with_random_weights_loads_once(workspace: Path, tiny_sam2: Path) -
 def test_segment_tools_are_built_in() -> None:
     tools = load_tools(plugins=False)
     assert tools["segment_image"].module.value == "B" and tools["segment_video"].module.value == "E"
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ('[segmentation]\nbackend = "classic"\n', "classic (OpenCV GrabCut; configured)"),
+        ('[weights.sam2]\nsource = "/nowhere/sam2.pt"\n', "classic (OpenCV GrabCut; the SAM2 weights /nowhere/sam2.pt"),
+        ('[segmentation]\nbackend = "sam2"\n[weights.sam2]\nsource = "/nowhere/sam2.pt"\n', "sam2, configured, but"),
+        ('[segmentation]\nbackend = "sometimes"\n', "unavailable: segmentation backend 'sometimes'"),
+    ],
+)
+def test_the_decision_says_which_backend_will_run(workspace: Path, settings: str, expected: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("VITRON_SEGMENTATION_BACKEND", raising=False)
+    configure(workspace, settings)
+    assert describe_backend(workspace).startswith(expected)
+
+
+def test_configured_sam2_weights_on_disk_are_named(workspace: Path, tiny_sam2: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("VITRON_SEGMENTATION_BACKEND", raising=False)
+    configure(workspace, sam2_settings(tiny_sam2))
+    assert describe_backend(workspace) == f"sam2 ({tiny_sam2})"

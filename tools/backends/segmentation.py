@@ -22,8 +22,8 @@ from vitron_agent.tools.backends.grounding import DEFAULT_GROUNDING
 from vitron_agent.tools.backends.sam import DEFAULT_SAM2
 from vitron_agent.weights import WeightsUnavailable, cached, hub_offline, settings, weight_spec
 
-__all__ = ["Backend", "NeedsRegion", "choose_backend", "describe_backend", "ground", "mask_for", "mask_png", "masks_npz",
-           "overlay", "track_masks", "wanted_backend", "WEIGHT_FAMILIES"]
+__all__ = ["WEIGHT_FAMILIES", "Backend", "NeedsRegion", "choose_backend", "describe_backend", "ground", "mask_for",
+           "mask_png", "masks_npz", "overlay", "track_masks", "wanted_backend"]
 
 CLASSIC = "classic"
 SAM2 = "sam2"
@@ -150,13 +150,16 @@ def describe_backend(workspace: Path) -> str:
     if wanted == CLASSIC:
         return "classic (OpenCV GrabCut; configured)"
     spec = weight_spec("sam2", DEFAULT_SAM2, workspace)
-    if importlib.util.find_spec("sam2") is None:
-        return "classic (OpenCV GrabCut; the sam2 package is not installed)"
-    if cached(spec) is not None:
+    installed = importlib.util.find_spec("sam2") is not None
+    if installed and cached(spec) is not None:
         return f"sam2 ({spec.source})"
-    if hub_offline() or Path(spec.source).is_absolute():
-        return f"classic (OpenCV GrabCut; the SAM2 weights {spec.source} are not on this machine)"
-    return f"sam2 ({spec.source}, downloaded on first use; classic OpenCV GrabCut if that fails)"
+    if installed and not hub_offline() and not Path(spec.source).is_absolute():
+        fallback = "; classic OpenCV GrabCut if that fails" if wanted == "auto" else ""
+        return f"sam2 ({spec.source}, downloaded on first use{fallback})"
+    reason = f"the SAM2 weights {spec.source} are not on this machine" if installed else "sam2 is not installed"
+    if wanted == SAM2:
+        return f"sam2, configured, but {reason}: the call will fail and say how to fix it"
+    return f"classic (OpenCV GrabCut; {reason})"
 
 
 def ground(target: str, image: np.ndarray, workspace: Path, models: Any) -> Box:
