@@ -5,7 +5,9 @@ Three commands, interleaved, each run ``--runs`` times in fresh processes (media
 
 - ``python -c pass``: the interpreter alone;
 - ``python bare_typer.py --help``: a one-command typer app, the cheapest --help typer can give;
-- ``vitron-agent --help``: the console script, as a person types it.
+- ``vitron-agent --help``: the console script, as a person types it;
+
+and ``vitron-agent doctor`` (which reads package metadata, the workspace's configuration and the weights cache).
 
 Then a real terminal session (pexpect, rule planner, classic backend) on the sample photo: the time from sending
 a request line to the decision prompt, measured ``--requests`` times (each decision cancelled before the next).
@@ -61,11 +63,12 @@ def startup(runs: int) -> dict[str, float]:
             "python -c pass": [sys.executable, "-c", "pass"],
             "bare typer --help": [sys.executable, str(bare), "--help"],
             "vitron-agent --help": [str(SCRIPT), "--help"],
+            "vitron-agent doctor": [str(SCRIPT), "doctor", "--workspace", str(Path(folder) / "workspace")],
         }
         for command in commands.values():  # warm the file cache once
             timed_runs(command, 1)
         samples: dict[str, list[float]] = {name: [] for name in commands}
-        for _ in range(runs):  # interleaved, so drift on a shared machine hits all three alike
+        for _ in range(runs):  # interleaved, so drift on a shared machine hits all alike
             for name, command in commands.items():
                 samples[name] += timed_runs(command, 1)
     return {name: statistics.median(values) for name, values in samples.items()}
@@ -110,6 +113,7 @@ def main() -> None:
     print(f"vitron-agent --help / bare typer --help: {versus_typer:.2f}x (goal <= {GOAL}x: "
           f"{'met' if versus_typer <= GOAL else 'NOT met'})")
     print(f"vitron-agent --help / python -c pass:    {ours / times['python -c pass']:.2f}x")
+    print(f"vitron-agent doctor / python -c pass:    {times['vitron-agent doctor'] / times['python -c pass']:.2f}x")
 
     median, worst = request_to_panel(args.requests)
     print(f"typed request -> decision panel (rule planner, classic backend): {median * 1000:.0f} ms median, "

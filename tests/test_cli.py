@@ -251,3 +251,8 @@ def test_doctor_lists_each_tool_with_its_backend_and_weights(workspace: Path, ti
     assert re.search(r"present sam2: " + re.escape(str(tiny_sam2)), text)
     assert "missing sd: stable-diffusion-v1-5/stable-diffusion-v1-5" in text
     assert re.search(r"device\s+cpu", text) and "memory budget" in text and "torch" in text
+
+    configure(workspace, "[weights.sam2\nsource = ")
+    broken = subprocess.run([str(SCRIPT), "doctor", "--workspace", str(workspace)], env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert broken.returncode == 1 and "is not valid TOML" in broken.stdout and "Traceback" not in broken.stderr

@@ -99,10 +99,10 @@ def chat(
     """Talk to vitron-agent in the terminal: every decision is shown, and waits for you, before it runs."""
     from rich.console import Console
 
-    from vitron_agent.terminal import Terminal
+    from vitron_agent.terminal import PERSON_ERRORS, Terminal
 
     console = Console()
-    with _one_line_errors(console):
+    with _one_line_errors(console, PERSON_ERRORS):
         opened = _open(workspace, planner, policy, resume, media or [], region)
     Terminal(opened.session, console, attachments=opened.attachments, region=opened.region,
              planner=opened.planner, thumbnails=thumbnails).loop()
@@ -124,11 +124,11 @@ def run(
     """Do one request without questions: print the decision and stop (exit 3), or with --yes run it."""
     from rich.console import Console
 
-    from vitron_agent.terminal import ctrl_c_cancels
+    from vitron_agent.terminal import PERSON_ERRORS, ctrl_c_cancels
     from vitron_agent.ui import ProgressView
 
     console, progress_console = Console(), Console(stderr=True)
-    with _one_line_errors(progress_console):
+    with _one_line_errors(progress_console, PERSON_ERRORS):
         opened = _open(workspace, planner, policy, None, media or [], region)
         session = opened.session
         known = len(session.history())
@@ -165,7 +165,7 @@ def doctor(workspace: Workspace = DEFAULT_WORKSPACE) -> None:
     from vitron_agent.ui import doctor_view
 
     console = Console()
-    with _one_line_errors(console):
+    with _one_line_errors(console, (ValueError, OSError)):
         console.print(doctor_view(diagnose(workspace)))
 
 
@@ -219,13 +219,16 @@ def _known_threads(session: Session) -> str:
 
 
 @contextmanager
-def _one_line_errors(console: Console) -> Iterator[None]:
-    """A person's mistake (bad media, a path outside the workspace, a bad region or planner) exits with one line."""
-    from vitron_agent.terminal import PERSON_ERRORS
+def _one_line_errors(console: Console, errors: tuple[type[Exception], ...]) -> Iterator[None]:
+    """A person's mistake (bad media, a path outside the workspace, a bad region or planner) exits with one line.
 
+    Args:
+        errors: what counts as a person's mistake here (the terminal's ``PERSON_ERRORS`` where a session runs;
+            the doctor names plain ones, so it need not import the session's stack to catch them).
+    """
     try:
         yield
-    except (CliError, *PERSON_ERRORS) as error:
+    except (CliError, *errors) as error:
         console.print(f"[bold red]error:[/] {error}", highlight=False)
         raise typer.Exit(1) from None
 
