@@ -3,10 +3,15 @@
 ::
 
     START -> plan -> validate -> review -> execute -> report -> END
-               ^        |          |  ^
-               |        |          +--+  edit: re-shown
+               ^        |          |  ^      |  ^
+               |        |          +--+      +--+  the plan's next approved step
+               |        |          edit,   execute -> review: the next step asks (policy "step"), or a step failed
+               |        |          remove
                +--------+----------+     invalid output (up to max_corrections) / rejection with feedback
-                                   review -> report: the person cancelled (nothing runs)
+                                   review -> report: the person cancelled (nothing more runs)
+
+A turn's calls form a plan (:mod:`vitron_agent.graphs.plan`): one step or several, later steps using earlier
+steps' outputs; a single call is a plan of one step.
 
 Side effects happen only in ``execute``, after an approval is recorded in the decision log; ``review`` only
 computes and asks, since LangGraph re-runs a node from its top when it resumes. Every node sets ``step`` to the
@@ -24,7 +29,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -37,11 +41,21 @@ from langgraph.types import interrupt
 from pydantic import BaseModel, ValidationError
 
 from vitron_agent.artifacts import ArtifactStore
-from vitron_agent.calls import Attachment, CallError, CallInputs, ToolCall, call_from_invocation
+from vitron_agent.calls import Attachment, CallError, CallInputs, ToolCall
 from vitron_agent.decisions import DecisionLog
+from vitron_agent.graphs.plan import (
+    Plan,
+    PlanStep,
+    check_references,
+    parse_plan,
+    references_to,
+    renumber_after_removal,
+    resolve_references,
+    steps_from_invocations,
+)
 from vitron_agent.graphs.preview import draw_region_preview
 from vitron_agent.graphs.state import AgentState
-from vitron_agent.invocation import Invocation, Module, parse_invocation
+from vitron_agent.invocation import Invocation, Module
 from vitron_agent.models import ModelManager
 from vitron_agent.planners.base import Planner
 from vitron_agent.regions import Box
@@ -49,14 +63,17 @@ from vitron_agent.tools import Tool, ToolCancelled, ToolContext, load_tools, too
 
 __all__ = ["Policy", "build_agent", "check_policy"]
 
-Policy = Literal["ask", "auto"] | frozenset[str]
-"""``"ask"``: every side-effecting call waits for a person; ``"auto"``: nothing waits; a set of tool names: those
-wait, the rest run."""
+Policy = Literal["ask", "auto", "step"] | frozenset[str]
+"""``"ask"``: every side-effecting call waits for a person (a plan is approved as a whole); ``"step"``: the same,
+and each step of a plan is asked for in turn; ``"auto"``: nothing waits; a set of tool names: those wait, the rest
+run."""
+PolicyValue = Literal["ask", "auto", "step"] | frozenset[str]
 
 # Messages meant for the planner.
 CORRECTION = "Your last output could not be used: {error}\nAnswer again, fixing that."
 PERSON_CORRECTION = "Correction from the person: {feedback}"
 CANCELLED = "Cancelled {tool}; nothing ran."
+STOPPED = "Stopped the plan before step {number}; steps 1 to {done} are kept."
 GAVE_UP = "I could not turn the planner's answer into a valid call after {count} tries. The last problem: {error}"
 PLANNER_FAILED = "The planner failed: {error}"
 
@@ -78,7 +95,7 @@ def build_agent(
         planner: anything with ``plan(messages, attachments, region)``.
         tools: tool classes or instances; by default the built-ins and installed plugins.
         workspace: the folder holding artifacts, the decision log and (by default) the checkpoints.
-        policy: ``"ask"`` (default), ``"auto"``, or a set of tool names that must ask. A run may override it
+        policy: ``"ask"`` (default), ``"step"``, ``"auto"``, or a set of tool names that must ask. A run may override it
             with ``config["configurable"]["policy"]`` (the terminal's ``/policy`` does).
         checkpointer: any LangGraph checkpointer; None means SQLite in ``workspace/checkpoints.sqlite``. Pass
             ``True`` when embedding the graph as a subgraph, so it keeps its state in the parent's checkpointer.
@@ -109,7 +126,7 @@ def build_agent(
         "plan": ["validate", "report"],
         "validate": ["review", "plan", "report"],
         "review": ["execute", "review", "plan", "report"],
-        "execute": ["report"],
+        "execute": ["execute", "review", "report"],
     }.items():
         graph.add_conditional_edges(name, _follow_step, targets)
     graph.add_edge("report", END)
@@ -118,17 +135,17 @@ def build_agent(
     return graph.compile(checkpointer=checkpointer, name="vitron_agent")
 
 
-def check_policy(policy: Any) -> Literal["ask", "auto"] | frozenset[str]:
+def check_policy(policy: Any) -> PolicyValue:
     """The policy in its stored form (a set of tool names becomes a frozenset).
 
     Raises:
-        ValueError: not "ask", "auto" or a set of tool names.
+        ValueError: not "ask", "auto", "step" or a set of tool names.
     """
-    if policy in ("ask", "auto"):
+    if policy in ("ask", "auto", "step"):
         return policy
     if isinstance(policy, (set, frozenset, list, tuple)) and all(isinstance(name, str) for name in policy):
         return frozenset(policy)
-    raise ValueError(f"policy={policy!r} must be 'ask', 'auto' or a set of tool names")
+    raise ValueError(f"policy={policy!r} must be 'ask', 'auto', 'step' or a set of tool names")
 
 
 def _follow_step(state: AgentState) -> str:
@@ -153,7 +170,7 @@ class _Nodes:
         tools: dict[str, Tool],
         store: ArtifactStore,
         log: DecisionLog,
-        policy: Literal["ask", "auto"] | frozenset[str],
+        policy: PolicyValue,
         max_corrections: int,
         cancelled: Callable[[], bool],
         models: ModelManager,
@@ -177,42 +194,52 @@ class _Nodes:
     # -- validate ------------------------------------------------------------------------------------------
 
     def validate(self, state: AgentState) -> dict[str, Any]:
-        """Turn the planner's output into a pending call, a plain answer, or a correction for the planner."""
+        """Turn the planner's output into a plan waiting for review, a plain answer, or a correction."""
         output = state.get("output")
         said = [AIMessage(output if isinstance(output, str) else f"call {output}")]
         try:
             if isinstance(output, str):
-                invocation = parse_invocation(output)
-                if invocation.is_understanding:
-                    return {"answer": invocation.response, "messages": said, "step": "report"}
-                pending = self._call_from_text(invocation, state)
+                invocations = parse_plan(output)
+                if len(invocations) == 1 and invocations[0].is_understanding:
+                    return {"answer": invocations[0].response, "messages": said, "step": "report"}
+                plan = self._plan_from_text(invocations, state)
             else:
-                tool = self.tools.get(output.get("name"))
-                if tool is None:
-                    known = ", ".join(sorted(self.tools))
-                    raise LookupError(f"unknown tool {output.get('name')!r}; the tools are {known}")
-                pending = _pending(tool, _validate_args(tool, output.get("args") or {}), [], "")
+                steps = [self._step_from_call(call) for call in output]
+                plan = Plan(steps=steps)
+            problems = check_references(plan, {name: getattr(t, "outputs", None) for name, t in self.tools.items()})
+            if problems:
+                raise ValueError("; ".join(problems))
         except (CallError, ValidationError, LookupError, ValueError) as error:
             return self._correction(state, said, _error_text(error))
-        pending["preview"] = self._preview(pending)
-        pending["backend"] = self._backend(pending)
-        return {"pending": pending, "messages": said, "corrections": 0, "step": "review"}
+        for step in plan.steps:
+            step.preview = self._preview(step)
+            step.backend = self._backend(step)
+        return {"plan": plan.model_dump(), "messages": said, "corrections": 0, "step": "review"}
 
-    def _call_from_text(self, invocation: Invocation, state: AgentState) -> dict[str, Any]:
+    def _plan_from_text(self, invocations: list[Invocation], state: AgentState) -> Plan:
         inputs = CallInputs(
             attachments=tuple(Attachment.model_validate(a) for a in state.get("attachments") or []),
             region=Box.of(state["region"]) if state.get("region") else None,
             frame=state.get("frame", 0),
         )
-        call = call_from_invocation(invocation, inputs)
-        if call is None:  # understanding is answered before this point; kept for the type checker
-            raise CallError("the output calls no module")
-        tool = tool_for_module(self.tools, call.module)
+        steps = []
+        for number, (call, invocation) in enumerate(steps_from_invocations(invocations, inputs), start=1):
+            tool = tool_for_module(self.tools, call.module)
+            if tool is None:
+                raise LookupError(f"no installed tool serves module {call.module.value} "
+                                  f"({call.module.human_name}); answer in words instead")
+            args = _dump(_validate_args(tool, call.arguments()))
+            steps.append(PlanStep(tool=tool.name, module=call.module.value, args=args,
+                                  notes=[*call.notes, *invocation.problems]))
+        return Plan(response=" ".join(i.response for i in invocations if i.response), steps=steps)
+
+    def _step_from_call(self, call: Mapping[str, Any]) -> PlanStep:
+        tool = self.tools.get(call.get("name"))
         if tool is None:
-            raise LookupError(f"no installed tool serves module {call.module.value} ({call.module.human_name}); "
-                              "answer in words instead")
-        args = _validate_args(tool, call.arguments())
-        return _pending(tool, args, [*call.notes, *invocation.problems], invocation.response)
+            known = ", ".join(sorted(self.tools))
+            raise LookupError(f"unknown tool {call.get('name')!r}; the tools are {known}")
+        args = _dump(_validate_args(tool, call.get("args") or {}))
+        return PlanStep(tool=tool.name, module=tool.module.value if tool.module else None, args=args)
 
     def _correction(self, state: AgentState, said: list[AIMessage], error: str) -> dict[str, Any]:
         count = state.get("corrections", 0) + 1
@@ -222,159 +249,236 @@ class _Nodes:
         return {"messages": [*said, HumanMessage(CORRECTION.format(error=error))], "corrections": count,
                 "step": "plan"}
 
-    def _backend(self, pending: dict[str, Any]) -> str | None:
+    def _backend(self, step: PlanStep) -> str | None:
         """What the tool says will run (backend, checkpoint), when it can tell: an optional ``describe``."""
-        describe = getattr(self.tools[pending["tool"]], "describe", None)
+        describe = getattr(self.tools[step.tool], "describe", None)
         if describe is None:
             return None
         try:
-            return str(describe(pending["args"], self.store.root))
+            return str(describe(step.args, self.store.root))
         except Exception as error:  # a description is a courtesy; its failure must not block the decision
             return f"unknown ({type(error).__name__}: {error})"
 
-    def _preview(self, pending: dict[str, Any]) -> str | None:
-        """The region drawn on its image, as an artifact the review can show (None when there is no region)."""
-        args = pending["args"]
-        region, media = args.get("region"), args.get("image") or args.get("video")
-        if not region or not media:
+    def _preview(self, step: PlanStep) -> str | None:
+        """The region drawn on its image, as an artifact the review can show (None when there is no region, or
+        the image is a later step's output that does not exist yet)."""
+        region, media = step.args.get("region"), step.args.get("image") or step.args.get("video")
+        if not region or not media or str(media).startswith("@"):
             return None
         try:
-            return draw_region_preview(self.store, media, Box.model_validate(region), args.get("frame", 0)).id
+            return draw_region_preview(self.store, media, Box.model_validate(region), step.args.get("frame", 0)).id
         except Exception:  # a preview is a courtesy; its failure must not block the decision
             return None
 
     # -- review --------------------------------------------------------------------------------------------
 
     def review(self, state: AgentState, config: RunnableConfig) -> dict[str, Any]:
-        """Ask the person (a LangGraph interrupt) unless the policy lets this tool run. Nothing happens before
-        the interrupt, since the node re-runs from its top on resume; the decision is logged after it."""
-        pending = state["pending"]
-        assert pending is not None  # the router only comes here with a pending call
-        tool = self.tools[pending["tool"]]
-        number = len(state.get("decisions") or [])
+        """Ask the person (a LangGraph interrupt) unless the policy lets the plan run. Nothing happens before
+        the interrupt, since the node re-runs from its top on resume; decisions are logged after it.
+
+        Under ``"ask"`` the whole plan is approved at once; under ``"step"`` each step is asked for in turn."""
+        plan = Plan.model_validate(state["plan"])
         policy = check_policy((config.get("configurable") or {}).get("policy") or self.policy)
-        if not _must_ask(policy, tool):
-            by = "policy: no side effects" if not tool.side_effects else f"policy: {_policy_name(policy)}"
-            return self._approved(pending, by, number, config)
-        answer = interrupt(_shown(pending, tool))
-        action, payload = _read_answer(answer)
+        waiting = [i for i, step in enumerate(plan.steps) if step.status in ("planned", "failed")]
+        if policy == "step":
+            waiting = waiting[:1]
+        number = len(state.get("decisions") or [])
+        if not any(_must_ask(policy, self.tools[plan.steps[i].tool]) for i in waiting):
+            return self._approved(plan, waiting, None, policy, number, config)
+        answer = interrupt(_shown(plan, waiting, self.tools))
+        action, payload, step_number = _read_answer(answer)
         if action == "approve":
-            return self._approved(pending, "person", number, config)
+            return self._approved(plan, waiting, "person", policy, number, config)
         if action == "edit":
-            return self._edited(pending, tool, payload)
+            return self._edited(plan, step_number or waiting[0] + 1, payload)
+        if action == "remove":
+            return self._removed(plan, step_number)
         if action == "reject":
-            decision = _decision(pending, number, "reject", "person", feedback=str(payload or ""))
+            decision = _decision(plan.steps[waiting[0]], plan, number, "reject", "person", feedback=str(payload or ""))
             self.log.record(_thread_id(config), decision)
             correction = HumanMessage(PERSON_CORRECTION.format(feedback=payload or "(no reason given)"))
-            return {"pending": None, "decisions": [decision], "messages": [correction], "corrections": 0,
+            return {"plan": None, "decisions": [decision], "messages": [correction], "corrections": 0,
                     "step": "plan"}
         if action == "cancel":
-            decision = _decision(pending, number, "cancel", "person")
+            decision = _decision(plan.steps[waiting[0]], plan, number, "cancel", "person")
             self.log.record(_thread_id(config), decision)
-            return {"pending": None, "decisions": [decision], "answer": CANCELLED.format(tool=tool.name),
+            for index in waiting:
+                plan.steps[index].status = "cancelled"
+            return {"plan": plan.model_dump(), "decisions": [decision], "answer": _cancelled_text(plan),
                     "step": "report"}
-        return {"pending": {**pending, "error": f"unknown answer {answer!r}; use approve, edit, reject or cancel"},
-                "step": "review"}
+        plan.error = f"unknown answer {answer!r}; use approve, edit, remove, reject or cancel"
+        return {"plan": plan.model_dump(), "step": "review"}
 
-    def _approved(self, pending: dict[str, Any], by: str, number: int, config: RunnableConfig) -> dict[str, Any]:
-        decision = _decision(pending, number, "approve", by)
-        self.log.record(_thread_id(config), decision)
-        return {"pending": {**pending, "decision": decision["id"]}, "decisions": [decision], "step": "execute"}
+    def _approved(self, plan: Plan, waiting: list[int], by: str | None, policy: PolicyValue, number: int,
+                  config: RunnableConfig) -> dict[str, Any]:
+        """Record one approval per step, then mark the steps approved: the log has them before any tool runs."""
+        decisions = []
+        for offset, index in enumerate(waiting):
+            step = plan.steps[index]
+            tool = self.tools[step.tool]
+            who = by or ("policy: no side effects" if not tool.side_effects else f"policy: {_policy_name(policy)}")
+            decision = _decision(step, plan, number + offset, "approve", who)
+            self.log.record(_thread_id(config), decision)
+            step.status, step.decision = "approved", decision["id"]
+            decisions.append(decision)
+        plan.error = None
+        return {"plan": plan.model_dump(), "decisions": decisions, "step": "execute"}
 
-    def _edited(self, pending: dict[str, Any], tool: Tool, changes: Any) -> dict[str, Any]:
+    def _edited(self, plan: Plan, number: int, changes: Any) -> dict[str, Any]:
+        if not 1 <= number <= len(plan.steps) or plan.steps[number - 1].status not in ("planned", "failed"):
+            plan.error = f"there is no step {number} waiting to run"
+            return {"plan": plan.model_dump(), "step": "review"}
+        step = plan.steps[number - 1]
+        tool = self.tools[step.tool]
         if not isinstance(changes, Mapping) or not changes:
-            return {"pending": {**pending, "error": "an edit needs the changed arguments, by name"},
-                    "step": "review"}
+            plan.error = "an edit needs the changed arguments, by name"
+            return {"plan": plan.model_dump(), "step": "review"}
         unknown = sorted(set(changes) - set(tool.Args.model_fields))
-        merged = {**pending["args"], **changes}
         try:
             if unknown:
                 raise ValueError(f"{tool.name} has no argument {', '.join(unknown)}")
-            args = _dump(_validate_args(tool, merged))
+            args = _dump(_validate_args(tool, {**step.args, **changes}))
+            edited = plan.model_copy(deep=True)
+            edited.steps[number - 1].args = args
+            problems = check_references(edited, {n: getattr(t, "outputs", None) for n, t in self.tools.items()})
+            if problems:
+                raise ValueError("; ".join(problems))
         except (ValidationError, ValueError) as error:
-            return {"pending": {**pending, "error": _error_text(error)}, "step": "review"}
-        changed = sorted({*pending["changed"], *changes})
-        edited = {**pending, "args": args, "changed": changed, "error": None}
-        edited["preview"] = pending["preview"] if args.get("region") == pending["args"].get("region") else None
-        return {"pending": edited, "step": "review"}
+            plan.error = _error_text(error)
+            return {"plan": plan.model_dump(), "step": "review"}
+        region_kept = args.get("region") == step.args.get("region") and args.get("image") == step.args.get("image")
+        step.args, step.changed = args, sorted({*step.changed, *changes})
+        step.preview = step.preview if region_kept else self._preview(step)
+        step.backend = self._backend(step)
+        plan.error = None
+        return {"plan": plan.model_dump(), "step": "review"}
+
+    def _removed(self, plan: Plan, number: int | None) -> dict[str, Any]:
+        if number is None or not 1 <= number <= len(plan.steps) or plan.steps[number - 1].status != "planned":
+            plan.error = f"there is no step {number} waiting to run to remove"
+            return {"plan": plan.model_dump(), "step": "review"}
+        users = references_to(plan, number)
+        if users:
+            plan.error = f"step {number} cannot go: step {', '.join(map(str, users))} uses its output"
+            return {"plan": plan.model_dump(), "step": "review"}
+        if len(plan.steps) == 1:
+            plan.error = "that is the only step; cancel the decision instead"
+            return {"plan": plan.model_dump(), "step": "review"}
+        del plan.steps[number - 1]
+        for step in plan.steps:
+            step.args = renumber_after_removal(step.args, number)
+        plan.error = None
+        return {"plan": plan.model_dump(), "step": "review"}
 
     # -- execute -------------------------------------------------------------------------------------------
 
     def execute(self, state: AgentState, config: RunnableConfig) -> dict[str, Any]:
-        """Run the approved call. Its approval is on disk first (logged again here, idempotently, in case the
-        review's write was lost); a MemoryError, exception or cancellation becomes a recorded outcome and a
-        message."""
-        pending = state["pending"]
-        assert pending is not None and pending.get("decision")
-        decision = next(d for d in reversed(state["decisions"]) if d["id"] == pending["decision"])
+        """Run the plan's next approved step. Its approval is on disk first (logged again here, idempotently, in
+        case the review's write was lost); a MemoryError, exception or cancellation becomes a recorded outcome.
+        One step per node run, so a checkpoint follows every step and a resumed plan never re-runs a finished
+        one."""
+        plan = Plan.model_validate(state["plan"])
+        index = plan.next_step("approved")
+        assert index is not None  # the router only comes here with an approved step
+        step = plan.steps[index]
+        decision = next(d for d in reversed(state["decisions"]) if d["id"] == step.decision)
         logged = self.log.record(_thread_id(config), decision)
         if logged["outcome"] == "ok":  # it finished before a crash lost the checkpoint: don't run it again
-            return _executed(logged["artifacts"], logged["message"])
-        tool = self.tools[pending["tool"]]
+            return self._after_step(plan, index, logged["artifacts"], logged["message"])
+        tool = self.tools[step.tool]
+        try:
+            args = resolve_references(step.args, plan, lambda ref: self.store.get(ref).kind)
+        except LookupError as error:
+            return self._step_failed(plan, index, decision, "failed", f"step {index + 1}: {error}")
         writer = get_stream_writer()
         ctx = ToolContext(
             store=self.store,
-            call={"tool": tool.name, "args": pending["args"]},
+            call={"tool": tool.name, "args": args},
             progress=lambda done, total, message: writer(
-                {"progress": {"tool": tool.name, "done": done, "total": total, "message": message}}
+                {"progress": {"tool": tool.name, "step": index + 1, "steps": len(plan.steps), "done": done,
+                              "total": total, "message": message}}
             ),
             cancelled=self.cancelled,
             models=self.models,
         )
         try:
-            result = tool.run(_validate_args(tool, pending["args"]), ctx)
+            result = tool.run(_validate_args(tool, args), ctx)
         except ToolCancelled:
-            return self._failed(decision, "cancelled", f"{tool.name} was cancelled; nothing was kept from it.")
+            return self._step_failed(plan, index, decision, "cancelled",
+                                     f"{tool.name} was cancelled; nothing was kept from it.")
         except MemoryError:
-            return self._failed(decision, "failed", f"{tool.name} ran out of memory; try a smaller input.")
+            return self._step_failed(plan, index, decision, "failed",
+                                     f"{tool.name} ran out of memory; try a smaller input.")
         except Exception as error:  # a tool's bug must become a message, never a dead session
-            return self._failed(decision, "failed", f"{tool.name} failed: {type(error).__name__}: {error}")
+            return self._step_failed(plan, index, decision, "failed",
+                                     f"{tool.name} failed: {type(error).__name__}: {error}")
         self.log.finish(decision["id"], "ok", result.artifacts, result.text)
-        return _executed(list(result.artifacts), result.text)
+        return self._after_step(plan, index, list(result.artifacts), result.text)
 
-    def _failed(self, decision: dict[str, Any], outcome: str, message: str) -> dict[str, Any]:
+    def _after_step(self, plan: Plan, index: int, artifacts: list[str], text: str) -> dict[str, Any]:
+        step = plan.steps[index]
+        step.status, step.artifacts, step.message = "done", artifacts, text or "Done."
+        update: dict[str, Any] = {"plan": plan.model_dump(), "artifacts": artifacts}
+        if plan.next_step("approved") is not None:
+            return {**update, "step": "execute"}
+        if plan.next_step("planned") is not None:
+            return {**update, "step": "review"}
+        return {**update, "answer": _done_text(plan), "step": "report"}
+
+    def _step_failed(self, plan: Plan, index: int, decision: dict[str, Any], outcome: str,
+                     message: str) -> dict[str, Any]:
+        """A failed step stops the plan; finished steps are kept. One step: the turn ends with the message.
+        Several: the plan waits in review, offering retry (approve), edit, or stop (cancel)."""
         self.log.finish(decision["id"], outcome, (), message)
-        return {"answer": message, "pending": None, "step": "report"}
+        step = plan.steps[index]
+        step.message, step.decision = message, None
+        if len(plan.steps) == 1 or outcome == "cancelled":
+            step.status = "failed" if outcome == "failed" else "cancelled"
+            for later in plan.steps[index + 1:]:
+                later.status = "cancelled"
+            answer = message if len(plan.steps) == 1 else f"{_done_text(plan)} {message}".strip()
+            return {"plan": plan.model_dump(), "answer": answer, "step": "report"}
+        step.status = "failed"
+        for later in plan.steps[index + 1:]:
+            later.status, later.decision = "planned", None
+        plan.error = f"step {index + 1} failed: {message} Approve to retry it, edit it, or cancel to stop here."
+        return {"plan": plan.model_dump(), "step": "review"}
 
     # -- report --------------------------------------------------------------------------------------------
 
     def report(self, state: AgentState) -> dict[str, Any]:
-        """Close the turn: the answer joins the conversation."""
+        """Close the turn: the answer joins the conversation. The plan stays in the state, finished, for
+        ``/plan`` and undo to read."""
         answer = state.get("answer") or ""
-        return {"messages": [AIMessage(answer)] if answer else [], "pending": None, "output": None}
+        return {"messages": [AIMessage(answer)] if answer else [], "output": None}
 
 
-def _must_ask(policy: Literal["ask", "auto"] | frozenset[str], tool: Tool) -> bool:
+def _must_ask(policy: PolicyValue, tool: Tool) -> bool:
     if isinstance(policy, frozenset):
         return tool.name in policy
-    return policy == "ask" and tool.side_effects
+    return policy in ("ask", "step") and tool.side_effects
 
 
-def _policy_name(policy: Literal["ask", "auto"] | frozenset[str]) -> str:
+def _policy_name(policy: PolicyValue) -> str:
     return policy if isinstance(policy, str) else "per tool"
 
 
-def _pending(tool: Tool, args: BaseModel, notes: list[str], response: str) -> dict[str, Any]:
-    """The validated call, as JSON-able state, waiting for review."""
-    return {
-        "id": uuid.uuid4().hex,
-        "tool": tool.name,
-        "module": tool.module.value if tool.module else None,
-        "args": _dump(args),
-        "notes": notes,
-        "response": response,
-        "changed": [],
-    }
-
-
 def _plain_output(output: Any) -> Any:
-    """Planner output as checkpointable data: text, or ``{"name", "args"}``."""
+    """Planner output as checkpointable data: text, or a list of ``{"name", "args"}`` calls."""
     if isinstance(output, str):
         return output
-    if isinstance(output, ToolCall):
-        return {"name": output.tool, "args": output.arguments()}
-    if isinstance(output, Mapping) and "name" in output:
-        return {"name": str(output["name"]), "args": dict(output.get("args") or {})}
+    if isinstance(output, (ToolCall, Mapping)):
+        output = [output]
+    if isinstance(output, (list, tuple)) and output:
+        calls = []
+        for call in output:
+            if isinstance(call, ToolCall):
+                calls.append({"name": call.tool, "args": call.arguments()})
+            elif isinstance(call, Mapping) and "name" in call:
+                calls.append({"name": str(call["name"]), "args": dict(call.get("args") or {})})
+            else:
+                return str(output)
+        return calls
     return str(output)
 
 
@@ -395,28 +499,42 @@ def _error_text(error: Exception) -> str:
     return str(error).strip("'\"")
 
 
-def _shown(pending: dict[str, Any], tool: Tool) -> dict[str, Any]:
-    """The decision as the person sees it: JSON-serialisable, with a one-line summary."""
-    module = Module(pending["module"]) if pending.get("module") else None
+def _shown(plan: Plan, waiting: list[int], tools: Mapping[str, Tool]) -> dict[str, Any]:
+    """The decision as the person sees it, JSON-serialisable: the step it is about (the first waiting one) at
+    the top level, as for a single call, and the whole plan under ``steps``."""
+    current = plan.steps[waiting[0]]
+    module = Module(current.module) if current.module else None
     return {
-        "id": pending["id"],
-        "tool": tool.name,
+        "id": plan.id,
+        "tool": current.tool,
         "module": module.value if module else None,
         "module_name": module.human_name if module else None,
-        "args": pending["args"],
-        "summary": _summary(tool.name, pending["args"]),
-        "preview": pending.get("preview"),
-        "backend": pending.get("backend"),
-        "notes": pending.get("notes", []),
-        "changed": pending.get("changed", []),
-        "response": pending.get("response", ""),
-        "error": pending.get("error"),
+        "args": current.args,
+        "summary": _summary(current.tool, current.args),
+        "preview": current.preview,
+        "backend": current.backend,
+        "notes": current.notes,
+        "changed": current.changed,
+        "response": plan.response,
+        "error": plan.error,
+        "step": waiting[0] + 1,
+        "asking": [i + 1 for i in waiting],
+        "steps": [
+            {"number": i + 1, "tool": step.tool, "module": step.module, "args": step.args,
+             "summary": _summary(step.tool, step.args), "status": step.status, "preview": step.preview,
+             "backend": step.backend, "notes": step.notes, "changed": step.changed, "message": step.message,
+             "side_effects": tools[step.tool].side_effects}
+            for i, step in enumerate(plan.steps)
+        ],
     }
 
 
 def _summary(tool: str, args: Mapping[str, Any]) -> str:
     """``segment_image: target 'zebra', region (12, 30, 200, 180)``, cut to one line."""
     parts = []
+    for key in ("image", "video"):
+        if isinstance(args.get(key), str) and args[key].startswith("@"):
+            parts.append(f"{key} {args[key]}")
     for key in ("target", "prompt", "prompts", "foreground", "background"):
         if args.get(key):
             parts.append(f"{key} {args[key]!r}")
@@ -426,35 +544,52 @@ def _summary(tool: str, args: Mapping[str, Any]) -> str:
     return text if len(text) <= 160 else text[:157] + "..."
 
 
-def _read_answer(answer: Any) -> tuple[str, Any]:
+def _read_answer(answer: Any) -> tuple[str, Any, int | None]:
+    """(action, payload, step number) from ``"approve"`` or ``{"action": ..., "args"/"feedback", "step"}``."""
     if isinstance(answer, str):
-        return answer.strip().lower(), None
+        return answer.strip().lower(), None, None
     if isinstance(answer, Mapping):
         action = str(answer.get("action", "")).lower()
-        return action, answer.get("args") if action == "edit" else answer.get("feedback")
-    return "", None
+        step = answer.get("step")
+        number = int(step) if isinstance(step, (int, str)) and str(step).isdigit() else None
+        return action, answer.get("args") if action == "edit" else answer.get("feedback"), number
+    return "", None, None
 
 
-def _decision(pending: dict[str, Any], number: int, action: str, by: str, **extra: Any) -> dict[str, Any]:
-    """A decision record; its id is derived from the call and the thread's decision count, so a node that
+def _decision(step: PlanStep, plan: Plan, number: int, action: str, by: str, **extra: Any) -> dict[str, Any]:
+    """A decision record; its id is derived from the step and the thread's decision count, so a node that
     re-runs makes the same record, not a second one."""
     return {
-        "id": f"{pending['id']}-{number}",
-        "call": pending["id"],
-        "tool": pending["tool"],
-        "module": pending.get("module"),
+        "id": f"{step.id}-{number}",
+        "call": step.id,
+        "plan": plan.id,
+        "step": plan.steps.index(step) + 1,
+        "steps": len(plan.steps),
+        "tool": step.tool,
+        "module": step.module,
         "action": action,
         "by": by,
-        "args": pending["args"],
-        "changed": pending.get("changed", []),
-        "preview": pending.get("preview"),
-        "backend": pending.get("backend"),
+        "args": step.args,
+        "changed": step.changed,
+        "preview": step.preview,
+        "backend": step.backend,
         **extra,
     }
 
 
-def _executed(artifacts: list[str], text: str) -> dict[str, Any]:
-    return {"answer": text or "Done.", "artifacts": artifacts, "pending": None, "step": "report"}
+def _done_text(plan: Plan) -> str:
+    """The answer a plan ends with: each finished step's message (numbered when there are several)."""
+    done = [(i + 1, step) for i, step in enumerate(plan.steps) if step.status == "done"]
+    if len(plan.steps) == 1:
+        return done[0][1].message if done else ""
+    return " ".join(f"{number}. {step.message}" for number, step in done)
+
+
+def _cancelled_text(plan: Plan) -> str:
+    first = plan.next_step("cancelled")
+    if first == 0 or first is None:
+        return CANCELLED.format(tool=plan.steps[0].tool if len(plan.steps) == 1 else "the plan")
+    return STOPPED.format(number=first + 1, done=first)
 
 
 def _thread_id(config: RunnableConfig) -> str:

@@ -1,9 +1,10 @@
 """The agent graph's state: plain JSON-able values, so any LangGraph checkpointer can keep it.
 
 ``messages`` is the conversation the planner reads (LangChain messages, merged by ``add_messages``);
-``decisions`` and ``artifacts`` only ever grow. ``pending`` is the validated call waiting for review, and
-``step`` names the node to run next, so a router reads one field and ``update_state`` can redirect a thread
-(the session uses that to re-offer a tool that was cut off by a crash).
+``decisions`` and ``artifacts`` only ever grow. ``plan`` is the turn's validated plan (a
+:class:`~vitron_agent.graphs.plan.Plan` dump: steps with their status, approval and artifacts), kept after the turn
+for ``/plan`` and undo; ``step`` names the node to run next, so a router reads one field and ``update_state`` can
+redirect a thread (the session uses that to re-offer a step that was cut off by a crash, and to undo or fork).
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ class AgentState(TypedDict, total=False):
     frame: int
     output: Any
     """the planner's last output: Vitron text or a ``{"name", "args"}`` call"""
-    pending: dict[str, Any] | None
-    """the call waiting for review or execution: id, tool, module, args, notes, response, preview"""
+    plan: dict[str, Any] | None
+    """the plan under review or execution, or the last one, finished"""
     corrections: int
     """invalid planner outputs in a row this turn"""
     step: Step

@@ -182,7 +182,7 @@ def test_progress_and_cancellation(workspace: Path, monkeypatch: pytest.MonkeyPa
 
     s = session(workspace, [GRAY], policy="auto", on_progress=on_progress)
     turn = s.send("gray", attachments=[PHOTO])
-    assert events[0] == {"tool": "grayscale", "done": 1, "total": 4, "message": "graying"}
+    assert events[0] == {"tool": "grayscale", "step": 1, "steps": 1, "done": 1, "total": 4, "message": "graying"}
     assert len(events) < 4
     assert "cancelled" in turn.text and turn.artifacts == []
     assert s.log.list()[0]["outcome"] == "cancelled"

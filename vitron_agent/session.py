@@ -18,6 +18,7 @@ Usage::
 
 from __future__ import annotations
 
+import copy
 import os
 import threading
 import uuid
@@ -33,6 +34,7 @@ from vitron_agent.artifacts import Artifact, ArtifactStore
 from vitron_agent.calls import Attachment
 from vitron_agent.decisions import DecisionLog
 from vitron_agent.graphs.agent import Policy, build_agent, check_policy
+from vitron_agent.graphs.plan import Plan
 from vitron_agent.models import ModelManager
 from vitron_agent.planners.base import Planner
 from vitron_agent.regions import Box, parse_box
@@ -147,7 +149,7 @@ class Session:
             "frame": frame,
             "corrections": 0,
             "answer": None,
-            "pending": None,
+            "plan": None,
         })
 
     def approve(self) -> Turn:
@@ -157,6 +159,14 @@ class Session:
     def edit(self, **changes: Any) -> Turn:
         """Change arguments of the waiting decision by name; it is validated and shown again."""
         return self._resume({"action": "edit", "args": changes})
+
+    def edit_step(self, number: int, **changes: Any) -> Turn:
+        """Change arguments of step ``number`` (from 1) of the waiting plan; validated and shown again."""
+        return self._resume({"action": "edit", "args": changes, "step": number})
+
+    def remove_step(self, number: int) -> Turn:
+        """Take step ``number`` (from 1) out of the waiting plan (refused while a later step uses its output)."""
+        return self._resume({"action": "remove", "step": number})
 
     def reject(self, feedback: str) -> Turn:
         """Refuse the waiting decision and tell the planner what was wrong; it plans again."""
@@ -187,19 +197,32 @@ class Session:
             for entry in self.log.list(self.thread_id)
         ]
 
-    def undo(self) -> str:
-        """Return the thread to just before its last tool ran, through the checkpointer's history.
+    @property
+    def plan(self) -> Plan | None:
+        """The thread's plan: the one waiting or running, else the last one (finished)."""
+        value = self.agent.get_state(self.config).values.get("plan")
+        return Plan.model_validate(value) if value else None
 
-        The thread continues from the checkpoint taken after that tool's approval, as if the tool had been
-        cancelled: its results leave the conversation and the thread's artifacts, the request and attachments
-        stay. Nothing is deleted (artifacts are immutable; the old checkpoints stay in the history).
+    def undo(self, step: int | None = None) -> str | Turn:
+        """Go back through the checkpointer's history; nothing is deleted (artifacts are immutable and the old
+        checkpoints stay).
+
+        Args:
+            step: None: set the last tool's results aside (the thread continues as if that tool had been
+                cancelled; the request and attachments stay). A number: return the current plan to just before
+                its step ``step`` ran; that step and the later ones wait for review again.
 
         Returns:
-            the message added to the conversation.
+            the message added to the conversation (no step), or the turn now waiting (a step).
 
         Raises:
-            SessionError: a decision is waiting, or no tool result is left to undo.
+            SessionError: a decision is waiting (no step), or there is nothing to go back to.
         """
+        if step is not None:
+            before, plan = self._before_step(step)
+            self.agent.update_state(before.config, {"plan": _replanned(plan, step).model_dump(), "step": "review"},
+                                    as_node="validate")
+            return self._run(None)
         if self.pending is not None:
             raise SessionError("a decision is waiting; answer it before undoing")
         state = self.agent.get_state(self.config)
@@ -208,38 +231,77 @@ class Session:
                      if entry["outcome"] == "ok" and present.intersection(entry["artifacts"])), None)
         if last is None:
             raise SessionError("there is no tool result to undo in this thread")
-        before = self._checkpoint_before(state, last["id"])
+        before = self._checkpoint(lambda plan, index: plan.steps[index].decision == last["id"])
+        plan = Plan.model_validate(before.values["plan"])
+        for later in plan.steps[plan.next_step("approved") or 0:]:
+            later.status = "cancelled" if later.status == "approved" else later.status
         text = UNDONE.format(tool=last["tool"], artifacts=", ".join(last["artifacts"]))
-        self.agent.update_state(
-            before.config, {"pending": None, "answer": text, "messages": [AIMessage(text)]}, as_node="report"
-        )
+        self.agent.update_state(before.config, {"plan": plan.model_dump(), "answer": text,
+                                                "messages": [AIMessage(text)]}, as_node="report")
         return text
 
-    def _checkpoint_before(self, state: Any, decision_id: str) -> Any:
-        """Walk the thread's parents back to the checkpoint where ``decision_id`` was approved, before it ran."""
-        snapshot = state
+    def fork(self, step: int | None = None) -> Session:
+        """A new thread that starts from this one's state (now, or just before step ``step`` of the current plan
+        ran, with that step and the later ones waiting for review); this thread stays as it is.
+
+        Returns:
+            a session on the new thread, sharing this one's graph, store and models.
+        """
+        if step is None:
+            source = self.agent.get_state(self.config)
+            values, as_node = dict(source.values), "report"
+            if source.next:
+                raise SessionError("fork while a decision waits needs a step number (fork(step=N))")
+        else:
+            before, plan = self._before_step(step)
+            values = {**before.values, "plan": _replanned(plan, step).model_dump(), "step": "review"}
+            as_node = "validate"
+        forked = copy.copy(self)
+        forked.thread_id = uuid.uuid4().hex
+        forked.config = {"configurable": {**self.config["configurable"], "thread_id": forked.thread_id}}
+        forked._cancel = threading.Event()
+        self.agent.update_state(forked.config, values, as_node=as_node)
+        if as_node == "validate":
+            forked._run(None)
+        return forked
+
+    def _before_step(self, step: int) -> tuple[Any, Plan]:
+        current = self.plan
+        if current is None or not 1 <= step <= len(current.steps):
+            raise SessionError(f"the current plan has no step {step}")
+        before = self._checkpoint(lambda plan, index: plan.id == current.id and index == step - 1)
+        return before, Plan.model_validate(before.values["plan"])
+
+    def _checkpoint(self, wanted: Callable[[Plan, int], bool]) -> Any:
+        """Walk the thread's parents back to the checkpoint taken just before a step ran: the first whose plan's
+        next approved step satisfies ``wanted(plan, index)``."""
+        snapshot = self.agent.get_state(self.config)
         while snapshot is not None:
-            pending = snapshot.values.get("pending") or {}
-            if snapshot.next == ("execute",) and pending.get("decision") == decision_id:
-                return snapshot
+            if snapshot.next == ("execute",) and snapshot.values.get("plan"):
+                plan = Plan.model_validate(snapshot.values["plan"])
+                index = plan.next_step("approved")
+                if index is not None and wanted(plan, index):
+                    return snapshot
             snapshot = self.agent.get_state(snapshot.parent_config) if snapshot.parent_config else None
-        raise SessionError(f"the checkpoint before decision {decision_id} is no longer in the thread's history")
+        raise SessionError("that step never ran in this thread, so there is no state before it to return to")
 
     def recover(self) -> None:
-        """If a run was cut off while a tool ran (the process died, or the terminal stopped waiting), offer that
-        call again as a decision; if the tool had in fact finished, just finish the turn. Runs on construction;
-        harmless when nothing was cut off."""
+        """If a run was cut off while a step ran (the process died, or the terminal stopped waiting), offer that
+        step and the rest of its plan again as a decision; finished steps are kept and never re-run. If the step
+        had in fact finished, the plan just goes on. Runs on construction; harmless when nothing was cut off."""
         snapshot = self.agent.get_state(self.config)
         if snapshot.next != ("execute",):
             return
-        pending = snapshot.values["pending"]
-        entry = self.log.get(pending.get("decision") or "")
-        if entry is None or entry["outcome"] != "ok":
+        plan = Plan.model_validate(snapshot.values["plan"])
+        index = plan.next_step("approved")
+        entry = self.log.get(plan.steps[index].decision or "") if index is not None else None
+        if index is not None and (entry is None or entry["outcome"] != "ok"):
             if entry is not None:
                 self.log.finish(entry["id"], "interrupted", (), "the process stopped while the tool was running")
-            self.agent.update_state(
-                self.config, {"pending": {**pending, "decision": None}, "step": "review"}, as_node="validate"
-            )
+            for later in plan.steps[index:]:
+                if later.status == "approved":
+                    later.status, later.decision = "planned", None
+            self.agent.update_state(self.config, {"plan": plan.model_dump(), "step": "review"}, as_node="validate")
         for _ in self.agent.stream(None, self.config, stream_mode="custom"):
             pass
 
@@ -261,6 +323,15 @@ class Session:
         produced = (snapshot.values.get("artifacts") or [])[before:]
         text = pending.get("response", "") if pending else snapshot.values.get("answer") or ""
         return Turn(pending=pending, text=text, artifacts=[self.store.get(i) for i in produced])
+
+
+def _replanned(plan: Plan, step: int) -> Plan:
+    """The plan with step ``step`` and the later ones waiting for review again, their results forgotten."""
+    plan = plan.model_copy(deep=True)
+    for later in plan.steps[step - 1:]:
+        later.status, later.decision, later.artifacts, later.message = "planned", None, [], ""
+    plan.error = None
+    return plan
 
 
 def _box(region: Box | Sequence[float] | str | None) -> Box | None:

@@ -1,0 +1,207 @@
+"""Plans: an ordered list of typed calls, where a step may use an earlier step's output.
+
+A step names an earlier one's output with a reference in a media argument: ``"@2"`` is step 2's image (in an
+``image`` argument) or video (in a ``video`` argument); ``"@2.mask"`` names the kind. References are checked
+before anything runs (the step must come earlier and produce that kind, as its tool's ``outputs`` declares) and
+replaced by artifact ids just before a step runs.
+
+A planner's text may hold several Vitron invocations in a row; each becomes a step, and each step's media is the
+latest image or video so far, counting what the earlier steps will make (``generate_image`` makes an image that
+``edit_image`` then edits). A single call is a plan of one step, so the graph has one path.
+
+Usage::
+
+    plan = Plan.of([PlanStep.of(tool, args) for tool, args in calls])
+    problems = check_references(plan, tools)          # [] when every reference can be met
+    args = resolve_references(step.args, plan, store) # just before the step runs
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from vitron_agent.calls import Attachment, CallInputs, call_from_invocation
+from vitron_agent.invocation import Invocation, Module, parse_invocation
+
+__all__ = [
+    "MEDIA_FIELDS",
+    "Plan",
+    "PlanStep",
+    "StepStatus",
+    "check_references",
+    "parse_plan",
+    "resolve_references",
+    "steps_from_invocations",
+]
+
+StepStatus = Literal["planned", "approved", "done", "failed", "cancelled"]
+
+MEDIA_FIELDS: dict[str, str] = {"image": "image", "video": "video"}
+"""Arguments that take an artifact, and the kind a reference there means by default."""
+
+_REFERENCE = re.compile(r"@(\d+)(?:\.([a-z_]+))?")
+_TAG = re.compile(r"<\s*module\s*>", re.IGNORECASE)
+_MAKES: dict[Module, str] = {Module.A: "image", Module.C: "image", Module.D: "video", Module.F: "video",
+                             Module.G: "video"}
+"""Modules whose result is new media a later step works on (segmentations are looked at, not edited)."""
+
+
+class PlanStep(BaseModel):
+    """One call of a plan, with what became of it."""
+
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    tool: str
+    module: str | None = None
+    args: dict[str, Any]
+    notes: list[str] = []
+    changed: list[str] = []
+    preview: str | None = None
+    backend: str | None = None
+    status: StepStatus = "planned"
+    decision: str | None = None
+    artifacts: list[str] = []
+    message: str = ""
+
+
+class Plan(BaseModel):
+    """The calls a planner proposed for one request, in order; kept in the graph state as plain data."""
+
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    response: str = ""
+    steps: list[PlanStep]
+    error: str | None = None
+    """why the person's last edit or removal was refused, or why the last step failed"""
+
+    def next_step(self, *statuses: StepStatus) -> int | None:
+        """The index of the first step in one of ``statuses``, or None."""
+        return next((i for i, step in enumerate(self.steps) if step.status in statuses), None)
+
+
+def parse_plan(text: str) -> list[Invocation]:
+    """Read a planner's text as one invocation per ``<module>`` tag, in order; the words before the first tag are
+    the response. Text with at most one module is exactly :func:`parse_invocation`."""
+    starts = [match.start() for match in _TAG.finditer(text)]
+    if len(starts) <= 1:
+        return [parse_invocation(text)]
+    bounds = [0, *starts[1:], len(text)]
+    return [parse_invocation(text[start:end]) for start, end in zip(bounds, bounds[1:])]
+
+
+def steps_from_invocations(invocations: Sequence[Invocation], inputs: CallInputs) -> list[tuple[Any, Invocation]]:
+    """The typed call of each invocation, where each step's media is the latest so far: the person's
+    attachments, then what earlier steps make (as references ``@N``). The person's region goes to the first step.
+
+    Raises:
+        CallError: an invocation that cannot become a call (the message names the step when there are several).
+    """
+    from vitron_agent.calls import CallError
+
+    known = list(inputs.attachments)
+    calls = []
+    for number, invocation in enumerate(invocations, start=1):
+        step_inputs = inputs.model_copy(update={"attachments": tuple(known),
+                                                "region": inputs.region if number == 1 else None})
+        try:
+            call = call_from_invocation(invocation, step_inputs)
+        except CallError as error:
+            if len(invocations) == 1:
+                raise
+            raise CallError(f"step {number}: {error}") from None
+        if call is None:
+            raise CallError(f"step {number} names no module; every step of a plan must call one")
+        calls.append((call, invocation))
+        made = _MAKES.get(call.module)
+        if made is not None:
+            width, height = _made_size(call.arguments(), known)
+            known.append(Attachment(ref=f"@{number}", kind=made, width=width, height=height))
+    return calls
+
+
+def check_references(plan: Plan, outputs: Mapping[str, Sequence[str] | None]) -> list[str]:
+    """What is wrong with the plan's references, as lines the planner or the person can act on.
+
+    Args:
+        outputs: each tool's declared output kinds (None: undeclared, so any reference to it is allowed).
+    """
+    problems = []
+    for index, step in enumerate(plan.steps):
+        for field, value in step.args.items():
+            reference = _reference(field, value)
+            if reference is None:
+                continue
+            number, kind = reference
+            if not 1 <= number <= index:
+                problems.append(f"step {index + 1} uses {value} in {field}, but only steps 1 to {index} come before it"
+                                if index else f"step 1 uses {value} in {field}, but no step comes before it")
+                continue
+            made = outputs.get(plan.steps[number - 1].tool)
+            if made is not None and kind not in made:
+                problems.append(f"step {index + 1} uses {value} in {field}, but step {number} "
+                                f"({plan.steps[number - 1].tool}) makes {', '.join(made) or 'nothing'}, not {kind}")
+    return problems
+
+
+def resolve_references(args: Mapping[str, Any], plan: Plan, kind_of: Any) -> dict[str, Any]:
+    """``args`` with each reference replaced by the id of the artifact it names.
+
+    Args:
+        kind_of: ``artifact id -> kind`` (the store's).
+
+    Raises:
+        LookupError: the referenced step has not finished, or made nothing of that kind.
+    """
+    resolved = dict(args)
+    for field, value in args.items():
+        reference = _reference(field, value)
+        if reference is None:
+            continue
+        number, kind = reference
+        source = plan.steps[number - 1]
+        if source.status != "done":
+            raise LookupError(f"{value} in {field}: step {number} has not finished")
+        found = next((a for a in source.artifacts if kind_of(a) == kind), None)
+        if found is None:
+            raise LookupError(f"{value} in {field}: step {number} made no {kind}")
+        resolved[field] = found
+    return resolved
+
+
+def renumber_after_removal(args: Mapping[str, Any], removed: int) -> dict[str, Any]:
+    """References shifted down after step ``removed`` (1-based) left the plan."""
+    moved = dict(args)
+    for field, value in args.items():
+        reference = _reference(field, value)
+        if reference is not None and reference[0] > removed:
+            number, kind = reference
+            suffix = "" if kind == MEDIA_FIELDS[field] else f".{kind}"
+            moved[field] = f"@{number - 1}{suffix}"
+    return moved
+
+
+def references_to(plan: Plan, number: int) -> list[int]:
+    """The (1-based) steps whose arguments refer to step ``number``."""
+    return [index + 1 for index, step in enumerate(plan.steps)
+            if any((_reference(f, v) or (0, ""))[0] == number for f, v in step.args.items())]
+
+
+def _reference(field: str, value: Any) -> tuple[int, str] | None:
+    if field not in MEDIA_FIELDS or not isinstance(value, str):
+        return None
+    match = _REFERENCE.fullmatch(value.strip())
+    if match is None:
+        return None
+    return int(match.group(1)), match.group(2) or MEDIA_FIELDS[field]
+
+
+def _made_size(args: Mapping[str, Any], known: Sequence[Attachment]) -> tuple[int, int]:
+    """The size of what a step makes: its width and height arguments, else the size of its input."""
+    if args.get("width") and args.get("height"):
+        return int(args["width"]), int(args["height"])
+    source = args.get("image") or args.get("video")
+    match = next((a for a in reversed(known) if a.ref == source), None)
+    return match.size if match else (512, 512)
