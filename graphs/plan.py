@@ -29,6 +29,7 @@ from vitron_agent.calls import Attachment, CallInputs, call_from_invocation
 from vitron_agent.invocation import Invocation, Module, parse_invocation
 
 __all__ = [
+    "MAKES",
     "MEDIA_FIELDS",
     "Plan",
     "PlanStep",
@@ -46,7 +47,7 @@ MEDIA_FIELDS: dict[str, str] = {"image": "image", "video": "video"}
 
 _REFERENCE = re.compile(r"@(\d+)(?:\.([a-z_]+))?")
 _TAG = re.compile(r"<\s*module\s*>", re.IGNORECASE)
-_MAKES: dict[Module, str] = {Module.A: "image", Module.C: "image", Module.D: "video", Module.F: "video",
+MAKES: dict[Module, str] = {Module.A: "image", Module.C: "image", Module.D: "video", Module.F: "video",
                              Module.G: "video"}
 """Modules whose result is new media a later step works on (segmentations are looked at, not edited)."""
 
@@ -115,7 +116,7 @@ def steps_from_invocations(invocations: Sequence[Invocation], inputs: CallInputs
         if call is None:
             raise CallError(f"step {number} names no module; every step of a plan must call one")
         calls.append((call, invocation))
-        made = _MAKES.get(call.module)
+        made = MAKES.get(call.module)
         if made is not None:
             width, height = _made_size(call.arguments(), known)
             known.append(Attachment(ref=f"@{number}", kind=made, width=width, height=height))

@@ -34,6 +34,7 @@ class AnimateImageTool:
     module: ClassVar[Module] = Module.G
     Args: ClassVar[type[AnimateImage]] = AnimateImage
     side_effects: ClassVar[bool] = True
+    outputs: ClassVar[tuple[str, ...]] = ("video",)
     weight_families: ClassVar[tuple[tuple[str, str], ...]] = (IMAGE_TO_VIDEO,)
 
     def describe(self, args: dict[str, Any], workspace: Path) -> str:

@@ -5,7 +5,9 @@ A tool is one class in one file: a ``name``, the Vitron ``module`` it serves (or
 ``run(args, ctx) -> ToolResult``. Optionally, ``describe(args, workspace) -> str`` (``args`` as JSON
 data) says which backend and checkpoint a call would run on; the decision shows it before anything runs; and
 ``weight_families``, the ``(family, default source)`` pairs of :mod:`vitron_agent.weights` it may load, lets
-``vitron-agent doctor`` say whether they are on this machine.
+``vitron-agent doctor`` say whether they are on this machine; and ``outputs``, the artifact kinds a later plan
+step may take from it (``"@2"`` in an ``image`` argument needs step 2's tool to list ``"image"``; by-products
+such as previews are left out).
 Heavy libraries are imported inside ``run`` (or a lazy setup it calls), never at import, so listing tools stays
 cheap.
 

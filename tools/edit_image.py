@@ -37,6 +37,7 @@ class EditImageTool:
     module: ClassVar[Module] = Module.C
     Args: ClassVar[type[EditImage]] = EditImage
     side_effects: ClassVar[bool] = True
+    outputs: ClassVar[tuple[str, ...]] = ("image",)
     weight_families: ClassVar[tuple[tuple[str, str], ...]] = (INPAINT[:2], INSTRUCT[:2], *segmentation.WEIGHT_FAMILIES)
 
     def describe(self, args: dict[str, Any], workspace: Path) -> str:

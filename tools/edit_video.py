@@ -38,6 +38,7 @@ class EditVideoTool:
     module: ClassVar[Module] = Module.F
     Args: ClassVar[type[EditVideo]] = EditVideo
     side_effects: ClassVar[bool] = True
+    outputs: ClassVar[tuple[str, ...]] = ("video",)
     weight_families: ClassVar[tuple[tuple[str, str], ...]] = (INPAINT[:2], *segmentation.WEIGHT_FAMILIES)
 
     def describe(self, args: dict[str, Any], workspace: Path) -> str:

@@ -28,6 +28,7 @@ class GenerateImageTool:
     module: ClassVar[Module] = Module.A
     Args: ClassVar[type[GenerateImage]] = GenerateImage
     side_effects: ClassVar[bool] = True
+    outputs: ClassVar[tuple[str, ...]] = ("image",)
     weight_families: ClassVar[tuple[tuple[str, str], ...]] = (SD[:2], GLIGEN[:2])
 
     def describe(self, args: dict[str, Any], workspace: Path) -> str:

@@ -28,6 +28,7 @@ class GenerateVideoTool:
     module: ClassVar[Module] = Module.D
     Args: ClassVar[type[GenerateVideo]] = GenerateVideo
     side_effects: ClassVar[bool] = True
+    outputs: ClassVar[tuple[str, ...]] = ("video",)
     weight_families: ClassVar[tuple[tuple[str, str], ...]] = (TEXT_TO_VIDEO[:2],)
 
     def describe(self, args: dict[str, Any], workspace: Path) -> str:

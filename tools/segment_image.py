@@ -27,6 +27,7 @@ class SegmentImageTool:
     module: ClassVar[Module] = Module.B
     Args: ClassVar[type[SegmentImage]] = SegmentImage
     side_effects: ClassVar[bool] = True
+    outputs: ClassVar[tuple[str, ...]] = ("mask",)
     weight_families: ClassVar[tuple[tuple[str, str], ...]] = segmentation.WEIGHT_FAMILIES
 
     def describe(self, args: dict[str, Any], workspace: Path) -> str:

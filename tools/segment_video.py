@@ -28,6 +28,7 @@ class SegmentVideoTool:
     module: ClassVar[Module] = Module.E
     Args: ClassVar[type[SegmentVideo]] = SegmentVideo
     side_effects: ClassVar[bool] = True
+    outputs: ClassVar[tuple[str, ...]] = ("masks",)
     weight_families: ClassVar[tuple[tuple[str, str], ...]] = segmentation.WEIGHT_FAMILIES
 
     def describe(self, args: dict[str, Any], workspace: Path) -> str:

@@ -60,7 +60,8 @@ class CallError(ValueError):
         return cls(f"{tool} arguments are invalid:\n" + "\n".join(lines))
 
 
-ArtifactRef = Annotated[str, Field(min_length=1, max_length=200, description="Id of an artifact in the store.")]
+ArtifactRef = Annotated[str, Field(min_length=1, max_length=200, description=(
+    "Id of an artifact in the store, or @N for what step N of this plan makes (@2 is step 2's image or video)."))]
 Prompt = Annotated[str, Field(min_length=1, max_length=2000)]
 Seed = Annotated[int | None, Field(default=None, ge=0, le=2**63 - 1, description="Fixed seed; None picks one.")]
 Steps = Annotated[int, Field(ge=1, le=200, description="Denoising steps.")]

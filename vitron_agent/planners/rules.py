@@ -6,6 +6,10 @@ latest request and what is attached: the verb picks the kind of work (segment, t
 the attached media picks the module (an edit on a video is F, on an photo C), and the words after the verb give
 the target. A box typed as ``[x1, y1, x2, y2]`` (pixels of the attached media) becomes the invocation's region.
 
+A request in steps ("draw a red car, then cut out the car [10, 20, 200, 180], then animate it") becomes one
+invocation per step, in order; each step works on what the step before made (the drawn image, the edited photo),
+so the graph turns them into a plan whose later steps use earlier outputs.
+
 The output is Vitron's own text format, so it goes through exactly the same parsing and validation as the
 Vitron checkpoint's answers.
 
@@ -122,6 +126,8 @@ class Request:
     media: Media
     size: tuple[int, int] | None
     box: tuple[float, float, float, float] | None
+    raw: str = ""
+    """the request as typed, box included"""
 
 
 def read_request(
@@ -139,12 +145,18 @@ def read_request(
         text = text[len(_PERSON_CORRECTION):].strip()
     latest = attachments[-1] if attachments else None
     media: Media = latest.kind if latest is not None else None
+    return _with_box(text, media, latest.size if latest is not None else None), None
+
+
+def _with_box(text: str, media: Media, size: tuple[int, int] | None) -> Request:
+    """The request with its first typed box taken out of the words."""
     box = None
+    raw = text
     match = _TYPED_BOX.search(text)
     if match:
         box = tuple(float(v) for v in match.groups())
         text = (text[: match.start()] + text[match.end():]).strip()
-    return Request(text, media, latest.size if latest is not None else None, box), None  # type: ignore[arg-type]
+    return Request(text, media, size, box, raw)  # type: ignore[arg-type]
 
 
 class RulePlanner:
@@ -159,19 +171,56 @@ class RulePlanner:
         request, reply = read_request(messages, attachments)
         if request is None:
             return reply or ""
-        invocation = map_request(request, has_region=region is not None)
-        if isinstance(invocation, str):
-            return invocation
-        if request.box is not None and request.size is not None and region is None:
-            from vitron_agent.regions import Box
+        parts = [part for part in _STEP_BREAK.split(request.raw) if part.strip()]
+        if len(parts) <= 1:
+            return _one_step(request, region is not None)
+        texts = []
+        media, size = request.media, request.size
+        for number, part in enumerate(parts, start=1):
+            step = _one_step(_with_box(part.strip(), media, size), number == 1 and region is not None)
+            if "<module>" not in step:
+                return f"Step {number} ({part.strip()!r}): {step}"
+            texts.append(step)
+            media, size = _after(_module_of(step), media, size)
+        return " ".join(texts)
 
-            try:
-                frame = Box.of(request.box).to_model_frame(request.size)
-                invocation = Invocation(invocation.response, invocation.module, invocation.commands,
-                                        tuple(round(v, 4) for v in frame.as_tuple()))
-            except ValueError as error:
-                return f"The box {list(request.box)} in your request cannot be used: {error}"
-        return invocation.to_vitron_text()
+
+_STEP_BREAK = re.compile(r"\s*(?:[,;.]\s*(?:and\s+)?then\b|\band then\b|[,;.]\s*after that\b|[,;.]\s*next\b)[,:]?\s*",
+                         re.IGNORECASE)
+_MADE_SIZE = {Module.A: (512, 512), Module.D: (576, 320)}
+"""What the generation calls make when the text names no size (their call models' defaults)."""
+
+
+def _one_step(request: Request, has_region: bool) -> str:
+    """Vitron text for one request: the invocation, its typed box in the 224 frame; or an honest answer."""
+    invocation = map_request(request, has_region=has_region)
+    if isinstance(invocation, str):
+        return invocation
+    if request.box is not None and request.size is not None and not has_region:
+        from vitron_agent.regions import Box
+
+        try:
+            frame = Box.of(request.box).to_model_frame(request.size)
+            invocation = Invocation(invocation.response, invocation.module, invocation.commands,
+                                    tuple(round(v, 4) for v in frame.as_tuple()))
+        except ValueError as error:
+            return f"The box {list(request.box)} in your request cannot be used: {error}"
+    return invocation.to_vitron_text()
+
+
+def _module_of(text: str) -> Module:
+    """The module a step's Vitron text calls."""
+    match = re.search(r"<module>([A-G])</module>", text)
+    return Module(match.group(1)) if match else Module.B
+
+
+def _after(module: Module, media: Media, size: tuple[int, int] | None) -> tuple[Media, tuple[int, int] | None]:
+    """What the next step works on after ``module``: new media for generation and editing, the same otherwise."""
+    if module in (Module.A, Module.D):
+        return ("image" if module == Module.A else "video"), _MADE_SIZE[module]
+    if module == Module.G:
+        return "video", size
+    return media, size
 
 
 def map_request(request: Request, has_region: bool = False) -> Invocation | str:
