@@ -47,6 +47,7 @@ from vitron_agent.graphs.plan import (
     Plan,
     PlanStep,
     check_references,
+    complete_calls,
     parse_plan,
     references_to,
     renumber_after_removal,
@@ -204,8 +205,10 @@ class _Nodes:
                     return {"answer": invocations[0].response, "messages": said, "step": "report"}
                 plan = self._plan_from_text(invocations, state)
             else:
-                steps = [self._step_from_call(call) for call in output]
-                plan = Plan(steps=steps)
+                attachments = [Attachment.model_validate(a) for a in state.get("attachments") or []]
+                region = Box.of(state["region"]) if state.get("region") else None
+                plan = Plan(steps=[self._step_from_call(call)
+                                   for call in complete_calls(output, attachments, region, self.tools)])
             problems = check_references(plan, {name: getattr(t, "outputs", None) for name, t in self.tools.items()})
             if problems:
                 raise ValueError("; ".join(problems))
@@ -294,13 +297,14 @@ class _Nodes:
         if action == "remove":
             return self._removed(plan, step_number)
         if action == "reject":
-            decision = _decision(plan.steps[waiting[0]], plan, number, "reject", "person", feedback=str(payload or ""))
+            decision = _decision(plan.steps[waiting[0]], plan, config, number, "reject", "person",
+                                 feedback=str(payload or ""))
             self.log.record(_thread_id(config), decision)
             correction = HumanMessage(PERSON_CORRECTION.format(feedback=payload or "(no reason given)"))
             return {"plan": None, "decisions": [decision], "messages": [correction], "corrections": 0,
                     "step": "plan"}
         if action == "cancel":
-            decision = _decision(plan.steps[waiting[0]], plan, number, "cancel", "person")
+            decision = _decision(plan.steps[waiting[0]], plan, config, number, "cancel", "person")
             self.log.record(_thread_id(config), decision)
             for index in waiting:
                 plan.steps[index].status = "cancelled"
@@ -317,7 +321,7 @@ class _Nodes:
             step = plan.steps[index]
             tool = self.tools[step.tool]
             who = by or ("policy: no side effects" if not tool.side_effects else f"policy: {_policy_name(policy)}")
-            decision = _decision(step, plan, number + offset, "approve", who)
+            decision = _decision(step, plan, config, number + offset, "approve", who)
             self.log.record(_thread_id(config), decision)
             step.status, step.decision = "approved", decision["id"]
             decisions.append(decision)
@@ -430,6 +434,9 @@ class _Nodes:
         """A failed step stops the plan; finished steps are kept. One step: the turn ends with the message.
         Several: the plan waits in review, offering retry (approve), edit, or stop (cancel)."""
         self.log.finish(decision["id"], outcome, (), message)
+        for later in plan.steps[index + 1:]:
+            if later.decision:  # approved with the plan, never run: say so in the log
+                self.log.finish(later.decision, "skipped", (), f"step {index + 1} did not finish")
         step = plan.steps[index]
         step.message, step.decision = message, None
         if len(plan.steps) == 1 or outcome == "cancelled":
@@ -556,11 +563,12 @@ def _read_answer(answer: Any) -> tuple[str, Any, int | None]:
     return "", None, None
 
 
-def _decision(step: PlanStep, plan: Plan, number: int, action: str, by: str, **extra: Any) -> dict[str, Any]:
-    """A decision record; its id is derived from the step and the thread's decision count, so a node that
-    re-runs makes the same record, not a second one."""
+def _decision(step: PlanStep, plan: Plan, config: RunnableConfig, number: int, action: str, by: str,
+              **extra: Any) -> dict[str, Any]:
+    """A decision record; its id is derived from the thread, the step and the thread's decision count, so a node
+    that re-runs makes the same record, not a second one, and a forked thread never reuses its origin's ids."""
     return {
-        "id": f"{step.id}-{number}",
+        "id": f"{_thread_id(config)}/{step.id}-{number}",
         "call": step.id,
         "plan": plan.id,
         "step": plan.steps.index(step) + 1,

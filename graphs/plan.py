@@ -35,6 +35,7 @@ __all__ = [
     "PlanStep",
     "StepStatus",
     "check_references",
+    "complete_calls",
     "parse_plan",
     "resolve_references",
     "steps_from_invocations",
@@ -121,6 +122,30 @@ def steps_from_invocations(invocations: Sequence[Invocation], inputs: CallInputs
             width, height = _made_size(call.arguments(), known)
             known.append(Attachment(ref=f"@{number}", kind=made, width=width, height=height))
     return calls
+
+
+def complete_calls(calls: Sequence[Mapping[str, Any]], attachments: Sequence[Attachment], region: Any,
+                   tools: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Typed calls (``{"name", "args"}``) with what they may leave out filled in: a media argument means the
+    latest so far of its kind (an attachment, or what an earlier call makes, as ``@N``), and the person's region
+    goes to the first call that takes one and gives none."""
+    known = [(a.ref, a.kind) for a in attachments]
+    completed = []
+    for number, call in enumerate(calls, start=1):
+        args = dict(call.get("args") or {})
+        tool = tools.get(call.get("name"))
+        fields = tool.Args.model_fields if tool is not None else {}
+        for field, kind in MEDIA_FIELDS.items():
+            latest = next((ref for ref, known_kind in reversed(known) if known_kind == kind), None)
+            if field in fields and not args.get(field) and latest is not None:
+                args[field] = latest
+        if region is not None and "region" in fields and not args.get("region"):
+            args["region"], region = list(region.as_tuple()), None
+        made = MAKES.get(tool.module) if tool is not None and tool.module is not None else None
+        if made is not None:
+            known.append((f"@{number}", made))
+        completed.append({**call, "args": args})
+    return completed
 
 
 def check_references(plan: Plan, outputs: Mapping[str, Sequence[str] | None]) -> list[str]:

@@ -300,6 +300,8 @@ class Session:
                 self.log.finish(entry["id"], "interrupted", (), "the process stopped while the tool was running")
             for later in plan.steps[index:]:
                 if later.status == "approved":
+                    if later is not plan.steps[index] and later.decision:
+                        self.log.finish(later.decision, "skipped", (), "the process stopped before it ran")
                     later.status, later.decision = "planned", None
             self.agent.update_state(self.config, {"plan": plan.model_dump(), "step": "review"}, as_node="validate")
         for _ in self.agent.stream(None, self.config, stream_mode="custom"):

@@ -21,8 +21,7 @@ from collections.abc import Sequence
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from vitron_agent.calls import CALLS, Attachment, ToolCall
-from vitron_agent.graphs.plan import MAKES
+from vitron_agent.calls import CALLS, Attachment
 from vitron_agent.planners.base import AttachmentFiles
 
 if TYPE_CHECKING:
@@ -138,8 +137,8 @@ class ChatModelPlanner:
 
     def _read(self, reply: Any, attachments: Sequence[Attachment], region: Box | None) -> str | dict[str, Any]:
         calls = getattr(reply, "tool_calls", None) or []
-        if calls:
-            return _plan(calls, attachments, region)
+        if calls:  # media and region left out are filled by the graph (the latest so far; the person's box)
+            return [{"name": call["name"], "args": dict(call.get("args") or {})} for call in calls]
         text = reply.text
         metadata = getattr(reply, "response_metadata", {}) or {}
         refusal = (getattr(reply, "additional_kwargs", {}) or {}).get("refusal")
@@ -151,23 +150,3 @@ class ChatModelPlanner:
         return text
 
 
-def _plan(calls: Sequence[dict[str, Any]], attachments: Sequence[Attachment], region: Box | None) -> list[dict[str, Any]]:
-    """Every tool call, in order, as a plan: each may leave out its media (the latest so far: an attachment, or
-    what an earlier call makes, as ``@N``); the person's region goes to the first call that takes one."""
-    known = [(a.ref, a.kind) for a in attachments]
-    plan = []
-    for number, raw in enumerate(calls, start=1):
-        name, args = raw["name"], dict(raw.get("args") or {})
-        call: type[ToolCall] | None = next((c for c in CALLS.values() if c.tool == name), None)
-        if call is not None:
-            fields = call.model_fields
-            for kind in ("image", "video"):
-                latest = next((ref for ref, known_kind in reversed(known) if known_kind == kind), None)
-                if kind in fields and not args.get(kind) and latest is not None:
-                    args[kind] = latest
-            if region is not None and "region" in fields and not args.get("region"):
-                args["region"], region = list(region.as_tuple()), None
-            if call.module in MAKES:
-                known.append((f"@{number}", MAKES[call.module]))
-        plan.append({"name": name, "args": args})
-    return plan
