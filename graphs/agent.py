@@ -62,7 +62,7 @@ from vitron_agent.planners.base import Planner
 from vitron_agent.regions import Box
 from vitron_agent.tools import Tool, ToolCancelled, ToolContext, load_tools, tool_for_module
 
-__all__ = ["Policy", "build_agent", "check_policy"]
+__all__ = ["Policy", "build_agent", "check_policy", "summary"]
 
 Policy = Literal["ask", "auto", "step"] | frozenset[str]
 """``"ask"``: every side-effecting call waits for a person (a plan is approved as a whole); ``"step"``: the same,
@@ -517,7 +517,7 @@ def _shown(plan: Plan, waiting: list[int], tools: Mapping[str, Tool]) -> dict[st
         "module": module.value if module else None,
         "module_name": module.human_name if module else None,
         "args": current.args,
-        "summary": _summary(current.tool, current.args),
+        "summary": summary(current.tool, current.args),
         "preview": current.preview,
         "backend": current.backend,
         "notes": current.notes,
@@ -528,7 +528,7 @@ def _shown(plan: Plan, waiting: list[int], tools: Mapping[str, Tool]) -> dict[st
         "asking": [i + 1 for i in waiting],
         "steps": [
             {"number": i + 1, "tool": step.tool, "module": step.module, "args": step.args,
-             "summary": _summary(step.tool, step.args), "status": step.status, "preview": step.preview,
+             "summary": summary(step.tool, step.args), "status": step.status, "preview": step.preview,
              "backend": step.backend, "notes": step.notes, "changed": step.changed, "message": step.message,
              "side_effects": tools[step.tool].side_effects}
             for i, step in enumerate(plan.steps)
@@ -536,7 +536,7 @@ def _shown(plan: Plan, waiting: list[int], tools: Mapping[str, Tool]) -> dict[st
     }
 
 
-def _summary(tool: str, args: Mapping[str, Any]) -> str:
+def summary(tool: str, args: Mapping[str, Any]) -> str:
     """``segment_image: target 'zebra', region (12, 30, 200, 180)``, cut to one line."""
     parts = []
     for key in ("image", "video"):

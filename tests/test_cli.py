@@ -125,13 +125,36 @@ def test_mistakes_get_one_line_hints_and_the_session_lives(workspace: Path) -> N
     assert "error:" in ask(child, f"/attach {corrupt}")
     assert "usage: /attach PATH" in ask(child, "/attach")
     assert "error:" in ask(child, "/region 1,2,3")
-    assert "usage: /policy ask|auto" in ask(child, "/policy sometimes")
+    assert "usage: /policy ask|step|auto" in ask(child, "/policy sometimes")
     assert "Policy: auto" in ask(child, "/policy auto")
     assert "Attached image motorcycle.jpg (640x480)" in ask(child, f"/attach {MOTORCYCLE}")
     assert "wholly outside" in ask(child, "/region 700,500,800,600")
     assert "Region for the next request: 60, 90, 580, 380" in ask(child, "/region 60,90,580,380")
     # policy auto: the tool runs at once, with the region given by /region
     assert "Segmented 'motorcycle' with classic" in ask(child, "segment the motorcycle")
+    quit_session(child)
+
+
+def test_a_plan_in_the_terminal_edit_drop_undo_and_fork(workspace: Path) -> None:
+    child = spawn(workspace, str(MOTORCYCLE))
+    panel = ask(child, "segment the motorcycle [60, 90, 580, 380], then segment the van [0, 0, 200, 300], then "
+                       "segment the rider [300, 60, 420, 300]", "decide> ")
+    assert "decision · step 1 of 3 · B image segmentation · segment_image" in panel
+    assert re.search(r"1\s+segment_image: target 'motorcycle'.*asking", panel)
+    assert re.search(r"3\s+segment_image: target 'rider'", panel) and "d N drop step N" in panel
+    assert re.search(r"3\s+segment_image: target 'the person'", ask(child, "e 3 target=the person", "decide> "))
+    dropped = ask(child, "d 2", "decide> ")
+    assert "'van'" not in dropped and re.search(r"2\s+segment_image: target 'the person'", dropped)
+    done = ask(child, "a")
+    assert "1. Segmented 'motorcycle' with classic" in done and "2. Segmented 'the person'" in done
+    assert len(re.findall(r"\bdone\b", ask(child, "/plan"))) == 2
+
+    back = ask(child, "/undo 2", "decide> ")
+    assert "decision · step 2 of 2" in back and re.search(r"1\s+segment_image: target 'motorcycle'[^\n]*\bdone\b", back)
+    assert "Stopped the plan before step 2; steps 1 to 1 are kept." in ask(child, "c")
+    forked = ask(child, "/fork 1", "decide> ")
+    assert "forked from" in forked and "decision · step 1 of 2" in forked
+    assert "1. Segmented 'motorcycle'" in ask(child, "a")
     quit_session(child)
 
 

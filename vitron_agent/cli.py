@@ -62,8 +62,8 @@ PlannerSpec = Annotated[str | None, typer.Option(
 )]
 PolicyText = Annotated[str, typer.Option(
     "--policy",
-    help="ask: every tool that changes something waits for approval; auto: run without asking; or tool names, "
-         "comma-separated, that must ask.",
+    help="ask: every tool that changes something waits for approval (a plan as a whole); step: and each step of "
+         "a plan again; auto: run without asking; or tool names, comma-separated, that must ask.",
 )]
 Region = Annotated[str | None, typer.Option(
     "--region", "-r", help="A box x1,y1,x2,y2 in pixels of the last media file.", show_default=False,
@@ -203,7 +203,7 @@ def _open(workspace: Path, planner_spec: str | None, policy: str, resume: str | 
 
 def _policy(text: str) -> Any:
     text = text.strip()
-    if text in ("ask", "auto"):
+    if text in ("ask", "step", "auto"):
         return text
     names = frozenset(name.strip() for name in text.split(",") if name.strip())
     if not names:

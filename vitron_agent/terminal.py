@@ -30,6 +30,7 @@ from vitron_agent.calls import Attachment
 from vitron_agent.media import MediaError
 from vitron_agent.paths import PathOutsideWorkspace
 from vitron_agent.regions import Box, RegionError, parse_box
+from vitron_agent.graphs.agent import summary as _summary
 from vitron_agent.session import Session, SessionError, Turn
 from vitron_agent.ui import (
     DECISION_KEYS,
@@ -38,6 +39,7 @@ from vitron_agent.ui import (
     can_show_thumbnails,
     decision_panel,
     history_table,
+    plan_table,
     result_view,
     shown_path,
     thumbnail,
@@ -51,8 +53,11 @@ COMMANDS: dict[str, str] = {
     "/region x1,y1,x2,y2": "a box in pixels of the latest attachment, for your next request (/region clear)",
     "/artifacts": "what this thread holds: attachments and results, with their paths",
     "/history": "the decisions so far and what came of them",
-    "/undo": "set the last tool's results aside (back to before it ran)",
-    "/policy ask|auto": "ask before every tool that changes something, or run without asking",
+    "/plan": "the current plan, step by step, and how far it got",
+    "/undo [N]": "set the last tool's results aside; with N, return the plan to just before step N ran",
+    "/fork [N]": "continue in a new thread from here (or from just before step N); this one stays as it is",
+    "/policy ask|step|auto": "ask before every tool that changes something (step: before each step of a plan), or "
+                             "run without asking",
     "/quit": "leave; the thread is saved and --resume continues it",
 }
 PERSON_ERRORS = (SessionError, MediaError, PathOutsideWorkspace, RegionError, ArtifactNotFound, ValueError, OSError)
@@ -198,7 +203,12 @@ class Terminal:
             if key in ("", "a", "approve", "y", "yes"):
                 turn = self._call(self.session.approve)
             elif key in ("e", "edit"):
-                turn = self._edit(rest or self._read("change (name=value)> "))
+                turn = self._edit(rest or self._read("change ([N] name=value)> "))
+            elif key in ("d", "drop"):
+                if not rest.isdigit():
+                    self._hint("say which step to drop: d N")
+                    continue
+                turn = self._call(self.session.remove_step, int(rest))
             elif key in ("r", "reject"):
                 feedback = rest or self._read("what was wrong? ")
                 if not feedback:
@@ -214,12 +224,15 @@ class Terminal:
                 return turn
 
     def _edit(self, text: str) -> Turn | None:
+        """``name=value`` for the step being asked about, or ``N name=value`` for step N of a plan."""
+        number, _, rest = text.strip().partition(" ")
         try:
-            changes = parse_edit(text)
+            if number.isdigit():
+                return self._call(self.session.edit_step, int(number), **parse_edit(rest))
+            return self._call(self.session.edit, **parse_edit(text))
         except ValueError as error:
             self._hint(str(error))
             return None
-        return self._call(self.session.edit, **changes)
 
     def _show_decision(self, shown: dict[str, Any]) -> None:
         preview = self._artifact(shown.get("preview"))
@@ -277,13 +290,42 @@ class Terminal:
         entries = self.session.history()
         self.console.print(history_table(entries) if entries else "No decisions in this thread yet.")
 
+    def _cmd_plan(self, args: list[str]) -> None:
+        plan = self.session.plan
+        if plan is None:
+            self.console.print("No plan in this thread yet.")
+            return
+        pending = self.session.pending
+        steps = pending["steps"] if pending else [
+            {"number": i + 1, "summary": _summary(step.tool, step.args), "status": step.status,
+             "message": step.message} for i, step in enumerate(plan.steps)]
+        self.console.print(plan_table(steps, pending["asking"] if pending else ()))
+
     def _cmd_undo(self, args: list[str]) -> None:
-        self.console.print(self.session.undo())
+        if not args:
+            self.console.print(self.session.undo())
+            return
+        if len(args) != 1 or not args[0].isdigit():
+            self._hint("usage: /undo, or /undo N for step N of the current plan")
+            return
+        turn = self.session.undo(step=int(args[0]))
+        self._follow(turn)
+
+    def _cmd_fork(self, args: list[str]) -> None:
+        if args and (len(args) != 1 or not args[0].isdigit()):
+            self._hint("usage: /fork, or /fork N to start from just before step N of the current plan")
+            return
+        origin = self.session.thread_id
+        self.session = self.session.fork(step=int(args[0]) if args else None)
+        self.console.print(f"Now in thread {self.session.thread_id}, forked from {origin} (which stays as it "
+                           f"was: vitron-agent chat --resume {origin}).")
+        if self.session.pending is not None:
+            self._follow(Turn(pending=self.session.pending, text="", artifacts=[]))
 
     def _cmd_policy(self, args: list[str]) -> None:
         if args:
-            if len(args) != 1 or args[0] not in ("ask", "auto"):
-                self._hint("usage: /policy ask|auto")
+            if len(args) != 1 or args[0] not in ("ask", "step", "auto"):
+                self._hint("usage: /policy ask|step|auto")
                 return
             self.session.policy = args[0]
         policy = self.session.policy

@@ -34,18 +34,22 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DECISION_KEYS",
+    "PLAN_KEYS",
     "ProgressView",
     "artifacts_table",
     "can_show_thumbnails",
     "decision_panel",
     "doctor_view",
     "history_table",
+    "plan_table",
     "result_view",
     "shown_path",
     "thumbnail",
 ]
 
 DECISION_KEYS = "[bold]a[/] approve (Enter)  [bold]e[/] edit  [bold]r[/] reject with a correction  [bold]c[/] cancel"
+PLAN_KEYS = ("[bold]a[/] approve (Enter)  [bold]e N[/] edit step N  [bold]d N[/] drop step N  [bold]r[/] reject  "
+             "[bold]c[/] cancel")
 THUMBNAIL_COLUMNS = 40
 
 
@@ -110,17 +114,39 @@ def decision_panel(shown: Mapping[str, Any], *, preview: Path | None = None, pic
     parts.append(rows)
     if picture is not None:
         parts.append(picture)
+    steps = shown.get("steps") or []
+    if len(steps) > 1:
+        parts.append(plan_table(steps, shown.get("asking") or []))
+        if keys == DECISION_KEYS:
+            keys = PLAN_KEYS
     if shown.get("error"):
-        parts.append(Text(f"That edit was not applied: {shown['error']}", style="bold red"))
+        failed = any(step.get("status") == "failed" for step in steps)
+        parts.append(Text(shown["error"] if failed else f"That change was not applied: {shown['error']}",
+                          style="bold red"))
     module = f"{shown['module']} {shown['module_name']} · " if shown.get("module") else ""
+    where = f"step {shown['step']} of {len(steps)} · " if len(steps) > 1 else ""
     return Panel(
         Group(*parts),
-        title=f"[bold]decision[/] · {module}[bold]{shown['tool']}[/]",
+        title=f"[bold]decision[/] · {where}{module}[bold]{shown['tool']}[/]",
         title_align="left",
         subtitle=keys,
         subtitle_align="left",
         border_style="red" if shown.get("error") else "blue",
     )
+
+
+def plan_table(steps: Sequence[Mapping[str, Any]], asking: Sequence[int] = ()) -> Table:
+    """A plan's steps: number, what each does, and how far it got (the steps waiting for this answer marked)."""
+    table = Table(title="plan", title_justify="left", show_edge=False, header_style="bold")
+    for column in ("#", "step", "status", "result"):
+        table.add_column(column, overflow="fold")
+    for step in steps:
+        status = step.get("status", "")
+        if step.get("number") in asking:
+            status = "[bold]asking[/]" if status == "planned" else f"[bold]{status}, asking[/]"
+        table.add_row(str(step.get("number", "")), step.get("summary") or step.get("tool", ""), status,
+                      step.get("message") or "")
+    return table
 
 
 def result_view(text: str, artifacts: Sequence[Artifact]) -> RenderableType:
