@@ -99,7 +99,8 @@ def build_agent(
         policy: ``"ask"`` (default), ``"step"``, ``"auto"``, or a set of tool names that must ask. A run may override it
             with ``config["configurable"]["policy"]`` (the terminal's ``/policy`` does).
         checkpointer: any LangGraph checkpointer; None means SQLite in ``workspace/checkpoints.sqlite``. Pass
-            ``True`` when embedding the graph as a subgraph, so it keeps its state in the parent's checkpointer.
+            ``True`` when embedding the graph as a subgraph, so it keeps its state in the parent's checkpointer,
+            and ``False`` to compile it with none, for a LangGraph server that brings its own (``langgraph.json``).
         max_corrections: invalid planner outputs in a row before the person is told instead.
         cancelled: polled by running tools; return True to stop the current tool.
         models: the model manager tools load through; a new one (nothing loaded until used) by default.
@@ -133,6 +134,8 @@ def build_agent(
     graph.add_edge("report", END)
     if checkpointer is None:
         checkpointer = _sqlite_checkpointer(workspace / "checkpoints.sqlite")
+    elif checkpointer is False:
+        checkpointer = None
     return graph.compile(checkpointer=checkpointer, name="vitron_agent")
 
 

@@ -44,6 +44,7 @@ _EXPORTS: dict[str, str] = {
     "planner_from_spec": "vitron_agent.planners.choose",
     "DecisionLog": "vitron_agent.decisions",
     "ModelManager": "vitron_agent.models",
+    "as_langchain_tools": "vitron_agent.langchain_tools",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
     from vitron_agent.decisions import DecisionLog
     from vitron_agent.graphs.agent import build_agent
     from vitron_agent.invocation import Command, Invocation, Module, parse_invocation
+    from vitron_agent.langchain_tools import as_langchain_tools
     from vitron_agent.models import ModelManager
     from vitron_agent.paths import PathOutsideWorkspace
     from vitron_agent.planners import Planner, ScriptedPlanner

@@ -1,5 +1,5 @@
 """The ``vitron-agent`` console script: ``chat`` (the terminal session), ``run`` (one request, for scripts) and
-``doctor`` (what this machine can run).
+``doctor`` (what this machine can run), and ``mcp`` (the tools for MCP clients).
 
 Only typer is imported at start-up; each command imports what it needs when it runs, so ``--help`` and
 ``doctor`` never load torch, transformers or diffusers. Every error a person can cause ends as one line on
@@ -167,6 +167,25 @@ def doctor(workspace: Workspace = DEFAULT_WORKSPACE) -> None:
     console = Console()
     with _one_line_errors(console, (ValueError, OSError)):
         console.print(doctor_view(diagnose(workspace)))
+
+
+@app.command()
+def mcp(
+    workspace: Workspace = DEFAULT_WORKSPACE,
+    policy: Annotated[str, typer.Option(
+        help="ask: a call that changes things answers with a decision to approve (approve_decision); auto: it runs "
+             "at once.")] = "ask",
+) -> None:
+    """Serve the vision tools over MCP (stdio), for MCP clients; changes wait for approve_decision."""
+    try:
+        from vitron_agent.mcp_server import build_server
+        import mcp.server.mcpserver  # noqa: F401  (the 2.x SDK)
+    except ImportError:
+        typer.echo("error: the MCP server needs the mcp SDK 2.x: pip install 'vitron-agent[mcp]'", err=True)
+        raise typer.Exit(1) from None
+    if policy not in ("ask", "auto"):
+        raise typer.BadParameter("write ask or auto", param_hint="--policy")
+    build_server(workspace, policy=policy).run("stdio")
 
 
 def main() -> None:

@@ -1,0 +1,25 @@
+"""The agent graph as LangGraph's own server loads it: ``langgraph.json`` at the project root points here, so
+``langgraph dev`` (from ``langgraph-cli[inmem]``) serves vitron-agent with its API, Studio and persistence.
+
+The server brings its checkpointer, so the graph is compiled without one. The workspace (artifacts, decision log)
+comes from ``VITRON_WORKSPACE`` (default ``vitron-workspace``) and the planner from ``VITRON_PLANNER`` or the
+workspace's ``vitron.toml``, as for the terminal.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from vitron_agent.graphs.agent import build_agent
+from vitron_agent.planners.choose import configured_spec, planner_from_spec
+
+__all__ = ["make_graph"]
+
+
+def make_graph(config: Any = None) -> Any:
+    """A fresh compiled agent graph for the server (a factory, so the environment is read when it starts)."""
+    workspace = Path(os.environ.get("VITRON_WORKSPACE", "vitron-workspace")).expanduser().resolve()
+    planner = planner_from_spec(configured_spec(workspace), workspace=workspace)
+    return build_agent(planner, workspace=workspace, checkpointer=False)

@@ -1,0 +1,78 @@
+"""The vision tools as LangChain tools, called by a LangChain agent whose chat model is scripted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from langchain.agents import create_agent
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage, HumanMessage
+
+from vitron_agent import as_langchain_tools
+from vitron_agent.decisions import DecisionLog
+
+from conftest import MOTORCYCLE, SHARED_DATA, configure
+
+
+class ScriptedChatModel(GenericFakeChatModel):
+    """A chat model that answers from a script and accepts tools (the agent binds them)."""
+
+    def bind_tools(self, tools: Any, **kwargs: Any) -> ScriptedChatModel:
+        return self
+
+
+def test_tools_keep_their_schemas_and_say_which_change_things(workspace: Path) -> None:
+    tools = {tool.name: tool for tool in as_langchain_tools(workspace)}
+    assert set(tools) >= {"segment_image", "edit_image", "generate_image", "import_media"}
+    segment = tools["segment_image"]
+    assert segment.args_schema.__name__ == "SegmentImage" and "region" in segment.args
+    assert segment.metadata == {"side_effects": True, "module": "B"} and segment.tags == ["side_effects"]
+    assert "confirm with the person first" in segment.description
+    assert tools["import_media"].metadata["side_effects"] is False
+
+
+def test_an_agent_imports_a_photo_and_segments_it(workspace: Path) -> None:
+    configure(workspace, '[segmentation]\nbackend = "classic"\n')
+    tools = as_langchain_tools(workspace, import_roots=[SHARED_DATA])
+    photo, box = MOTORCYCLE
+    with_id = {}
+
+    def script():
+        yield AIMessage("", tool_calls=[{"name": "import_media", "args": {"path": str(photo)}, "id": "1"}])
+        image = with_id["image"]
+        yield AIMessage("", tool_calls=[{"name": "segment_image", "id": "2",
+                                         "args": {"image": image, "target": "motorcycle", "region": list(box)}}])
+        yield AIMessage("The motorcycle is cut out.")
+
+    steps = script()
+    model = ScriptedChatModel(messages=_Lazy(steps, with_id, workspace))
+    agent = create_agent(model, tools)
+    result = agent.invoke({"messages": [HumanMessage("cut out the motorcycle")]})
+    tool_messages = [m for m in result["messages"] if m.type == "tool"]
+    assert tool_messages[0].artifact[0]["kind"] == "image"
+    assert tool_messages[1].content.startswith("Segmented 'motorcycle' with classic")
+    assert [a["kind"] for a in tool_messages[1].artifact] == ["mask", "preview"]
+    assert Path(tool_messages[1].artifact[0]["path"]).is_file()
+    assert result["messages"][-1].content == "The motorcycle is cut out."
+    [logged] = DecisionLog(workspace).list("langchain")
+    assert logged["tool"] == "segment_image" and logged["by"] == "langchain caller" and logged["outcome"] == "ok"
+
+
+class _Lazy:
+    """Feeds the scripted replies one by one, reading the imported photo's id from the store before the second
+    (the script cannot know it in advance)."""
+
+    def __init__(self, steps, with_id: dict, workspace: Path) -> None:
+        self.steps, self.with_id, self.workspace, self.count = steps, with_id, workspace, 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self.count == 1:
+            from vitron_agent.artifacts import ArtifactStore
+
+            self.with_id["image"] = ArtifactStore(self.workspace).list("image")[0].id
+        self.count += 1
+        return next(self.steps)

@@ -1,0 +1,100 @@
+"""The MCP server as a client meets it: the SDK's own stdio client against the real ``vitron-agent mcp`` process."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import anyio
+import pytest
+
+pytest.importorskip("mcp")
+from mcp import ClientSession, StdioServerParameters  # noqa: E402
+from mcp.client.stdio import stdio_client  # noqa: E402
+
+from vitron_agent.decisions import DecisionLog  # noqa: E402
+
+from conftest import ROOT  # noqa: E402
+
+SCRIPT = Path(sys.executable).parent / "vitron-agent"
+PHOTO = "examples/media/motorcycle.jpg"
+
+
+def talk(workspace: Path, conversation, *args: str):
+    """Start the server, open a client session, and run ``conversation(session)``."""
+    params = StdioServerParameters(command=str(SCRIPT), args=["mcp", "--workspace", str(workspace), *args],
+                                   env={"VITRON_SEGMENTATION_BACKEND": "classic", "HF_HUB_OFFLINE": "1"},
+                                   cwd=str(ROOT))
+
+    async def main():
+        async with stdio_client(params) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                return await conversation(session)
+
+    return anyio.run(main)
+
+
+async def call(session: ClientSession, name: str, arguments: dict) -> tuple[dict | str, bool]:
+    result = await session.call_tool(name, arguments)
+    text = result.content[0].text
+    try:
+        return json.loads(text), result.is_error
+    except json.JSONDecodeError:
+        return text, result.is_error
+
+
+def test_tools_are_listed_with_their_typed_schemas(workspace: Path) -> None:
+    async def conversation(session):
+        return (await session.list_tools()).tools
+
+    tools = {tool.name: tool for tool in talk(workspace, conversation)}
+    assert {"generate_image", "segment_image", "edit_image", "generate_video", "segment_video", "edit_video",
+            "animate_image", "import_media", "approve_decision", "reject_decision"} == set(tools)
+    schema = tools["segment_image"].input_schema
+    assert schema["required"] == ["image"] and schema["properties"]["target"]["anyOf"][0]["maxLength"] == 500
+    assert "notes" not in schema["properties"] and tools["segment_image"].meta == {"side_effects": True}
+
+
+def test_a_change_waits_for_approval_through_a_second_call(workspace: Path) -> None:
+    async def conversation(session):
+        photo, _ = await call(session, "import_media", {"path": PHOTO})
+        proposed, _ = await call(session, "segment_image",
+                                 {"image": photo["id"], "target": "motorcycle", "region": [60, 90, 580, 380]})
+        before_approval = sorted(p.name for p in (workspace / "artifacts").rglob("*.png"))
+        done, error = await call(session, "approve_decision", {"decision": proposed["decision"]})
+        again, again_error = await call(session, "approve_decision", {"decision": proposed["decision"]})
+        bad, bad_error = await call(session, "segment_image", {"image": photo["id"], "region": [5, 5, 1, 1]})
+        return photo, proposed, before_approval, (done, error), (again, again_error), (bad, bad_error)
+
+    photo, proposed, before_approval, done, again, bad = talk(workspace, conversation)
+    assert photo["kind"] == "image" and (photo["width"], photo["height"]) == (640, 480)
+    assert proposed["status"] == "needs_approval" and proposed["tool"] == "segment_image"
+    assert proposed["runs_on"] == "classic (OpenCV GrabCut; configured)"
+    assert before_approval == []  # nothing ran before the approval
+    result, error = done
+    assert not error and result["status"] == "done" and [a["kind"] for a in result["artifacts"]] == ["mask", "preview"]
+    assert all(Path(a["path"]).is_file() for a in result["artifacts"])
+    assert again[1] and "already approved" in again[0]
+    assert bad[1] and "region" in bad[0]
+    entries = DecisionLog(workspace).list("mcp")
+    assert [(e["action"], e["outcome"]) for e in entries] == [("propose", "approved"), ("approve", "ok")]
+
+
+def test_rejected_and_auto(workspace: Path) -> None:
+    async def rejecting(session):
+        photo, _ = await call(session, "import_media", {"path": PHOTO})
+        proposed, _ = await call(session, "segment_image", {"image": photo["id"], "region": [60, 90, 580, 380]})
+        return await call(session, "reject_decision", {"decision": proposed["decision"], "reason": "not now"})
+
+    assert talk(workspace, rejecting)[0]["status"] == "rejected"
+    assert DecisionLog(workspace).list("mcp")[0]["outcome"] == "rejected"
+
+    async def automatic(session):
+        photo, _ = await call(session, "import_media", {"path": PHOTO})
+        return await call(session, "segment_image", {"image": photo["id"], "region": [60, 90, 580, 380]})
+
+    result, error = talk(workspace, automatic, "--policy", "auto")
+    assert not error and result["status"] == "done"
+    assert DecisionLog(workspace).list("mcp")[-1]["by"] == "policy: auto"

@@ -1,0 +1,120 @@
+"""The vision tools as LangChain tools, for agents that bring their own planner and their own confirmation.
+
+Each tool keeps its typed arguments (its pydantic ``Args`` is the LangChain ``args_schema``), its name and a
+description that says which Vitron module it serves and whether it changes anything; ``metadata`` carries
+``side_effects`` and ``module`` and side-effecting tools are tagged ``"side_effects"``, so an agent can put its
+own confirmation in front of exactly those. Tools run through the same store and model manager as a session, and
+each call is written to the decision log (``by: "langchain caller"``) before it runs, so nothing runs untraced.
+An ``import_media`` tool brings a file into the store and answers with the artifact id the others take.
+
+Usage::
+
+    tools = as_langchain_tools("workspace")
+    agent = create_agent(model, tools)          # langchain's agent, or LangGraph's ToolNode
+    [t.name for t in tools if t.metadata["side_effects"]]
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+__all__ = ["as_langchain_tools"]
+
+THREAD = "langchain"
+"""The decision log's thread for calls made through these tools."""
+
+
+class ImportMedia(BaseModel):
+    """Bring an image or video file into the store."""
+
+    path: str = Field(description="Path of an image or video file, inside the workspace or an allowed folder.")
+
+
+def as_langchain_tools(
+    workspace: str | os.PathLike[str],
+    *,
+    tools: Iterable[Any] | None = None,
+    models: Any = None,
+    import_roots: Sequence[str | os.PathLike[str]] = (),
+) -> list[Any]:
+    """LangChain ``StructuredTool`` objects for the vision tools (and ``import_media``).
+
+    Args:
+        workspace: where artifacts and the decision log live (as for a session).
+        tools: tool classes or instances; by default the built-ins and installed plugins.
+        models: the model manager to load through (share a session's to share its loaded models).
+        import_roots: folders ``import_media`` may read from, besides the workspace and the current folder.
+
+    Returns:
+        The tools; each returns its text, with the made artifacts (id, kind, path) as the tool message's artifact.
+    """
+    from langchain_core.tools import StructuredTool
+
+    from vitron_agent.artifacts import ArtifactStore
+    from vitron_agent.decisions import DecisionLog
+    from vitron_agent.models import ModelManager
+    from vitron_agent.tools import load_tools
+
+    root = Path(workspace).expanduser().resolve()
+    store = ArtifactStore(root, import_roots=[Path.cwd(), *import_roots])
+    log = DecisionLog(root)
+    manager = models or ModelManager()
+    made = [_as_structured_tool(tool, store, log, manager) for tool in load_tools(tools).values()]
+
+    def import_media(path: str) -> tuple[str, list[dict[str, Any]]]:
+        artifact = store.import_file(path)
+        return f"Imported {artifact.kind} {artifact.id} ({artifact.meta['width']}x{artifact.meta['height']}).", [
+            _artifact(artifact)]
+
+    made.append(StructuredTool.from_function(
+        import_media, name="import_media", args_schema=ImportMedia, response_format="content_and_artifact",
+        description="Bring an image or video file into vitron-agent's store; answers with the artifact id that "
+                    "the vision tools take as `image` or `video`. Changes nothing.",
+        metadata={"side_effects": False, "module": None},
+    ))
+    return made
+
+
+def _as_structured_tool(tool: Any, store: Any, log: Any, models: Any) -> Any:
+    from langchain_core.tools import StructuredTool
+
+    from vitron_agent.tools import ToolContext
+
+    module = tool.module
+
+    def run(**arguments: Any) -> tuple[str, list[dict[str, Any]]]:
+        args = tool.Args.model_validate(arguments)
+        record = args.model_dump(mode="json")
+        decision = {"id": f"{THREAD}/{uuid.uuid4().hex}", "tool": tool.name,
+                    "module": module.value if module else None, "action": "approve", "by": "langchain caller",
+                    "args": record}
+        log.record(THREAD, decision)
+        ctx = ToolContext(store=store, call={"tool": tool.name, "args": record}, models=models)
+        try:
+            result = tool.run(args, ctx)
+        except Exception as error:
+            log.finish(decision["id"], "failed", (), f"{type(error).__name__}: {error}")
+            raise
+        log.finish(decision["id"], "ok", result.artifacts, result.text)
+        return result.text or "Done.", [_artifact(store.get(i)) for i in result.artifacts]
+
+    what = f"Vitron module {module.value} ({module.human_name})" if module else "a vitron-agent tool"
+    effect = ("It writes new artifacts (side effects): confirm with the person first." if tool.side_effects
+              else "It changes nothing.")
+    summary = (tool.Args.__doc__ or "").strip().splitlines()[0] if tool.Args.__doc__ else ""
+    return StructuredTool.from_function(
+        run, name=tool.name, args_schema=tool.Args, response_format="content_and_artifact",
+        description=f"{what}. {summary} Images and videos are artifact ids (see import_media). {effect}".strip(),
+        metadata={"side_effects": tool.side_effects, "module": module.value if module else None},
+        tags=["side_effects"] if tool.side_effects else [],
+    )
+
+
+def _artifact(artifact: Any) -> dict[str, Any]:
+    return {"id": artifact.id, "kind": artifact.kind, "path": str(artifact.path)}

@@ -1,0 +1,163 @@
+"""vitron-agent's tools over the Model Context Protocol (stdio), with the official ``mcp`` SDK.
+
+Any MCP client (a desktop assistant, an IDE, another agent) lists the vision tools with their typed arguments and
+calls them. Under the default policy ``ask`` a call to a tool with side effects does not run: it is checked,
+recorded in the decision log as a proposal, and answered with the decision (tool, arguments, what would run, its
+id) for the client to show its person; ``approve_decision(decision)`` then runs it, or
+``reject_decision(decision, reason)`` drops it. Proposals live in the workspace's decision log, so they survive
+a server restart. ``--policy auto`` runs calls at once. ``import_media`` brings a file into the store.
+
+    vitron-agent mcp --workspace vitron-workspace            # what an MCP client's config launches
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+__all__ = ["build_server"]
+
+THREAD = "mcp"
+"""The decision log's thread for calls made over MCP."""
+NEEDS_APPROVAL = ("Not run yet: {tool} changes things, so its decision waits for approval. Show it to the person, "
+                  "then call approve_decision with decision={id!r} to run it, or reject_decision to drop it.")
+
+
+def build_server(workspace: str | os.PathLike[str], *, policy: str = "ask", tools: Any = None) -> Any:
+    """The MCP server: one MCP tool per vision tool, plus ``import_media``, ``approve_decision`` and
+    ``reject_decision``.
+
+    Args:
+        workspace: where artifacts and the decision log live.
+        policy: ``"ask"``: side-effecting calls wait for ``approve_decision``; ``"auto"``: they run at once.
+        tools: tool classes or instances; by default the built-ins and installed plugins.
+    """
+    from mcp.server.mcpserver import MCPServer
+    from mcp.server.mcpserver.exceptions import ToolError
+
+    from vitron_agent.artifacts import ArtifactStore
+    from vitron_agent.decisions import DecisionLog
+    from vitron_agent.graphs.agent import summary
+    from vitron_agent.models import ModelManager
+    from vitron_agent.tools import ToolContext, load_tools
+
+    if policy not in ("ask", "auto"):
+        raise ValueError(f"policy={policy!r} must be 'ask' or 'auto' for the MCP server")
+    root = Path(workspace).expanduser().resolve()
+    store = ArtifactStore(root, import_roots=[Path.cwd()])
+    log = DecisionLog(root)
+    models = ModelManager()
+    available = load_tools(tools)
+    server = MCPServer("vitron-agent", instructions=(
+        "Vision tools: generate, segment and edit images and videos. Images and videos are artifact ids; "
+        "import_media turns a file path into one. A tool that changes things answers with a decision to approve "
+        "(approve_decision) before it runs."))
+
+    def run(tool: Any, record: dict[str, Any], decision_id: str) -> str:
+        ctx = ToolContext(store=store, call={"tool": tool.name, "args": record}, models=models)
+        try:
+            result = tool.run(tool.Args.model_validate(record), ctx)
+        except Exception as error:  # recorded, then told to the client as the tool's error
+            log.finish(decision_id, "failed", (), f"{type(error).__name__}: {error}")
+            raise ToolError(f"{tool.name} failed: {type(error).__name__}: {error}") from None
+        log.finish(decision_id, "ok", result.artifacts, result.text)
+        made = [{"id": a.id, "kind": a.kind, "path": str(a.path)} for a in map(store.get, result.artifacts)]
+        return json.dumps({"status": "done", "text": result.text, "artifacts": made})
+
+    def register(tool: Any) -> None:
+        def call(**arguments: Any) -> str:
+            try:
+                record = _record(tool.Args.model_validate(arguments))
+            except ValueError as error:  # pydantic's ValidationError included: the client sees what to fix
+                raise ToolError(str(error)) from None
+            decision = {"id": f"{THREAD}/{uuid.uuid4().hex}", "tool": tool.name,
+                        "module": tool.module.value if tool.module else None, "args": record, "by": "mcp client"}
+            if policy == "ask" and tool.side_effects:
+                log.record(THREAD, {**decision, "action": "propose"})
+                return json.dumps({"status": "needs_approval", "decision": decision["id"], "tool": tool.name,
+                                   "args": record, "summary": summary(tool.name, record),
+                                   "runs_on": _described(tool, record, root),
+                                   "message": NEEDS_APPROVAL.format(tool=tool.name, id=decision["id"])})
+            log.record(THREAD, {**decision, "action": "approve", "by": f"policy: {policy}"})
+            return run(tool, record, decision["id"])
+
+        call.__signature__ = _signature(tool.Args)  # type: ignore[attr-defined]
+        module = f"Vitron module {tool.module.value} ({tool.module.human_name}). " if tool.module else ""
+        effect = ("Changes things: answers with a decision to approve first." if tool.side_effects and policy == "ask"
+                  else "")
+        server.add_tool(call, name=tool.name, description=f"{module}{(tool.Args.__doc__ or '').strip()} {effect}",
+                        meta={"side_effects": tool.side_effects})
+
+    for tool in available.values():
+        register(tool)
+
+    @server.tool()
+    def approve_decision(decision: str) -> str:
+        """Run a proposed call, as it was shown (the decision id from a tool's needs_approval answer)."""
+        proposal = log.get(decision)
+        if proposal is None or proposal.get("action") != "propose":
+            raise ToolError(f"there is no proposed decision {decision!r}; call the tool first")
+        if proposal["outcome"] is not None:
+            raise ToolError(f"decision {decision!r} was already {proposal['outcome']}")
+        tool = available[proposal["tool"]]
+        approval = {"id": f"{decision}/approve", "tool": tool.name, "module": proposal.get("module"),
+                    "args": proposal["args"], "action": "approve", "by": "mcp client", "proposal": decision}
+        log.record(THREAD, approval)
+        log.finish(decision, "approved", (), "approved by the MCP client")
+        return run(tool, proposal["args"], approval["id"])
+
+    @server.tool()
+    def reject_decision(decision: str, reason: str = "") -> str:
+        """Drop a proposed call; nothing runs."""
+        proposal = log.get(decision)
+        if proposal is None or proposal.get("action") != "propose" or proposal["outcome"] is not None:
+            raise ToolError(f"there is no open proposed decision {decision!r}")
+        log.finish(decision, "rejected", (), reason or "rejected by the MCP client")
+        return json.dumps({"status": "rejected", "decision": decision})
+
+    @server.tool()
+    def import_media(path: str) -> str:
+        """Bring an image or video file (inside the server's folder or workspace) into the store; answers with
+        its artifact id, for the tools' image or video argument."""
+        try:
+            artifact = store.import_file(path)
+        except (ValueError, OSError) as error:  # MediaError and PathOutsideWorkspace are ValueErrors
+            raise ToolError(str(error)) from None
+        return json.dumps({"id": artifact.id, "kind": artifact.kind, "width": artifact.meta["width"],
+                           "height": artifact.meta["height"]})
+
+    return server
+
+
+def _signature(model: Any) -> inspect.Signature:
+    """A keyword-only signature with one parameter per field of a call model, constraints and descriptions
+    kept, so the SDK publishes the same schema the model validates."""
+    from pydantic import Field
+
+    parameters = []
+    for name, field in model.model_fields.items():
+        if field.exclude or name == "notes":
+            continue
+        default = inspect.Parameter.empty if field.is_required() else field.get_default(call_default_factory=True)
+        described = Field(description=field.description) if field.description else Field()
+        parameters.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                                            annotation=Annotated[field.annotation, *field.metadata, described]))
+    return inspect.Signature(parameters, return_annotation=str)
+
+
+def _record(args: Any) -> dict[str, Any]:
+    from vitron_agent.calls import ToolCall
+
+    return args.arguments() if isinstance(args, ToolCall) else args.model_dump(mode="json")
+
+
+def _described(tool: Any, record: dict[str, Any], workspace: Path) -> str | None:
+    describe = getattr(tool, "describe", None)
+    try:
+        return str(describe(record, workspace)) if describe else None
+    except Exception as error:  # a courtesy, as in the graph
+        return f"unknown ({type(error).__name__}: {error})"
