@@ -65,3 +65,39 @@ def test_the_first_command_opens_a_session_on_a_sample_photo(tmp_path: Path) -> 
     child.sendline("/quit")
     child.expect(pexpect.EOF)
     assert list((tmp_path / "vitron-workspace" / "artifacts").rglob("*.png"))  # the mask
+
+
+def run_block(marker: str, tmp_path: Path) -> list[str]:
+    """Run the README's Python block containing ``marker`` from a folder holding the examples and the venv."""
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    code = next(block for block in blocks if marker in block)
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    (tmp_path / ".venv").symlink_to(Path(sys.executable).parent.parent)
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                            env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()
+
+
+def test_the_plan_example_runs_as_written(tmp_path: Path) -> None:
+    summaries, done, asking, forked = run_block("edit_step(", tmp_path)
+    assert summaries == "[\"segment_image: target 'motorcycle', region (60, 90, 580, 380)\", " \
+                        "\"segment_image: target 'rider', region (300, 60, 420, 300)\"]"
+    assert done.startswith("1. Segmented 'motorcycle' with classic") and "2. Segmented 'the rider'" in done
+    assert asking == "[2]" and forked == "True"
+
+
+def test_the_subgraph_example_runs_as_written(tmp_path: Path) -> None:
+    summary, answer = run_block("MessagesState", tmp_path)
+    assert summary == "segment_image: target 'motorcycle', region (60, 90, 580, 380)"
+    assert answer.startswith("Segmented 'motorcycle' with classic")
+
+
+def test_the_langchain_tools_example_runs_as_written(tmp_path: Path) -> None:
+    changing, imported = run_block("as_langchain_tools(", tmp_path)
+    assert "'segment_image'" in changing and "import_media" not in changing
+    assert imported == "Imported image 549a74bc70d197fe (640x480)."
+
+
+def test_the_mcp_client_example_runs_as_written(tmp_path: Path) -> None:
+    assert run_block("stdio_client", tmp_path)[-1].startswith("Segmented the region with classic")
