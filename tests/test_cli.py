@@ -75,9 +75,9 @@ def test_approve_edit_artifacts_history_and_undo(workspace: Path) -> None:
     edited = ask(child, "e target=the white motorcycle", "decide> ")
     assert re.search(r"target\s+the white motorcycle\s+\(edited\)", edited)
     wrong_name = ask(child, "e colour=red", "decide> ")
-    assert "That edit was not applied: segment_image has no argument colour" in wrong_name
+    assert "That change was not applied: segment_image has no argument colour" in wrong_name
     wrong_value = ask(child, "e region=5,5,3,3", "decide> ")
-    assert "That edit was not applied" in wrong_value and "region" in wrong_value
+    assert "That change was not applied" in wrong_value and "region" in wrong_value
     assert "write the change as name=value" in ask(child, "e nothing", "decide> ")  # a hint; it still waits
 
     result = ask(child, "a")

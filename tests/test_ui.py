@@ -43,7 +43,7 @@ def test_the_decision_panel_shows_module_arguments_backend_preview_and_notes() -
 
 def test_a_refused_edit_is_said_in_the_panel() -> None:
     text = text_of(decision_panel({**SHOWN, "error": "segment_image has no argument colour"}))
-    assert "That edit was not applied: segment_image has no argument colour" in text
+    assert "That change was not applied: segment_image has no argument colour" in text
 
 
 def test_the_thumbnail_draws_two_pixels_per_cell_in_the_photo_colours() -> None:
