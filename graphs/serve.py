@@ -15,11 +15,15 @@ from typing import Any
 from vitron_agent.graphs.agent import build_agent
 from vitron_agent.planners.choose import configured_spec, planner_from_spec
 
-__all__ = ["make_graph"]
+__all__ = ["graph", "make_graph"]
 
 
-def make_graph(config: Any = None) -> Any:
-    """A fresh compiled agent graph for the server (a factory, so the environment is read when it starts)."""
+def make_graph() -> Any:
+    """The compiled agent graph for the server, from the environment."""
     workspace = Path(os.environ.get("VITRON_WORKSPACE", "vitron-workspace")).expanduser().resolve()
     planner = planner_from_spec(configured_spec(workspace), workspace=workspace)
     return build_agent(planner, workspace=workspace, checkpointer=False)
+
+
+graph = make_graph()
+"""Built once when the server imports this file (its start-up may block; its runs may not)."""

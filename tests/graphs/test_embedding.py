@@ -23,13 +23,13 @@ from conftest import MOTORCYCLE, ROOT, SHARED_DATA
 def test_langgraph_json_names_a_graph_the_server_can_load(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = json.loads((ROOT / "langgraph.json").read_text())
     assert config["dependencies"] == ["."]
-    path, _, factory = config["graphs"]["vitron_agent"].partition(":")
-    spec = importlib.util.spec_from_file_location("served_graph", ROOT / path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    path, _, name = config["graphs"]["vitron_agent"].partition(":")
     monkeypatch.setenv("VITRON_WORKSPACE", str(workspace))
     monkeypatch.setenv("VITRON_SEGMENTATION_BACKEND", "classic")
-    graph = getattr(module, factory)()
+    spec = importlib.util.spec_from_file_location("served_graph", ROOT / path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # as the server imports it
+    graph = getattr(module, name)
     assert graph.checkpointer is None  # the server brings its own
     graph.checkpointer = InMemorySaver()  # as the server does
     photo = Attachment.from_artifact(ArtifactStore(workspace, import_roots=[SHARED_DATA]).import_file(MOTORCYCLE[0]))
