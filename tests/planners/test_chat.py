@@ -77,6 +77,22 @@ def test_a_tool_calling_model_gets_the_typed_calls_and_its_call_is_completed(wor
     assert sorted(a.kind for a in done.artifacts) == ["mask", "preview"]
 
 
+def test_several_tool_calls_become_a_plan_whose_later_steps_use_earlier_outputs(workspace: Path) -> None:
+    model = ToolCallingFake(messages=iter([AIMessage("", tool_calls=[
+        {"name": "edit_image", "args": {"prompts": ["paint it red"]}, "id": "call-1"},
+        {"name": "animate_image", "args": {"prompt": "it drives off"}, "id": "call-2"},
+        {"name": "segment_image", "args": {"image": "@1", "target": "motorcycle"}, "id": "call-3"},
+    ])]))
+    session = Session(workspace, ChatModelPlanner(model, workspace=workspace), import_roots=[SHARED_DATA])
+    photo, box = MOTORCYCLE
+    shown = session.send("repaint it, animate it, and outline it", attachments=[photo], region=box).pending
+    steps = shown["steps"]
+    assert [step["tool"] for step in steps] == ["edit_image", "animate_image", "segment_image"]
+    attached = session.store.list()[0].id
+    assert [step["args"]["image"] for step in steps] == [attached, "@1", "@1"]  # left out: the latest so far
+    assert steps[0]["args"]["region"]["x2"] == 580 and steps[2]["args"]["region"] is None  # the box goes once
+
+
 def test_tool_schemas_come_from_the_call_models() -> None:
     schema = {s["function"]["name"]: s["function"] for s in tool_schemas()}["segment_image"]
     assert schema["description"].startswith("Module B:")

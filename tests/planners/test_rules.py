@@ -102,3 +102,17 @@ def test_from_a_request_to_a_mask_offline(workspace: Path) -> None:
     assert shown["tool"] == "segment_image" and shown["args"]["target"] == "motorcycle"
     done = session.approve()
     assert sorted(a.kind for a in done.artifacts) == ["mask", "preview"]
+
+
+def test_a_request_in_steps_becomes_one_invocation_per_step() -> None:
+    from vitron_agent.graphs.plan import parse_plan
+
+    text = plan("draw a street with a red car, then cut out the car [128, 128, 384, 384], then paint the car blue, "
+                "and then animate it")
+    steps = parse_plan(text)
+    assert [step.module.value for step in steps] == ["A", "B", "C", "G"]
+    assert steps[1].commands[0].text == "car" and steps[1].region == (56, 56, 168, 168)  # 512 x 512 drawing
+    assert steps[2].commands[0].text == "paint the car blue"
+    only = parse_plan(plan("track the rider, then replace the background with a beach", CLIP))
+    assert [step.module.value for step in only] == ["E", "F"]
+    assert "Step 2" in plan("segment the dog, then what is it?", PHOTO)
