@@ -5,8 +5,8 @@ Only typer is imported at start-up; each command imports what it needs when it r
 ``doctor`` never load torch, transformers or diffusers. Every error a person can cause ends as one line on
 stderr and a non-zero exit, never a traceback.
 
-Exit codes of ``run``: 0 done (or answered in words), 1 an error or a tool that failed or was cancelled,
-3 a decision waits for approval (rerun with ``--yes``).
+Exit codes of ``run``: 0 done (or answered in words), 1 an error or a tool that failed or was cancelled (a
+failed step of a plan is not retried by ``--yes``), 3 a decision waits for approval (rerun with ``--yes``).
 
 Usage::
 
@@ -138,8 +138,8 @@ def run(
             turn = session.send(request, attachments=opened.attachments, region=opened.region)
             made += turn.artifacts
             for _ in range(MAX_APPROVALS):
-                if turn.pending is None or not yes:
-                    break
+                if turn.pending is None or not yes or _failed_step(turn.pending):
+                    break  # a failed step is not retried blindly: the person decides (chat --resume)
                 turn = session.approve()
                 made += turn.artifacts
         decisions = [_logged_decision(entry) for entry in session.history()[known:]]
@@ -151,7 +151,7 @@ def run(
     else:
         _print_run(console, session, turn, made)
     if turn.pending is not None:
-        raise typer.Exit(NEEDS_APPROVAL)
+        raise typer.Exit(1 if _failed_step(turn.pending) else NEEDS_APPROVAL)
     if any(d["outcome"] in ("failed", "cancelled", "interrupted") for d in decisions):
         raise typer.Exit(1)
 
@@ -263,6 +263,10 @@ def _print_run(console: Console, session: Session, turn: Turn, made: list[Artifa
                                  keys="not run"))
     console.print(f"Not run (exit {NEEDS_APPROVAL}): add --yes to approve it, or review it with "
                   f"vitron-agent chat --resume {session.thread_id}", highlight=False, soft_wrap=True)
+
+
+def _failed_step(shown: dict[str, Any]) -> bool:
+    return any(step.get("status") == "failed" for step in shown.get("steps") or [])
 
 
 def _logged_decision(entry: dict[str, Any]) -> dict[str, Any]:

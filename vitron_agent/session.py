@@ -1,8 +1,10 @@
 """A synchronous facade over the agent graph, for people who don't want to speak LangGraph.
 
 Each method is one graph run on the session's thread: ``send`` starts a turn, ``approve`` / ``edit`` /
-``reject`` / ``cancel_decision`` answer the decision waiting at the review interrupt, and each returns a
-:class:`Turn`; ``undo`` sets the last tool's results aside through the checkpointer's history. State lives in
+``edit_step`` / ``remove_step`` / ``reject`` / ``cancel_decision`` answer the decision (a plan of one step or
+several) waiting at the review interrupt, and each returns a :class:`Turn`; ``undo`` and ``fork`` go back through
+the checkpointer's history (the last tool's results set aside, or a plan returned to before one of its steps, on
+this thread or a new one). State lives in
 the graph's checkpointer (SQLite in the workspace by default), so a new ``Session`` on the same workspace and
 ``thread_id`` continues where a dead process stopped: a decision left waiting is still waiting, and a tool that
 was cut off mid-run is offered again rather than silently re-run.

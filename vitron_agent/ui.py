@@ -219,7 +219,8 @@ def doctor_view(report: DoctorReport) -> RenderableType:
 
 
 class ProgressView:
-    """A rich progress bar fed by the tools' progress events (``{"tool", "done", "total", "message"}``).
+    """A rich progress bar fed by the tools' progress events (``{"tool", "step", "steps", "done", "total",
+    "message"}``), one bar per tool run (per step, in a plan).
 
     Use as a context manager; the object itself is the ``on_progress`` callback. The bar appears with the first
     event, so a turn that runs no tool prints nothing.
@@ -245,6 +246,8 @@ class ProgressView:
             )
             self._progress.start()
         tool = str(event.get("tool", "tool"))
+        if int(event.get("steps") or 1) > 1:  # one bar per step of a plan
+            tool = f"{event['step']}/{event['steps']} {tool}"
         total = float(event.get("total") or 0) or None
         if tool not in self._tasks:
             self._tasks[tool] = self._progress.add_task(str(event.get("message", "")), total=total, tool=tool)
