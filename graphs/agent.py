@@ -286,6 +286,8 @@ class _Nodes:
         plan = Plan.model_validate(state["plan"])
         policy = check_policy((config.get("configurable") or {}).get("policy") or self.policy)
         waiting = [i for i, step in enumerate(plan.steps) if step.status in ("planned", "failed")]
+        if not waiting:  # nothing left to decide (a state edited from outside): close the turn
+            return {"answer": _done_text(plan), "step": "report"}
         if policy == "step":
             waiting = waiting[:1]
         number = len(state.get("decisions") or [])
@@ -309,8 +311,9 @@ class _Nodes:
         if action == "cancel":
             decision = _decision(plan.steps[waiting[0]], plan, config, number, "cancel", "person")
             self.log.record(_thread_id(config), decision)
-            for index in waiting:
-                plan.steps[index].status = "cancelled"
+            for step in plan.steps:  # the rest of the plan goes with it
+                if step.status in ("planned", "failed"):
+                    step.status = "cancelled"
             return {"plan": plan.model_dump(), "decisions": [decision], "answer": _cancelled_text(plan),
                     "step": "report"}
         plan.error = f"unknown answer {answer!r}; use approve, edit, remove, reject or cancel"
