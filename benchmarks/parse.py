@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
+from rows import Row
 from vitron_agent.invocation import parse_invocation
 
 Expected = tuple[str | None, list[str], tuple[float, ...] | None]
@@ -132,13 +133,11 @@ def timed(parsers: list[Callable[[str], object]], texts: list[str], repeats: int
     return totals, statistics.median(ratios)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=100_000)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    rng = random.Random(args.seed)
-    cases = [make_case(rng) for _ in range(args.count)]
+def measure(quick: bool = False, count: int | None = None, seed: int = 0) -> list[Row]:
+    """parse_invocation against the regex reading of Vitron's demo on generated outputs: time and mistakes."""
+    count = count or (20_000 if quick else 100_000)
+    rng = random.Random(seed)
+    cases = [make_case(rng) for _ in range(count)]
     texts = [text for text, _ in cases]
 
     (base_s, ours_s), ratio = timed([baseline, parse_invocation], texts)
@@ -146,16 +145,30 @@ def main() -> None:
     ours_wrong = 0
     for text, expected in cases:
         if baseline_reading(text) != expected:
-            base_wrong[text.split("<module>")[0][:0] + _shape_of(text)] += 1
+            base_wrong[_shape_of(text)] += 1
         if ours_reading(text) != expected:
             ours_wrong += 1
 
-    print(f"outputs parsed           {args.count:>12,}")
-    print(f"baseline (3 regexes)     {args.count / base_s:>12,.0f} /s   {base_s * 1e6 / args.count:6.2f} us each")
-    print(f"parse_invocation         {args.count / ours_s:>12,.0f} /s   {ours_s * 1e6 / args.count:6.2f} us each")
+    print(f"outputs parsed           {count:>12,}")
+    print(f"baseline (3 regexes)     {count / base_s:>12,.0f} /s   {base_s * 1e6 / count:6.2f} us each")
+    print(f"parse_invocation         {count / ours_s:>12,.0f} /s   {ours_s * 1e6 / count:6.2f} us each")
     print(f"time ratio ours/baseline {ratio:>12.2f} x   (median over chunks of 2,000; goal: <= 2.00)")
     print(f"read wrongly: baseline   {sum(base_wrong.values()):>12,}   {dict(base_wrong)}")
     print(f"read wrongly: ours       {ours_wrong:>12,}")
+    return [
+        Row("parse", "parse_invocation time / Vitron's 3-regex reading", ratio, "x", goal=2.0,
+            note=f"{count:,} outputs; {ours_s * 1e6 / count:.1f} us each"),
+        Row("parse", "outputs read wrongly: ours / baseline", ours_wrong / max(1, sum(base_wrong.values())), "x",
+            goal=0.0, note=f"ours {ours_wrong}, baseline {sum(base_wrong.values())} of {count:,}"),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    measure(count=args.count, seed=args.seed)
 
 
 def _shape_of(text: str) -> str:

@@ -16,8 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
+from rows import Row
 from vitron_agent.calls import SegmentVideo
 from vitron_agent.media import encode_video, load_video
 from vitron_agent.models import ModelManager
@@ -90,27 +89,41 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=10)
     parser.add_argument("--video-frames", type=int, default=4)
     args = parser.parse_args()
+    measure(count=args.calls, video_frames=args.video_frames)
+
+
+def measure(quick: bool = False, count: int | None = None, video_frames: int | None = None) -> list[Row]:
+    """SAM2 kept loaded against reloaded per call (Vitron's way), and segment_video seconds per frame."""
+    count = count or (3 if quick else 10)
+    video_frames = video_frames or (1 if quick else 4)
     root = Path(tempfile.mkdtemp(prefix="vitron-residency-"))
     checkpoint = random_sam2(root)
-    one_photo = [PHOTOS[4]] * args.calls
-    many_photos = [PHOTOS[i % len(PHOTOS)] for i in range(args.calls)]
+    one_photo = [PHOTOS[4]] * count
+    many_photos = [PHOTOS[i % len(PHOTOS)] for i in range(count)]
     rows = []
     for label, photos in (("same photo (refining one selection)", one_photo),
                           ("a different photo each call", many_photos)):
         resident_s, resident = calls(workspace_for(root, f"resident-{len(rows)}", checkpoint), photos, reload=False)
         reload_s, reloaded = calls(workspace_for(root, f"reload-{len(rows)}", checkpoint), photos, reload=True)
         rows.append((label, resident_s, reload_s, resident["loads"], reloaded["loads"]))
-    print(f"{args.calls} segment_image calls through a session, random-weight SAM 2.1 hiera-tiny at 1024, CPU")
+    print(f"{count} segment_image calls through a session, random-weight SAM 2.1 hiera-tiny at 1024, CPU")
     print(f"{'':<38}{'resident':>10}{'reload':>10}{'ratio':>8}{'loads':>12}")
     for label, resident_s, reload_s, loads_kept, loads_reloaded in rows:
         print(f"{label:<38}{resident_s:>9.1f}s{reload_s:>9.1f}s{reload_s / resident_s:>7.1f}x"
               f"{f'{loads_kept} vs {loads_reloaded}':>12}")
     print("goal: >= 5x")
     print(f"peak RSS of this process: {peak_rss_mib():.0f} MiB")
-    classic = video_seconds_per_frame(workspace_for(root, "video-classic", None, "classic"), args.video_frames)
-    sam2 = video_seconds_per_frame(workspace_for(root, "video-sam2", checkpoint, "sam2"), args.video_frames)
-    print(f"segment_video, {args.video_frames} frames of 854 x 480: classic {classic:.2f} s/frame, "
+    classic = video_seconds_per_frame(workspace_for(root, "video-classic", None, "classic"), video_frames)
+    sam2 = video_seconds_per_frame(workspace_for(root, "video-sam2", checkpoint, "sam2"), video_frames)
+    print(f"segment_video, {video_frames} frames of 854 x 480: classic {classic:.2f} s/frame, "
           f"SAM2 (random hiera-tiny at 1024) {sam2:.2f} s/frame")
+    return [
+        *(Row("residency", f"reload-per-call time / resident time, {label}", reload_s / resident_s, "x", goal=5.0,
+              lower_is_better=False, note=f"{count} calls; loads {kept} vs {reloaded}")
+          for label, resident_s, reload_s, kept, reloaded in rows),
+        Row("residency", "segment_video seconds per frame, SAM2 (random hiera-tiny, 854x480)", sam2, "s",
+            note=f"classic: {classic:.2f} s/frame"),
+    ]
 
 
 if __name__ == "__main__":

@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from rows import Row
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = Path(sys.executable).parent / "vitron-agent"
 PHOTO = ROOT / "examples" / "media" / "motorcycle.jpg"
@@ -97,27 +99,40 @@ def request_to_panel(requests: int) -> tuple[float, float]:
     return statistics.median(times), max(times)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=15, help="processes per command")
-    parser.add_argument("--requests", type=int, default=10, help="typed requests in the terminal session")
-    args = parser.parse_args()
+def measure(quick: bool = False, runs: int | None = None, requests: int | None = None) -> list[Row]:
+    """--help against the bare typer app and python -c pass; doctor; typed request to decision panel."""
+    runs = runs or (5 if quick else 15)
+    requests = requests or (3 if quick else 10)
     if not SCRIPT.exists():
         sys.exit(f"{SCRIPT} not found: install the project (pip install -e .) in this Python first")
-
-    times = startup(args.runs)
+    times = startup(runs)
     for name, seconds in times.items():
-        print(f"{name:<22} {seconds * 1000:7.1f} ms (median of {args.runs})")
+        print(f"{name:<22} {seconds * 1000:7.1f} ms (median of {runs})")
     ours = times["vitron-agent --help"]
     versus_typer = ours / times["bare typer --help"]
     print(f"vitron-agent --help / bare typer --help: {versus_typer:.2f}x (goal <= {GOAL}x: "
           f"{'met' if versus_typer <= GOAL else 'NOT met'})")
     print(f"vitron-agent --help / python -c pass:    {ours / times['python -c pass']:.2f}x")
     print(f"vitron-agent doctor / python -c pass:    {times['vitron-agent doctor'] / times['python -c pass']:.2f}x")
-
-    median, worst = request_to_panel(args.requests)
+    median, worst = request_to_panel(requests)
     print(f"typed request -> decision panel (rule planner, classic backend): {median * 1000:.0f} ms median, "
-          f"{worst * 1000:.0f} ms max over {args.requests}")
+          f"{worst * 1000:.0f} ms max over {requests}")
+    return [
+        Row("startup", "vitron-agent --help / a bare one-command typer app --help", versus_typer, "x", goal=GOAL,
+            note=f"{ours * 1e3:.0f} ms vs {times['bare typer --help'] * 1e3:.0f} ms"),
+        Row("startup", "vitron-agent --help / python -c pass", ours / times["python -c pass"], "x",
+            note=f"python alone {times['python -c pass'] * 1e3:.0f} ms"),
+        Row("startup", "typed request -> decision panel (rule planner)", median * 1000, "ms",
+            note=f"max {worst * 1000:.0f} ms over {requests}"),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15, help="processes per command")
+    parser.add_argument("--requests", type=int, default=10, help="typed requests in the terminal session")
+    args = parser.parse_args()
+    measure(runs=args.runs, requests=args.requests)
 
 
 if __name__ == "__main__":
