@@ -190,10 +190,10 @@ class _Nodes:
         attachments = [Attachment.model_validate(a) for a in state.get("attachments") or []]
         region = Box.of(state["region"]) if state.get("region") else None
         try:
-            output = self.planner.plan(state.get("messages", []), attachments, region)
+            output = _plain_output(self.planner.plan(state.get("messages", []), attachments, region))
         except Exception as error:  # a planner bug or an unreachable model must not kill the session
             return {"answer": PLANNER_FAILED.format(error=f"{type(error).__name__}: {error}"), "step": "report"}
-        return {"output": _plain_output(output), "step": "validate"}
+        return {"output": output, "step": "validate"}
 
     # -- validate ------------------------------------------------------------------------------------------
 
@@ -244,7 +244,10 @@ class _Nodes:
         if tool is None:
             known = ", ".join(sorted(self.tools))
             raise LookupError(f"unknown tool {call.get('name')!r}; the tools are {known}")
-        args = _dump(_validate_args(tool, call.get("args") or {}))
+        if not isinstance(call.get("args"), Mapping):
+            raise ValueError(f"the arguments of {tool.name} must be an object of named values, "
+                             f"not {type(call.get('args')).__name__}")
+        args = _dump(_validate_args(tool, call["args"]))
         return PlanStep(tool=tool.name, module=tool.module.value if tool.module else None, args=args)
 
     def _correction(self, state: AgentState, said: list[AIMessage], error: str) -> dict[str, Any]:
@@ -488,7 +491,8 @@ def _plain_output(output: Any) -> Any:
             if isinstance(call, ToolCall):
                 calls.append({"name": call.tool, "args": call.arguments()})
             elif isinstance(call, Mapping) and "name" in call:
-                calls.append({"name": str(call["name"]), "args": dict(call.get("args") or {})})
+                args = call.get("args") or {}
+                calls.append({"name": str(call["name"]), "args": dict(args) if isinstance(args, Mapping) else args})
             else:
                 return str(output)
         return calls

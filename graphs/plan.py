@@ -132,7 +132,10 @@ def complete_calls(calls: Sequence[Mapping[str, Any]], attachments: Sequence[Att
     known = [(a.ref, a.kind) for a in attachments]
     completed = []
     for number, call in enumerate(calls, start=1):
-        args = dict(call.get("args") or {})
+        if not isinstance(call.get("args"), Mapping):  # validation says what is wrong with it
+            completed.append(dict(call))
+            continue
+        args = dict(call["args"])
         tool = tools.get(call.get("name"))
         fields = tool.Args.model_fields if tool is not None else {}
         for field, kind in MEDIA_FIELDS.items():
