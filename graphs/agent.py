@@ -294,7 +294,8 @@ class _Nodes:
         if policy == "step":
             waiting = waiting[:1]
         number = len(state.get("decisions") or [])
-        if not any(_must_ask(policy, self.tools[plan.steps[i].tool]) for i in waiting):
+        failed = any(plan.steps[i].status == "failed" for i in waiting)  # retrying is always the person's call
+        if not failed and not any(_must_ask(policy, self.tools[plan.steps[i].tool]) for i in waiting):
             return self._approved(plan, waiting, None, policy, number, config)
         answer = interrupt(_shown(plan, waiting, self.tools))
         action, payload, step_number = _read_answer(answer)

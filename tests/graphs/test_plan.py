@@ -282,3 +282,12 @@ def test_undo_to_a_step_and_fork_from_one(workspace: Path) -> None:
     assert [a.id for a in s.approve().artifacts] == finished[1:]  # same inputs, same calls: the same bytes
     with pytest.raises(Exception, match="no step 9"):
         s.undo(step=9)
+
+
+def test_under_policy_auto_a_failed_step_still_waits_for_the_person(workspace: Path) -> None:
+    plan = [{"name": "grayscale", "args": {"prompts": ["gray"]}},
+            {"name": "segment_image", "args": {"image": "@1", "target": "car"}}]
+    s = session(workspace, [plan], policy="auto")
+    turn = s.send("gray, then segment", attachments=[PHOTO])  # once: no retrying by itself, forever
+    assert turn.pending is not None and "step 2 failed" in turn.pending["error"] and runs(workspace) == 1
+    assert s.cancel_decision().text == "Stopped the plan before step 2; steps 1 to 1 are kept."
