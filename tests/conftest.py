@@ -83,3 +83,40 @@ def tiny_vitron(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     from vitron_agent.testing import build_tiny_vitron_release
 
     return build_tiny_vitron_release(tmp_path_factory.mktemp("vitron"))
+
+
+# -- over the whole run: no tool ran without a recorded approval -----------------------------------------------
+
+RUN_OUTCOMES = ("ok", "failed", "cancelled", "interrupted")
+
+
+def audit_decision_logs(root: Path) -> tuple[int, list[str]]:
+    """Every decision log under ``root``: each tool run (an entry with a run's outcome) must be a recorded
+    approval, written before the run finished. Returns the runs checked and the problems found."""
+    import json
+    import sqlite3
+
+    runs, problems = 0, []
+    for database in root.rglob("decisions.sqlite"):
+        with sqlite3.connect(database) as connection:
+            rows = connection.execute("SELECT id, created, decision, outcome, finished FROM decisions").fetchall()
+        for decision_id, created, decision, outcome, finished in rows:
+            if outcome not in RUN_OUTCOMES:
+                continue
+            runs += 1
+            entry = json.loads(decision)
+            if entry.get("action") != "approve" or not entry.get("by"):
+                problems.append(f"{database}: {decision_id} ran ({outcome}) without an approval: {entry.get('action')}")
+            elif finished is not None and finished < created:
+                problems.append(f"{database}: {decision_id} finished before its approval was recorded")
+    return runs, problems
+
+
+@pytest.fixture(scope="session", autouse=True)
+def every_tool_run_was_approved(tmp_path_factory: pytest.TempPathFactory):
+    """After the last test: the decision logs of every test's workspaces are audited (docs/reliability.md)."""
+    yield
+    root = tmp_path_factory.getbasetemp()
+    runs, problems = audit_decision_logs(root)
+    (root / "approval-audit.txt").write_text(f"{runs} tool runs audited, {len(problems)} without an approval\n")
+    assert not problems, "\n".join(problems[:20])

@@ -160,8 +160,9 @@ def test_a_bad_output_then_a_good_one(workspace: Path) -> None:
 
 @pytest.mark.parametrize(("error", "expected"), [(RuntimeError("the model file is corrupt"), "RuntimeError"),
                                                  (MemoryError(), "ran out of memory")])
-def test_a_failing_tool_leaves_a_live_session(workspace: Path, error: BaseException, expected: str) -> None:
-    Broken.error = error
+def test_a_failing_tool_leaves_a_live_session(workspace: Path, error: BaseException, expected: str,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Broken, "error", error)  # not left behind for other tests
     s = session(workspace, ["<module>B</module><instruction>segmentation: the bike</instruction>", GRAY],
                 policy="auto")
     turn = s.send("segment the bike", attachments=[PHOTO])

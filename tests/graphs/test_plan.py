@@ -140,7 +140,9 @@ def test_policy_step_asks_before_each_step(workspace: Path) -> None:
     assert len(s.approve().artifacts) == 1 and runs(workspace) == 3
 
 
-def test_a_failed_step_keeps_the_finished_ones_and_offers_retry_edit_or_stop(workspace: Path) -> None:
+def test_a_failed_step_keeps_the_finished_ones_and_offers_retry_edit_or_stop(workspace: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Broken, "error", RuntimeError("the model file is corrupt"))
     plan = [{"name": "grayscale", "args": {"prompts": ["gray"]}},
             {"name": "segment_image", "args": {"image": "@1", "target": "car"}},
             {"name": "grayscale", "args": {"image": "@1", "prompts": ["gray"]}}]
