@@ -10,10 +10,10 @@ measured sizes: 2.5 times the largest.
 
 from __future__ import annotations
 
-import resource
 import tempfile
 from pathlib import Path
 
+from residency import peak_rss_mib
 from rows import Row
 from vitron_agent.artifacts import ArtifactStore
 from vitron_agent.calls import EditImage, GenerateImage
@@ -24,10 +24,6 @@ from vitron_agent.tools.edit_image import EditImageTool
 from vitron_agent.tools.generate_image import GenerateImageTool
 
 PHOTO = Path(__file__).resolve().parents[1] / "examples" / "media" / "motorcycle.jpg"
-
-
-def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def measure(quick: bool = False) -> list[Row]:

@@ -60,9 +60,17 @@ from vitron_agent.invocation import Invocation, Module
 from vitron_agent.models import ModelManager
 from vitron_agent.planners.base import Planner
 from vitron_agent.regions import Box
-from vitron_agent.tools import Tool, ToolCancelled, ToolContext, load_tools, tool_for_module
+from vitron_agent.tools import (
+    Tool,
+    ToolCancelled,
+    ToolContext,
+    call_arguments,
+    describe_call,
+    load_tools,
+    tool_for_module,
+)
 
-__all__ = ["Policy", "build_agent", "check_policy", "summary"]
+__all__ = ["Policy", "build_agent", "check_policy", "shown_step", "summary"]
 
 Policy = Literal["ask", "auto", "step"] | frozenset[str]
 """``"ask"``: every side-effecting call waits for a person (a plan is approved as a whole); ``"step"``: the same,
@@ -234,7 +242,7 @@ class _Nodes:
             if tool is None:
                 raise LookupError(f"no installed tool serves module {call.module.value} "
                                   f"({call.module.human_name}); answer in words instead")
-            args = _dump(_validate_args(tool, call.arguments()))
+            args = call_arguments(_validate_args(tool, call.arguments()))
             steps.append(PlanStep(tool=tool.name, module=call.module.value, args=args,
                                   notes=[*call.notes, *invocation.problems]))
         return Plan(response=" ".join(i.response for i in invocations if i.response), steps=steps)
@@ -247,7 +255,7 @@ class _Nodes:
         if not isinstance(call.get("args"), Mapping):
             raise ValueError(f"the arguments of {tool.name} must be an object of named values, "
                              f"not {type(call.get('args')).__name__}")
-        args = _dump(_validate_args(tool, call["args"]))
+        args = call_arguments(_validate_args(tool, call["args"]))
         return PlanStep(tool=tool.name, module=tool.module.value if tool.module else None, args=args)
 
     def _correction(self, state: AgentState, said: list[AIMessage], error: str) -> dict[str, Any]:
@@ -259,14 +267,8 @@ class _Nodes:
                 "step": "plan"}
 
     def _backend(self, step: PlanStep) -> str | None:
-        """What the tool says will run (backend, checkpoint), when it can tell: an optional ``describe``."""
-        describe = getattr(self.tools[step.tool], "describe", None)
-        if describe is None:
-            return None
-        try:
-            return str(describe(step.args, self.store.root))
-        except Exception as error:  # a description is a courtesy; its failure must not block the decision
-            return f"unknown ({type(error).__name__}: {error})"
+        """What the tool says will run (backend, checkpoint), when it can tell."""
+        return describe_call(self.tools[step.tool], step.args, self.store.root)
 
     def _preview(self, step: PlanStep) -> str | None:
         """The region drawn on its image, as an artifact the review can show (None when there is no region, or
@@ -351,7 +353,7 @@ class _Nodes:
         try:
             if unknown:
                 raise ValueError(f"{tool.name} has no argument {', '.join(unknown)}")
-            args = _dump(_validate_args(tool, {**step.args, **changes}))
+            args = call_arguments(_validate_args(tool, {**step.args, **changes}))
             edited = plan.model_copy(deep=True)
             edited.steps[number - 1].args = args
             problems = check_references(edited, {n: getattr(t, "outputs", None) for n, t in self.tools.items()})
@@ -507,10 +509,6 @@ def _validate_args(tool: Tool, args: Mapping[str, Any]) -> BaseModel:
         raise CallError.from_validation(tool.name, error) from None
 
 
-def _dump(args: BaseModel) -> dict[str, Any]:
-    return args.arguments() if isinstance(args, ToolCall) else args.model_dump(mode="json")
-
-
 def _error_text(error: Exception) -> str:
     if isinstance(error, ValidationError):
         return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
@@ -537,14 +535,16 @@ def _shown(plan: Plan, waiting: list[int], tools: Mapping[str, Tool]) -> dict[st
         "error": plan.error,
         "step": waiting[0] + 1,
         "asking": [i + 1 for i in waiting],
-        "steps": [
-            {"number": i + 1, "tool": step.tool, "module": step.module, "args": step.args,
-             "summary": summary(step.tool, step.args), "status": step.status, "preview": step.preview,
-             "backend": step.backend, "notes": step.notes, "changed": step.changed, "message": step.message,
-             "side_effects": tools[step.tool].side_effects}
-            for i, step in enumerate(plan.steps)
-        ],
+        "steps": [{**shown_step(i + 1, step), "side_effects": tools[step.tool].side_effects}
+                  for i, step in enumerate(plan.steps)],
     }
+
+
+def shown_step(number: int, step: PlanStep) -> dict[str, Any]:
+    """One step of a plan as the person sees it (in a decision, and in the terminal's ``/plan``)."""
+    return {"number": number, "tool": step.tool, "module": step.module, "args": step.args,
+            "summary": summary(step.tool, step.args), "status": step.status, "preview": step.preview,
+            "backend": step.backend, "notes": step.notes, "changed": step.changed, "message": step.message}
 
 
 def summary(tool: str, args: Mapping[str, Any]) -> str:

@@ -25,7 +25,15 @@ from typing import Any
 from pydantic import BaseModel
 
 from vitron_agent.invocation import Module
-from vitron_agent.tools.base import Tool, ToolCancelled, ToolContext, ToolResult
+from vitron_agent.tools.base import (
+    Tool,
+    ToolCancelled,
+    ToolContext,
+    ToolResult,
+    call_arguments,
+    describe_call,
+    run_logged,
+)
 
 __all__ = [
     "BUILTIN",
@@ -34,8 +42,11 @@ __all__ = [
     "ToolCancelled",
     "ToolContext",
     "ToolResult",
+    "call_arguments",
     "check_tool",
+    "describe_call",
     "load_tools",
+    "run_logged",
     "tool_for_module",
 ]
 

@@ -36,10 +36,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from vitron_agent.artifacts import ArtifactStore
+    from vitron_agent.decisions import DecisionLog
     from vitron_agent.invocation import Module
 
-__all__ = ["Tool", "ToolCancelled", "ToolContext", "ToolResult"]
+__all__ = ["Tool", "ToolCancelled", "ToolContext", "ToolResult", "call_arguments", "describe_call", "run_logged"]
 
 
 class ToolCancelled(Exception):
@@ -97,3 +100,37 @@ class ToolContext:
         """Raise :class:`ToolCancelled` if the person asked to stop; call it between steps."""
         if self.cancelled():
             raise ToolCancelled("cancelled by the person")
+
+
+def call_arguments(args: BaseModel) -> dict[str, Any]:
+    """A validated call's arguments as JSON-able data, as records keep them (a built-in call model's own
+    ``arguments()``, without its notes; any other pydantic model dumped whole)."""
+    from vitron_agent.calls import ToolCall
+
+    return args.arguments() if isinstance(args, ToolCall) else args.model_dump(mode="json")
+
+
+def describe_call(tool: Any, args: dict[str, Any], workspace: Path) -> str | None:
+    """What the tool says a call would run on (its optional ``describe``); None when it does not say. A
+    description is a courtesy: its failure is told in the text, never raised."""
+    describe = getattr(tool, "describe", None)
+    if describe is None:
+        return None
+    try:
+        return str(describe(args, workspace))
+    except Exception as error:
+        return f"unknown ({type(error).__name__}: {error})"
+
+
+def run_logged(tool: Any, record: dict[str, Any], decision_id: str, *, store: ArtifactStore, log: DecisionLog,
+               models: Any) -> ToolResult:
+    """Run a call whose approval is already in the decision log, for callers outside the graph (LangChain tools,
+    the MCP server), and record its outcome; a failure is recorded, then raised."""
+    ctx = ToolContext(store=store, call={"tool": tool.name, "args": record}, models=models)
+    try:
+        result = tool.run(tool.Args.model_validate(record), ctx)
+    except Exception as error:
+        log.finish(decision_id, "failed", (), f"{type(error).__name__}: {error}")
+        raise
+    log.finish(decision_id, "ok", result.artifacts, result.text)
+    return result

@@ -92,6 +92,10 @@ class Artifact(BaseModel):
     created: datetime
     meta: dict[str, Any] = {}
 
+    def brief(self) -> dict[str, Any]:
+        """``{"id", "kind", "path"}``: how a result is handed to scripts, LangChain and MCP callers."""
+        return {"id": self.id, "kind": self.kind, "path": str(self.path)}
+
 
 class ArtifactStore:
     """Content-addressed files plus a SQLite index of lineage, inside one workspace folder.

@@ -281,5 +281,4 @@ def _pending_decision(shown: dict[str, Any]) -> dict[str, Any]:
 
 
 def _artifact_json(artifact: Artifact) -> dict[str, Any]:
-    return {"id": artifact.id, "kind": artifact.kind, "path": str(artifact.path), "media_type": artifact.media_type,
-            "parents": list(artifact.parents)}
+    return {**artifact.brief(), "media_type": artifact.media_type, "parents": list(artifact.parents)}

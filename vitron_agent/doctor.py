@@ -83,11 +83,9 @@ def diagnose(workspace: Path) -> DoctorReport:
 
 
 def _check_tool(tool: object, workspace: Path) -> ToolCheck:
-    describe = getattr(tool, "describe", None)
-    try:
-        runs = str(describe({}, workspace)) if describe else "not described by the tool"
-    except Exception as error:  # a plugin's describe may fail; the doctor reports it instead of failing
-        runs = f"unknown ({type(error).__name__}: {error})"
+    from vitron_agent.tools import describe_call
+
+    runs = describe_call(tool, {}, workspace) or "not described by the tool"
     weights = []
     for family, default in getattr(tool, "weight_families", ()):
         spec = weight_spec(family, default, workspace)

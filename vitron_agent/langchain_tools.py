@@ -70,7 +70,7 @@ def as_langchain_tools(
     def import_media(path: str) -> tuple[str, list[dict[str, Any]]]:
         artifact = store.import_file(path)
         return f"Imported {artifact.kind} {artifact.id} ({artifact.meta['width']}x{artifact.meta['height']}).", [
-            _artifact(artifact)]
+            artifact.brief()]
 
     made.append(StructuredTool.from_function(
         import_media, name="import_media", args_schema=ImportMedia, response_format="content_and_artifact",
@@ -84,25 +84,18 @@ def as_langchain_tools(
 def _as_structured_tool(tool: Any, store: Any, log: Any, models: Any) -> Any:
     from langchain_core.tools import StructuredTool
 
-    from vitron_agent.tools import ToolContext
+    from vitron_agent.tools import call_arguments, run_logged
 
     module = tool.module
 
     def run(**arguments: Any) -> tuple[str, list[dict[str, Any]]]:
-        args = tool.Args.model_validate(arguments)
-        record = args.model_dump(mode="json")
+        record = call_arguments(tool.Args.model_validate(arguments))
         decision = {"id": f"{THREAD}/{uuid.uuid4().hex}", "tool": tool.name,
                     "module": module.value if module else None, "action": "approve", "by": "langchain caller",
                     "args": record}
         log.record(THREAD, decision)
-        ctx = ToolContext(store=store, call={"tool": tool.name, "args": record}, models=models)
-        try:
-            result = tool.run(args, ctx)
-        except Exception as error:
-            log.finish(decision["id"], "failed", (), f"{type(error).__name__}: {error}")
-            raise
-        log.finish(decision["id"], "ok", result.artifacts, result.text)
-        return result.text or "Done.", [_artifact(store.get(i)) for i in result.artifacts]
+        result = run_logged(tool, record, decision["id"], store=store, log=log, models=models)
+        return result.text or "Done.", [store.get(i).brief() for i in result.artifacts]
 
     what = f"Vitron module {module.value} ({module.human_name})" if module else "a vitron-agent tool"
     effect = ("It writes new artifacts (side effects): confirm with the person first." if tool.side_effects
@@ -115,6 +108,3 @@ def _as_structured_tool(tool: Any, store: Any, log: Any, models: Any) -> Any:
         tags=["side_effects"] if tool.side_effects else [],
     )
 
-
-def _artifact(artifact: Any) -> dict[str, Any]:
-    return {"id": artifact.id, "kind": artifact.kind, "path": str(artifact.path)}

@@ -43,7 +43,7 @@ def build_server(workspace: str | os.PathLike[str], *, policy: str = "ask", tool
     from vitron_agent.decisions import DecisionLog
     from vitron_agent.graphs.agent import summary
     from vitron_agent.models import ModelManager
-    from vitron_agent.tools import ToolContext, load_tools
+    from vitron_agent.tools import call_arguments, describe_call, load_tools, run_logged
 
     if policy not in ("ask", "auto"):
         raise ValueError(f"policy={policy!r} must be 'ask' or 'auto' for the MCP server")
@@ -58,20 +58,17 @@ def build_server(workspace: str | os.PathLike[str], *, policy: str = "ask", tool
         "(approve_decision) before it runs."))
 
     def run(tool: Any, record: dict[str, Any], decision_id: str) -> str:
-        ctx = ToolContext(store=store, call={"tool": tool.name, "args": record}, models=models)
         try:
-            result = tool.run(tool.Args.model_validate(record), ctx)
-        except Exception as error:  # recorded, then told to the client as the tool's error
-            log.finish(decision_id, "failed", (), f"{type(error).__name__}: {error}")
+            result = run_logged(tool, record, decision_id, store=store, log=log, models=models)
+        except Exception as error:  # recorded by run_logged, then told to the client as the tool's error
             raise ToolError(f"{tool.name} failed: {type(error).__name__}: {error}") from None
-        log.finish(decision_id, "ok", result.artifacts, result.text)
-        made = [{"id": a.id, "kind": a.kind, "path": str(a.path)} for a in map(store.get, result.artifacts)]
+        made = [store.get(artifact_id).brief() for artifact_id in result.artifacts]
         return json.dumps({"status": "done", "text": result.text, "artifacts": made})
 
     def register(tool: Any) -> None:
         def call(**arguments: Any) -> str:
             try:
-                record = _record(tool.Args.model_validate(arguments))
+                record = call_arguments(tool.Args.model_validate(arguments))
             except ValueError as error:  # pydantic's ValidationError included: the client sees what to fix
                 raise ToolError(str(error)) from None
             decision = {"id": f"{THREAD}/{uuid.uuid4().hex}", "tool": tool.name,
@@ -80,7 +77,7 @@ def build_server(workspace: str | os.PathLike[str], *, policy: str = "ask", tool
                 log.record(THREAD, {**decision, "action": "propose"})
                 return json.dumps({"status": "needs_approval", "decision": decision["id"], "tool": tool.name,
                                    "args": record, "summary": summary(tool.name, record),
-                                   "runs_on": _described(tool, record, root),
+                                   "runs_on": describe_call(tool, record, root),
                                    "message": NEEDS_APPROVAL.format(tool=tool.name, id=decision["id"])})
             log.record(THREAD, {**decision, "action": "approve", "by": f"policy: {policy}"})
             return run(tool, record, decision["id"])
@@ -147,17 +144,3 @@ def _signature(model: Any) -> inspect.Signature:
         parameters.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
                                             annotation=Annotated[field.annotation, *field.metadata, described]))
     return inspect.Signature(parameters, return_annotation=str)
-
-
-def _record(args: Any) -> dict[str, Any]:
-    from vitron_agent.calls import ToolCall
-
-    return args.arguments() if isinstance(args, ToolCall) else args.model_dump(mode="json")
-
-
-def _described(tool: Any, record: dict[str, Any], workspace: Path) -> str | None:
-    describe = getattr(tool, "describe", None)
-    try:
-        return str(describe(record, workspace)) if describe else None
-    except Exception as error:  # a courtesy, as in the graph
-        return f"unknown ({type(error).__name__}: {error})"

@@ -30,7 +30,7 @@ from vitron_agent.calls import Attachment
 from vitron_agent.media import MediaError
 from vitron_agent.paths import PathOutsideWorkspace
 from vitron_agent.regions import Box, RegionError, parse_box
-from vitron_agent.graphs.agent import summary as _summary
+from vitron_agent.graphs.agent import shown_step
 from vitron_agent.session import Session, SessionError, Turn
 from vitron_agent.ui import (
     DECISION_KEYS,
@@ -296,9 +296,7 @@ class Terminal:
             self.console.print("No plan in this thread yet.")
             return
         pending = self.session.pending
-        steps = pending["steps"] if pending else [
-            {"number": i + 1, "summary": _summary(step.tool, step.args), "status": step.status,
-             "message": step.message} for i, step in enumerate(plan.steps)]
+        steps = pending["steps"] if pending else [shown_step(i + 1, step) for i, step in enumerate(plan.steps)]
         self.console.print(plan_table(steps, pending["asking"] if pending else ()))
 
     def _cmd_undo(self, args: list[str]) -> None:
