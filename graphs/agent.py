@@ -28,7 +28,6 @@ Usage::
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -40,6 +39,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import interrupt
 from pydantic import BaseModel, ValidationError
 
+from vitron_agent import database
 from vitron_agent.artifacts import ArtifactStore
 from vitron_agent.calls import Attachment, CallError, CallInputs, ToolCall
 from vitron_agent.decisions import DecisionLog
@@ -167,9 +167,7 @@ def _follow_step(state: AgentState) -> str:
 def _sqlite_checkpointer(path: Path) -> Any:
     from langgraph.checkpoint.sqlite import SqliteSaver
 
-    connection = sqlite3.connect(path, check_same_thread=False, timeout=30.0)
-    connection.execute("PRAGMA journal_mode = WAL")
-    return SqliteSaver(connection)
+    return SqliteSaver(database.connect(path, isolation_level=""))
 
 
 class _Nodes:

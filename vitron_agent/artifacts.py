@@ -37,6 +37,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from vitron_agent import database
 from vitron_agent.paths import TEMPORARY_PREFIX, publish, resolve_inside, stage_file
 
 __all__ = ["Artifact", "ArtifactNotFound", "ArtifactStore"]
@@ -109,12 +110,7 @@ class ArtifactStore:
         self.files.mkdir(parents=True, exist_ok=True)
         self.import_roots = (self.root, *(Path(r).expanduser().resolve() for r in import_roots))
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(
-            self.files / "index.sqlite", timeout=30.0, isolation_level=None, check_same_thread=False
-        )
-        self._db.execute("PRAGMA busy_timeout = 30000")
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA synchronous = NORMAL")
+        self._db = database.connect(self.files / "index.sqlite")
         self._db.execute("PRAGMA foreign_keys = ON")
         with self._transaction() as db:
             for statement in _SCHEMA.split(";"):

@@ -15,12 +15,13 @@ Usage::
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from vitron_agent import database
 
 __all__ = ["DecisionLog"]
 
@@ -52,9 +53,7 @@ class DecisionLog:
         self.path = Path(workspace).expanduser().resolve() / "decisions.sqlite"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA synchronous = NORMAL")
+        self._db = database.connect(self.path)
         self._db.execute(_SCHEMA)
 
     def close(self) -> None:
