@@ -11,7 +11,8 @@
                                    review -> report: the person cancelled (nothing more runs)
 
 A turn's calls form a plan (:mod:`vitron_agent.graphs.plan`): one step or several, later steps using earlier
-steps' outputs; a single call is a plan of one step.
+steps' outputs; a single call is a plan of one step. What the person is shown, how their answer is read and who
+must be asked live in :mod:`vitron_agent.graphs.review`.
 
 Side effects happen only in ``execute``, after an approval is recorded in the decision log; ``review`` only
 computes and asks, since LangGraph re-runs a node from its top when it resumes. Every node sets ``step`` to the
@@ -30,7 +31,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
@@ -55,8 +56,18 @@ from vitron_agent.graphs.plan import (
     steps_from_invocations,
 )
 from vitron_agent.graphs.preview import draw_region_preview
+from vitron_agent.graphs.review import (
+    Policy,
+    check_policy,
+    decision_record,
+    must_ask,
+    policy_name,
+    read_answer,
+    shown,
+    thread_id,
+)
 from vitron_agent.graphs.state import AgentState
-from vitron_agent.invocation import Invocation, Module
+from vitron_agent.invocation import Invocation
 from vitron_agent.models import ModelManager
 from vitron_agent.planners.base import Planner
 from vitron_agent.regions import Box
@@ -70,13 +81,7 @@ from vitron_agent.tools import (
     tool_for_module,
 )
 
-__all__ = ["Policy", "build_agent", "check_policy", "shown_step", "summary"]
-
-Policy = Literal["ask", "auto", "step"] | frozenset[str]
-"""``"ask"``: every side-effecting call waits for a person (a plan is approved as a whole); ``"step"``: the same,
-and each step of a plan is asked for in turn; ``"auto"``: nothing waits; a set of tool names: those wait, the rest
-run."""
-PolicyValue = Literal["ask", "auto", "step"] | frozenset[str]
+__all__ = ["Policy", "build_agent", "check_policy", "sqlite_checkpointer"]
 
 # Messages meant for the planner.
 CORRECTION = "Your last output could not be used: {error}\nAnswer again, fixing that."
@@ -141,30 +146,18 @@ def build_agent(
         graph.add_conditional_edges(name, _follow_step, targets)
     graph.add_edge("report", END)
     if checkpointer is None:
-        checkpointer = _sqlite_checkpointer(workspace / "checkpoints.sqlite")
+        checkpointer = sqlite_checkpointer(workspace / "checkpoints.sqlite")
     elif checkpointer is False:
         checkpointer = None
     return graph.compile(checkpointer=checkpointer, name="vitron_agent")
-
-
-def check_policy(policy: Any) -> PolicyValue:
-    """The policy in its stored form (a set of tool names becomes a frozenset).
-
-    Raises:
-        ValueError: not "ask", "auto", "step" or a set of tool names.
-    """
-    if policy in ("ask", "auto", "step"):
-        return policy
-    if isinstance(policy, (set, frozenset, list, tuple)) and all(isinstance(name, str) for name in policy):
-        return frozenset(policy)
-    raise ValueError(f"policy={policy!r} must be 'ask', 'auto', 'step' or a set of tool names")
 
 
 def _follow_step(state: AgentState) -> str:
     return state["step"]
 
 
-def _sqlite_checkpointer(path: Path) -> Any:
+def sqlite_checkpointer(path: Path) -> Any:
+    """The default checkpointer: LangGraph's SqliteSaver on one of the workspace's SQLite files."""
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     return SqliteSaver(database.connect(path, isolation_level=""))
@@ -180,7 +173,7 @@ class _Nodes:
         tools: dict[str, Tool],
         store: ArtifactStore,
         log: DecisionLog,
-        policy: PolicyValue,
+        policy: Policy,
         max_corrections: int,
         cancelled: Callable[[], bool],
         models: ModelManager,
@@ -295,10 +288,10 @@ class _Nodes:
             waiting = waiting[:1]
         number = len(state.get("decisions") or [])
         failed = any(plan.steps[i].status == "failed" for i in waiting)  # retrying is always the person's call
-        if not failed and not any(_must_ask(policy, self.tools[plan.steps[i].tool]) for i in waiting):
+        if not failed and not any(must_ask(policy, self.tools[plan.steps[i].tool]) for i in waiting):
             return self._approved(plan, waiting, None, policy, number, config)
-        answer = interrupt(_shown(plan, waiting, self.tools))
-        action, payload, step_number = _read_answer(answer)
+        answer = interrupt(shown(plan, waiting, self.tools))
+        action, payload, step_number = read_answer(answer)
         if action == "approve":
             return self._approved(plan, waiting, "person", policy, number, config)
         if action == "edit":
@@ -306,15 +299,15 @@ class _Nodes:
         if action == "remove":
             return self._removed(plan, step_number)
         if action == "reject":
-            decision = _decision(plan.steps[waiting[0]], plan, config, number, "reject", "person",
+            decision = decision_record(plan.steps[waiting[0]], plan, config, number, "reject", "person",
                                  feedback=str(payload or ""))
-            self.log.record(_thread_id(config), decision)
+            self.log.record(thread_id(config), decision)
             correction = HumanMessage(PERSON_CORRECTION.format(feedback=payload or "(no reason given)"))
             return {"plan": None, "decisions": [decision], "messages": [correction], "corrections": 0,
                     "step": "plan"}
         if action == "cancel":
-            decision = _decision(plan.steps[waiting[0]], plan, config, number, "cancel", "person")
-            self.log.record(_thread_id(config), decision)
+            decision = decision_record(plan.steps[waiting[0]], plan, config, number, "cancel", "person")
+            self.log.record(thread_id(config), decision)
             for step in plan.steps:  # the rest of the plan goes with it
                 if step.status in ("planned", "failed"):
                     step.status = "cancelled"
@@ -323,16 +316,16 @@ class _Nodes:
         plan.error = f"unknown answer {answer!r}; use approve, edit, remove, reject or cancel"
         return {"plan": plan.model_dump(), "step": "review"}
 
-    def _approved(self, plan: Plan, waiting: list[int], by: str | None, policy: PolicyValue, number: int,
+    def _approved(self, plan: Plan, waiting: list[int], by: str | None, policy: Policy, number: int,
                   config: RunnableConfig) -> dict[str, Any]:
         """Record one approval per step, then mark the steps approved: the log has them before any tool runs."""
         decisions = []
         for offset, index in enumerate(waiting):
             step = plan.steps[index]
             tool = self.tools[step.tool]
-            who = by or ("policy: no side effects" if not tool.side_effects else f"policy: {_policy_name(policy)}")
-            decision = _decision(step, plan, config, number + offset, "approve", who)
-            self.log.record(_thread_id(config), decision)
+            who = by or ("policy: no side effects" if not tool.side_effects else f"policy: {policy_name(policy)}")
+            decision = decision_record(step, plan, config, number + offset, "approve", who)
+            self.log.record(thread_id(config), decision)
             step.status, step.decision = "approved", decision["id"]
             decisions.append(decision)
         plan.error = None
@@ -396,7 +389,7 @@ class _Nodes:
         assert index is not None  # the router only comes here with an approved step
         step = plan.steps[index]
         decision = next(d for d in reversed(state["decisions"]) if d["id"] == step.decision)
-        logged = self.log.record(_thread_id(config), decision)
+        logged = self.log.record(thread_id(config), decision)
         if logged["outcome"] == "ok":  # it finished before a crash lost the checkpoint: don't run it again
             return self._after_step(plan, index, logged["artifacts"], logged["message"])
         tool = self.tools[step.tool]
@@ -470,16 +463,6 @@ class _Nodes:
         return {"messages": [AIMessage(answer)] if answer else [], "output": None}
 
 
-def _must_ask(policy: PolicyValue, tool: Tool) -> bool:
-    if isinstance(policy, frozenset):
-        return tool.name in policy
-    return policy in ("ask", "step") and tool.side_effects
-
-
-def _policy_name(policy: PolicyValue) -> str:
-    return policy if isinstance(policy, str) else "per tool"
-
-
 def _plain_output(output: Any) -> Any:
     """Planner output as checkpointable data: text, or a list of ``{"name", "args"}`` calls."""
     if isinstance(output, str):
@@ -513,87 +496,6 @@ def _error_text(error: Exception) -> str:
     return str(error).strip("'\"")
 
 
-def _shown(plan: Plan, waiting: list[int], tools: Mapping[str, Tool]) -> dict[str, Any]:
-    """The decision as the person sees it, JSON-serialisable: the step it is about (the first waiting one) at
-    the top level, as for a single call, and the whole plan under ``steps``."""
-    current = plan.steps[waiting[0]]
-    module = Module(current.module) if current.module else None
-    return {
-        "id": plan.id,
-        "tool": current.tool,
-        "module": module.value if module else None,
-        "module_name": module.human_name if module else None,
-        "args": current.args,
-        "summary": summary(current.tool, current.args),
-        "preview": current.preview,
-        "backend": current.backend,
-        "notes": current.notes,
-        "changed": current.changed,
-        "response": plan.response,
-        "error": plan.error,
-        "step": waiting[0] + 1,
-        "asking": [i + 1 for i in waiting],
-        "steps": [{**shown_step(i + 1, step), "side_effects": tools[step.tool].side_effects}
-                  for i, step in enumerate(plan.steps)],
-    }
-
-
-def shown_step(number: int, step: PlanStep) -> dict[str, Any]:
-    """One step of a plan as the person sees it (in a decision, and in the terminal's ``/plan``)."""
-    return {"number": number, "tool": step.tool, "module": step.module, "args": step.args,
-            "summary": summary(step.tool, step.args), "status": step.status, "preview": step.preview,
-            "backend": step.backend, "notes": step.notes, "changed": step.changed, "message": step.message}
-
-
-def summary(tool: str, args: Mapping[str, Any]) -> str:
-    """``segment_image: target 'zebra', region (12, 30, 200, 180)``, cut to one line."""
-    parts = []
-    for key in ("image", "video"):
-        if isinstance(args.get(key), str) and args[key].startswith("@"):
-            parts.append(f"{key} {args[key]}")
-    for key in ("target", "prompt", "prompts", "foreground", "background"):
-        if args.get(key):
-            parts.append(f"{key} {args[key]!r}")
-    if args.get("region"):
-        parts.append("region (" + ", ".join(f"{v:g}" for v in args["region"].values()) + ")")
-    text = f"{tool}: {', '.join(parts)}" if parts else tool
-    return text if len(text) <= 160 else text[:157] + "..."
-
-
-def _read_answer(answer: Any) -> tuple[str, Any, int | None]:
-    """(action, payload, step number) from ``"approve"`` or ``{"action": ..., "args"/"feedback", "step"}``."""
-    if isinstance(answer, str):
-        return answer.strip().lower(), None, None
-    if isinstance(answer, Mapping):
-        action = str(answer.get("action", "")).lower()
-        step = answer.get("step")
-        number = int(step) if isinstance(step, (int, str)) and str(step).isdigit() else None
-        return action, answer.get("args") if action == "edit" else answer.get("feedback"), number
-    return "", None, None
-
-
-def _decision(step: PlanStep, plan: Plan, config: RunnableConfig, number: int, action: str, by: str,
-              **extra: Any) -> dict[str, Any]:
-    """A decision record; its id is derived from the thread, the step and the thread's decision count, so a node
-    that re-runs makes the same record, not a second one, and a forked thread never reuses its origin's ids."""
-    return {
-        "id": f"{_thread_id(config)}/{step.id}-{number}",
-        "call": step.id,
-        "plan": plan.id,
-        "step": plan.steps.index(step) + 1,
-        "steps": len(plan.steps),
-        "tool": step.tool,
-        "module": step.module,
-        "action": action,
-        "by": by,
-        "args": step.args,
-        "changed": step.changed,
-        "preview": step.preview,
-        "backend": step.backend,
-        **extra,
-    }
-
-
 def _done_text(plan: Plan) -> str:
     """The answer a plan ends with: each finished step's message (numbered when there are several)."""
     done = [(i + 1, step) for i, step in enumerate(plan.steps) if step.status == "done"]
@@ -607,7 +509,3 @@ def _cancelled_text(plan: Plan) -> str:
     if first == 0 or first is None:
         return CANCELLED.format(tool=plan.steps[0].tool if len(plan.steps) == 1 else "the plan")
     return STOPPED.format(number=first + 1, done=first)
-
-
-def _thread_id(config: RunnableConfig) -> str:
-    return str((config.get("configurable") or {}).get("thread_id", ""))

@@ -18,13 +18,13 @@ import sys, time
 from pathlib import Path
 from vitron_agent.artifacts import ArtifactStore
 from vitron_agent.decisions import DecisionLog
-from vitron_agent.graphs.agent import _sqlite_checkpointer
+from vitron_agent.graphs.agent import sqlite_checkpointer
 workspace, start = Path(sys.argv[1]), float(sys.argv[2])
 while time.time() < start:
     pass
 DecisionLog(workspace)
 ArtifactStore(workspace)
-_sqlite_checkpointer(workspace / "checkpoints.sqlite").setup()
+sqlite_checkpointer(workspace / "checkpoints.sqlite").setup()
 print("OPENED")
 """
 

@@ -41,7 +41,7 @@ def build_server(workspace: str | os.PathLike[str], *, policy: str = "ask", tool
 
     from vitron_agent.artifacts import ArtifactStore
     from vitron_agent.decisions import DecisionLog
-    from vitron_agent.graphs.agent import summary
+    from vitron_agent.graphs.review import summary
     from vitron_agent.models import ModelManager
     from vitron_agent.tools import call_arguments, describe_call, load_tools, run_logged
 

@@ -30,7 +30,7 @@ from vitron_agent.calls import Attachment
 from vitron_agent.media import MediaError
 from vitron_agent.paths import PathOutsideWorkspace
 from vitron_agent.regions import Box, RegionError, parse_box
-from vitron_agent.graphs.agent import shown_step
+from vitron_agent.graphs.review import shown_step
 from vitron_agent.session import Session, SessionError, Turn
 from vitron_agent.ui import (
     DECISION_KEYS,
