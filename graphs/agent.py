@@ -300,7 +300,7 @@ class _Nodes:
             return self._removed(plan, step_number)
         if action == "reject":
             decision = decision_record(plan.steps[waiting[0]], plan, config, number, "reject", "person",
-                                 feedback=str(payload or ""))
+                                       feedback=str(payload or ""))
             self.log.record(thread_id(config), decision)
             correction = HumanMessage(PERSON_CORRECTION.format(feedback=payload or "(no reason given)"))
             return {"plan": None, "decisions": [decision], "messages": [correction], "corrections": 0,

@@ -117,7 +117,7 @@ def read_answer(answer: Any) -> tuple[str, Any, int | None]:
 
 
 def decision_record(step: PlanStep, plan: Plan, config: RunnableConfig, number: int, action: str, by: str,
-              **extra: Any) -> dict[str, Any]:
+                    **extra: Any) -> dict[str, Any]:
     """A decision record; its id is derived from the thread, the step and the thread's decision count, so a node
     that re-runs makes the same record, not a second one, and a forked thread never reuses its origin's ids."""
     return {
