@@ -48,6 +48,7 @@ def check_policy(policy: Any) -> Policy:
 
 
 def must_ask(policy: Policy, tool: Tool) -> bool:
+    """Whether a step with this tool waits for a person: a tool without side effects never does, except by name."""
     if isinstance(policy, frozenset):
         return tool.name in policy
     return policy in ("ask", "step") and tool.side_effects
