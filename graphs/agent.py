@@ -181,6 +181,8 @@ class _Nodes:
         self.planner, self.tools, self.store, self.log = planner, tools, store, log
         self.policy, self.max_corrections, self.cancelled = policy, max_corrections, cancelled
         self.models = models
+        self.outputs = {name: getattr(tool, "outputs", None) for name, tool in tools.items()}
+        """what each tool declares it makes, for checking ``@N`` references (None: not declared)"""
 
     # -- plan ----------------------------------------------------------------------------------------------
 
@@ -201,17 +203,16 @@ class _Nodes:
         output = state.get("output")
         said = [AIMessage(output if isinstance(output, str) else f"call {output}")]
         try:
+            inputs = _inputs(state)
             if isinstance(output, str):
                 invocations = parse_plan(output)
                 if len(invocations) == 1 and invocations[0].is_understanding:
                     return {"answer": invocations[0].response, "messages": said, "step": "report"}
-                plan = self._plan_from_text(invocations, state)
+                plan = self._plan_from_text(invocations, inputs)
             else:
-                attachments = [Attachment.model_validate(a) for a in state.get("attachments") or []]
-                region = Box.of(state["region"]) if state.get("region") else None
-                plan = Plan(steps=[self._step_from_call(call)
-                                   for call in complete_calls(output, attachments, region, self.tools)])
-            problems = check_references(plan, {name: getattr(t, "outputs", None) for name, t in self.tools.items()})
+                plan = Plan(steps=[self._step_from_call(call) for call in
+                                   complete_calls(output, inputs.attachments, inputs.region, self.tools)])
+            problems = check_references(plan, self.outputs)
             if problems:
                 raise ValueError("; ".join(problems))
         except (CallError, ValidationError, LookupError, ValueError) as error:
@@ -221,12 +222,7 @@ class _Nodes:
             step.backend = self._backend(step)
         return {"plan": plan.model_dump(), "messages": said, "corrections": 0, "step": "review"}
 
-    def _plan_from_text(self, invocations: list[Invocation], state: AgentState) -> Plan:
-        inputs = CallInputs(
-            attachments=tuple(Attachment.model_validate(a) for a in state.get("attachments") or []),
-            region=Box.of(state["region"]) if state.get("region") else None,
-            frame=state.get("frame", 0),
-        )
+    def _plan_from_text(self, invocations: list[Invocation], inputs: CallInputs) -> Plan:
         steps = []
         for number, (call, invocation) in enumerate(steps_from_invocations(invocations, inputs), start=1):
             tool = tool_for_module(self.tools, call.module)
@@ -347,7 +343,7 @@ class _Nodes:
             args = call_arguments(_validate_args(tool, {**step.args, **changes}))
             edited = plan.model_copy(deep=True)
             edited.steps[number - 1].args = args
-            problems = check_references(edited, {n: getattr(t, "outputs", None) for n, t in self.tools.items()})
+            problems = check_references(edited, self.outputs)
             if problems:
                 raise ValueError("; ".join(problems))
         except (ValidationError, ValueError) as error:
@@ -461,6 +457,15 @@ class _Nodes:
         ``/plan`` and undo to read."""
         answer = state.get("answer") or ""
         return {"messages": [AIMessage(answer)] if answer else [], "output": None}
+
+
+def _inputs(state: AgentState) -> CallInputs:
+    """What the person supplied beside their words, from the state: attachments, box, and the box's frame."""
+    return CallInputs(
+        attachments=tuple(Attachment.model_validate(a) for a in state.get("attachments") or []),
+        region=Box.of(state["region"]) if state.get("region") else None,
+        frame=state.get("frame", 0),
+    )
 
 
 def _plain_output(output: Any) -> Any:
