@@ -11,9 +11,9 @@ latest image or video so far, counting what the earlier steps will make (``gener
 
 Usage::
 
-    plan = Plan.of([PlanStep.of(tool, args) for tool, args in calls])
-    problems = check_references(plan, tools)          # [] when every reference can be met
-    args = resolve_references(step.args, plan, store) # just before the step runs
+    plan = Plan(steps=[PlanStep(tool=name, args=args) for name, args in calls])
+    problems = check_references(plan, {"generate_image": ["image"]})  # [] when every reference can be met
+    args = resolve_references(step.args, plan, lambda ref: store.get(ref).kind)  # just before the step runs
 """
 
 from __future__ import annotations
