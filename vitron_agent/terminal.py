@@ -27,10 +27,10 @@ from rich.table import Table
 
 from vitron_agent.artifacts import Artifact, ArtifactNotFound
 from vitron_agent.calls import Attachment
+from vitron_agent.graphs.review import policy_name, shown_step
 from vitron_agent.media import MediaError
 from vitron_agent.paths import PathOutsideWorkspace
 from vitron_agent.regions import Box, RegionError, parse_box
-from vitron_agent.graphs.review import shown_step
 from vitron_agent.session import Session, SessionError, Turn
 from vitron_agent.ui import (
     DECISION_KEYS,
@@ -139,8 +139,7 @@ class Terminal:
         """Run until ``/quit`` or end of input."""
         self._welcome()
         try:
-            if self.session.pending is not None:
-                self._follow(Turn(pending=self.session.pending, text="", artifacts=[]))
+            self._follow(self._waiting())
             while True:
                 line = self._read("you> ")
                 if line.startswith("/"):
@@ -317,8 +316,7 @@ class Terminal:
         self.session = self.session.fork(step=int(args[0]) if args else None)
         self.console.print(f"Now in thread {self.session.thread_id}, forked from {origin} (which stays as it "
                            f"was: vitron-agent chat --resume {origin}).")
-        if self.session.pending is not None:
-            self._follow(Turn(pending=self.session.pending, text="", artifacts=[]))
+        self._follow(self._waiting())
 
     def _cmd_policy(self, args: list[str]) -> None:
         if args:
@@ -345,8 +343,7 @@ class Terminal:
         except KeyboardInterrupt:
             self.console.print("Stopped waiting for the tool; its call is offered again.")
             self.session.recover()
-            pending = self.session.pending
-            return Turn(pending=pending, text="", artifacts=[]) if pending else None
+            return self._waiting()
         except PERSON_ERRORS as error:
             self._error(error)
         except Exception as error:  # the session is on disk; a bug must not end the person's session
@@ -356,6 +353,11 @@ class Terminal:
         return None
 
     # -- small helpers -------------------------------------------------------------------------------------
+
+    def _waiting(self) -> Turn | None:
+        """The decision the thread holds, as a turn to follow; None when nothing waits."""
+        pending = self.session.pending
+        return Turn(pending=pending, text="", artifacts=[]) if pending is not None else None
 
     def _read(self, prompt: str) -> str:
         """One line from the person; Ctrl-C at a prompt is a hint, end of input leaves."""
@@ -369,11 +371,10 @@ class Terminal:
                 raise _Quit from None
 
     def _welcome(self) -> None:
-        policy = self.session.policy
         self.console.print(
             f"[bold]vitron-agent[/] · thread {self.session.thread_id} · workspace "
             f"{shown_path(self.session.workspace)} · planner {self.planner or 'custom'} · policy "
-            f"{policy if isinstance(policy, str) else 'per tool'}"
+            f"{policy_name(self.session.policy)}"
         )
         for artifact in self.staged:
             source = Path(artifact.meta.get("source") or artifact.path).name
