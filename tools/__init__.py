@@ -32,6 +32,7 @@ from vitron_agent.tools.base import (
     ToolResult,
     call_arguments,
     describe_call,
+    outside_decision,
     run_logged,
 )
 
@@ -46,6 +47,7 @@ __all__ = [
     "check_tool",
     "describe_call",
     "load_tools",
+    "outside_decision",
     "run_logged",
     "tool_for_module",
 ]

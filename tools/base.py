@@ -29,6 +29,7 @@ Usage (a third-party tool)::
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
@@ -42,7 +43,16 @@ if TYPE_CHECKING:
     from vitron_agent.decisions import DecisionLog
     from vitron_agent.invocation import Module
 
-__all__ = ["Tool", "ToolCancelled", "ToolContext", "ToolResult", "call_arguments", "describe_call", "run_logged"]
+__all__ = [
+    "Tool",
+    "ToolCancelled",
+    "ToolContext",
+    "ToolResult",
+    "call_arguments",
+    "describe_call",
+    "outside_decision",
+    "run_logged",
+]
 
 
 class ToolCancelled(Exception):
@@ -120,6 +130,13 @@ def describe_call(tool: Any, args: dict[str, Any], workspace: Path) -> str | Non
         return str(describe(args, workspace))
     except Exception as error:
         return f"unknown ({type(error).__name__}: {error})"
+
+
+def outside_decision(thread: str, tool: Any, record: dict[str, Any], *, action: str, by: str) -> dict[str, Any]:
+    """A decision-log entry for a call made outside the graph (LangChain tools, the MCP server): a new id in
+    ``thread``, the tool and its module, the arguments as recorded, and who decided what."""
+    return {"id": f"{thread}/{uuid.uuid4().hex}", "tool": tool.name,
+            "module": tool.module.value if tool.module else None, "args": record, "action": action, "by": by}
 
 
 def run_logged(tool: Any, record: dict[str, Any], decision_id: str, *, store: ArtifactStore, log: DecisionLog,

@@ -17,7 +17,6 @@ Usage::
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -84,15 +83,13 @@ def as_langchain_tools(
 def _as_structured_tool(tool: Any, store: Any, log: Any, models: Any) -> Any:
     from langchain_core.tools import StructuredTool
 
-    from vitron_agent.tools import call_arguments, run_logged
+    from vitron_agent.tools import call_arguments, outside_decision, run_logged
 
     module = tool.module
 
     def run(**arguments: Any) -> tuple[str, list[dict[str, Any]]]:
         record = call_arguments(tool.Args.model_validate(arguments))
-        decision = {"id": f"{THREAD}/{uuid.uuid4().hex}", "tool": tool.name,
-                    "module": module.value if module else None, "action": "approve", "by": "langchain caller",
-                    "args": record}
+        decision = outside_decision(THREAD, tool, record, action="approve", by="langchain caller")
         log.record(THREAD, decision)
         result = run_logged(tool, record, decision["id"], store=store, log=log, models=models)
         return result.text or "Done.", [store.get(i).brief() for i in result.artifacts]

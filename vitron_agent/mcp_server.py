@@ -15,7 +15,6 @@ from __future__ import annotations
 import inspect
 import json
 import os
-import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -43,7 +42,7 @@ def build_server(workspace: str | os.PathLike[str], *, policy: str = "ask", tool
     from vitron_agent.decisions import DecisionLog
     from vitron_agent.graphs.review import summary
     from vitron_agent.models import ModelManager
-    from vitron_agent.tools import call_arguments, describe_call, load_tools, run_logged
+    from vitron_agent.tools import call_arguments, describe_call, load_tools, outside_decision, run_logged
 
     if policy not in ("ask", "auto"):
         raise ValueError(f"policy={policy!r} must be 'ask' or 'auto' for the MCP server")
@@ -71,15 +70,15 @@ def build_server(workspace: str | os.PathLike[str], *, policy: str = "ask", tool
                 record = call_arguments(tool.Args.model_validate(arguments))
             except ValueError as error:  # pydantic's ValidationError included: the client sees what to fix
                 raise ToolError(str(error)) from None
-            decision = {"id": f"{THREAD}/{uuid.uuid4().hex}", "tool": tool.name,
-                        "module": tool.module.value if tool.module else None, "args": record, "by": "mcp client"}
             if policy == "ask" and tool.side_effects:
-                log.record(THREAD, {**decision, "action": "propose"})
+                decision = outside_decision(THREAD, tool, record, action="propose", by="mcp client")
+                log.record(THREAD, decision)
                 return json.dumps({"status": "needs_approval", "decision": decision["id"], "tool": tool.name,
                                    "args": record, "summary": summary(tool.name, record),
                                    "runs_on": describe_call(tool, record, root),
                                    "message": NEEDS_APPROVAL.format(tool=tool.name, id=decision["id"])})
-            log.record(THREAD, {**decision, "action": "approve", "by": f"policy: {policy}"})
+            decision = outside_decision(THREAD, tool, record, action="approve", by=f"policy: {policy}")
+            log.record(THREAD, decision)
             return run(tool, record, decision["id"])
 
         call.__signature__ = _signature(tool.Args)  # type: ignore[attr-defined]
