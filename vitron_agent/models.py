@@ -269,7 +269,7 @@ def probe_device() -> DeviceProbe:
     if configured:
         budget = parse_bytes(configured)
     elif device.startswith("cuda") and memory:
-        budget = int(memory * 0.9)
+        budget = _default_budget(device, memory)
     else:
         budget = _default_budget("cpu")
     return DeviceProbe(device, name, memory, budget, source)
@@ -295,11 +295,14 @@ def _best_dtype(device: str) -> str:
     return "float32"
 
 
-def _default_budget(device: str) -> int:
+def _default_budget(device: str, total: int | None = None) -> int:
+    """90% of a GPU's memory (``total`` when known, else asked of torch); half the machine's RAM otherwise."""
     if device.startswith("cuda"):
-        import torch
+        if total is None:
+            import torch
 
-        return int(torch.cuda.get_device_properties(torch.device(device)).total_memory * 0.9)
+            total = torch.cuda.get_device_properties(torch.device(device)).total_memory
+        return int(total * 0.9)
     return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") * 0.5)
 
 
