@@ -225,11 +225,11 @@ class Session:
             self.agent.update_state(before.config, {"plan": _replanned(plan, step).model_dump(), "step": "review"},
                                     as_node="validate")
             return self._run(None)
-        if self.pending is not None:
-            raise SessionError("a decision is waiting; answer it before undoing")
         state = self.agent.get_state(self.config)
+        if state.interrupts:
+            raise SessionError("a decision is waiting; answer it before undoing")
         present = set(state.values.get("artifacts") or [])
-        last = next((entry for entry in reversed(self.history())
+        last = next((entry for entry in reversed(self.log.list(self.thread_id))
                      if entry["outcome"] == "ok" and present.intersection(entry["artifacts"])), None)
         if last is None:
             raise SessionError("there is no tool result to undo in this thread")
