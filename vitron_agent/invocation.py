@@ -171,6 +171,10 @@ def _format_number(value: float) -> str:
 # (which leaves a space) can never create a new one: the canonical form reads back the same.
 _TOKEN = re.compile(r"<(?:(module|instruction|region)>([^<]*)</\1>|(/?)([A-Za-z][A-Za-z0-9_]{0,31})>)")
 _STRUCTURE_TAGS = frozenset({"module", "instruction", "region"})
+# Whether any structure tag is there at all (any case); in an answer without one, only the model's own special
+# tokens are dropped, and words such as "--planner chat:<provider>:<model>" stay as written.
+_STRUCTURE = re.compile(r"</?(?:module|instruction|region)>", re.IGNORECASE)
+_SPECIAL_TOKEN = re.compile(r"</?(?:s|SP|unk|pad|image|video|im_start|im_end)>")
 # A number not glued to a name, so "x1: 10" yields 10, not 1 and 10.
 _NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 _LEADING_LETTER = re.compile(r"([A-G])(?![A-Za-z0-9_])")  # "B: image segmentation"; never "a dog"
@@ -195,6 +199,10 @@ def parse_invocation(text: str) -> Invocation:
         return Invocation(problems=(f"expected text, got {type(text).__name__}; nothing was read",))
     if "<" not in text:  # a plain answer: no tags at all
         return _new_invocation(_normalize_response(text), None, (), None, ())
+    if _STRUCTURE.search(text) is None:  # a plain answer that mentions <something>: kept as written
+        plain = _SPECIAL_TOKEN.sub(" ", text)
+        dropped = ("ignored the model's special tokens",) if plain != text else ()
+        return _new_invocation(_normalize_response(plain), None, (), None, dropped)
     problems: list[str] = []
     response, contents = _scan_tags(text, problems)
     modules, instructions, regions = contents["module"], contents["instruction"], contents["region"]
