@@ -33,7 +33,7 @@ from vitron_agent.tools.generate_image import SD, GenerateImageTool
 from vitron_agent.tools.generate_video import TEXT_TO_VIDEO, GenerateVideoTool
 from vitron_agent.media import load_image
 
-PHOTO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "images" / "coco_000000270066.jpg"
+PHOTO = Path(__file__).resolve().parents[1] / "examples" / "media" / "motorcycle.jpg"
 
 
 def timed(run: Any, repeats: int) -> float:

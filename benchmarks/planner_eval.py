@@ -32,7 +32,6 @@ from vitron_agent.planners.choose import planner_from_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "benchmarks" / "data"
-SHARED = ROOT.parent / "shared" / "data"
 LABELS = ["A", "B", "C", "D", "E", "F", "G", "none"]
 
 
@@ -123,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, action="append",
                         help="JSONL request sets (default: planner_requests.jsonl and planner_heldout.jsonl)")
     parser.add_argument("--image", type=Path, default=ROOT / "examples" / "media" / "extreme_ironing.jpg")
-    parser.add_argument("--video", type=Path, default=SHARED / "videos" / "motorbike.mp4")
+    parser.add_argument("--video", type=Path, default=ROOT / "examples" / "media" / "motorbike.mp4")
     parser.add_argument("--mistakes", action="store_true", help="list every row the planner got wrong")
     args = parser.parse_args(argv)
     sets = args.data or [DATA / "planner_requests.jsonl", DATA / "planner_heldout.jsonl"]

@@ -26,8 +26,10 @@ from vitron_agent.session import Session
 from vitron_agent.tools import ToolContext
 from vitron_agent.tools.segment_video import SegmentVideoTool
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-PHOTOS = sorted((SHARED / "images").glob("coco_*.jpg"))
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "examples" / "media", ROOT / "tests" / "data"
+PHOTOS = [SAMPLES[0] / name for name in ("motorcycle.jpg", "tennis_player.jpg", "dog_in_car.jpg",
+                                         "extreme_ironing.jpg")] + [SAMPLES[1] / "plate.jpg"]
 ASK = "<module>B</module> <instruction>segmentation: the object in the box</instruction>"
 CONFIG = "configs/sam2.1/sam2.1_hiera_t.yaml"
 
@@ -56,7 +58,7 @@ def workspace_for(root: Path, name: str, checkpoint: Path | None, backend: str =
 
 
 def calls(workspace: Path, photos: list[Path], reload: bool) -> tuple[float, dict]:
-    session = Session(workspace, ScriptedPlanner([ASK] * len(photos)), policy="auto", import_roots=[SHARED],
+    session = Session(workspace, ScriptedPlanner([ASK] * len(photos)), policy="auto", import_roots=[ROOT],
                       models=ModelManager(device="cpu"))
     start = time.perf_counter()
     for photo in photos:
@@ -71,8 +73,8 @@ def calls(workspace: Path, photos: list[Path], reload: bool) -> tuple[float, dic
 def video_seconds_per_frame(workspace: Path, frames: int) -> float:
     from vitron_agent.artifacts import ArtifactStore
 
-    store = ArtifactStore(workspace, import_roots=[SHARED, workspace])
-    clip = load_video(SHARED / "videos" / "motorbike_frames").frames[:frames]
+    store = ArtifactStore(workspace, import_roots=[ROOT, workspace])
+    clip = load_video(SAMPLES[1] / "motorbike_frames").frames[:frames]
     (workspace / "clip.mp4").write_bytes(encode_video(clip, 15))
     video = store.import_file(workspace / "clip.mp4")
     call = SegmentVideo(video=video.id, region=Box.of((198, 172, 296, 278)))
@@ -98,7 +100,7 @@ def measure(quick: bool = False, count: int | None = None, video_frames: int | N
     video_frames = video_frames or (1 if quick else 4)
     root = Path(tempfile.mkdtemp(prefix="vitron-residency-"))
     checkpoint = random_sam2(root)
-    one_photo = [PHOTOS[4]] * count
+    one_photo = [PHOTOS[0]] * count
     many_photos = [PHOTOS[i % len(PHOTOS)] for i in range(count)]
     rows = []
     for label, photos in (("same photo (refining one selection)", one_photo),

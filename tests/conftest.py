@@ -1,4 +1,5 @@
-"""Shared fixtures: the real sample media in ``../shared/data`` and a fresh workspace per test."""
+"""Shared fixtures: the project's own sample media (``examples/media`` and ``tests/data``) and a fresh workspace
+per test."""
 
 from __future__ import annotations
 
@@ -11,22 +12,15 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("VITRON_SAMPLE_DATA", ROOT.parent / "shared" / "data")).resolve()
-IMAGES = SHARED_DATA / "images"
-VIDEOS = SHARED_DATA / "videos"
+MEDIA = ROOT / "examples" / "media"
+"""The README's sample photos and clip."""
+TEST_DATA = ROOT / "tests" / "data"
+"""What only the tests use: a frame folder, a second clip, one more photo (sources in its README)."""
 
-# Boxes from the data README (x1, y1, x2, y2 in pixels), drawn by eye.
-TENNIS_PLAYER = IMAGES / "coco_000000015269.jpg", (70, 60, 310, 615)
-MOTORCYCLE = IMAGES / "coco_000000270066.jpg", (60, 90, 580, 380)
-MOTORBIKE_FRAMES = VIDEOS / "motorbike_frames"
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    if not IMAGES.is_dir():
-        raise pytest.UsageError(
-            f"sample media not found at {SHARED_DATA}; put the shared folder beside the project "
-            "or set VITRON_SAMPLE_DATA"
-        )
+# Boxes from the media READMEs (x1, y1, x2, y2 in pixels), drawn by eye.
+TENNIS_PLAYER = MEDIA / "tennis_player.jpg", (70, 60, 310, 615)
+MOTORCYCLE = MEDIA / "motorcycle.jpg", (60, 90, 580, 380)
+MOTORBIKE_FRAMES = TEST_DATA / "motorbike_frames"
 
 
 @pytest.fixture
@@ -36,7 +30,7 @@ def workspace(tmp_path: Path) -> Path:
     return path
 
 
-PHOTO = IMAGES / "coco_000000270066.jpg"
+PHOTO = MEDIA / "motorcycle.jpg"
 """The motorcycle photo, 640 px wide."""
 
 GRAY = "Sure, I will make it black and white. <module>C</module> <instruction>editing: make it black and white</instruction>"

@@ -20,14 +20,14 @@ from vitron_agent.artifacts import ArtifactNotFound, ArtifactStore
 from vitron_agent.media import MediaError
 from vitron_agent.paths import TEMPORARY_PREFIX, PathOutsideWorkspace
 
-from conftest import IMAGES, MOTORBIKE_FRAMES, SHARED_DATA, VIDEOS
+from conftest import MEDIA, MOTORBIKE_FRAMES, ROOT, TEST_DATA
 
-PHOTO = IMAGES / "coco_000000270066.jpg"
+PHOTO = MEDIA / "motorcycle.jpg"
 
 
 @pytest.fixture
 def store(workspace: Path) -> ArtifactStore:
-    with ArtifactStore(workspace, import_roots=[SHARED_DATA]) as opened:
+    with ArtifactStore(workspace, import_roots=[ROOT]) as opened:
         yield opened
 
 
@@ -58,7 +58,7 @@ def test_import_a_real_photo(store: ArtifactStore) -> None:
 
 
 def test_import_videos_from_a_file_and_a_frame_folder(store: ArtifactStore) -> None:
-    clip = store.import_file(VIDEOS / "young-woman.mp4")
+    clip = store.import_file(TEST_DATA / "young-woman.mp4")
     assert clip.kind == "video" and clip.meta["frames"] == 237 and clip.media_type == "video/mp4"
     frames = store.import_file(MOTORBIKE_FRAMES, fps=15)
     assert frames.kind == "video" and frames.path.suffix == ".mp4"
@@ -134,7 +134,7 @@ def test_import_refuses_bad_media(store: ArtifactStore, workspace: Path) -> None
 def test_add_file_from_the_workspace(store: ArtifactStore, workspace: Path) -> None:
     scratch = workspace / "scratch"
     scratch.mkdir()
-    (scratch / "out.mp4").write_bytes((VIDEOS / "young-woman.mp4").read_bytes())
+    (scratch / "out.mp4").write_bytes((TEST_DATA / "young-woman.mp4").read_bytes())
     artifact = store.add_file(scratch / "out.mp4", kind="video", meta={"fps": 23.976})
     assert artifact.path.suffix == ".mp4" and artifact.meta == {"fps": 23.976}
     check_files(store)

@@ -28,13 +28,13 @@ from vitron_agent.calls import (
 from vitron_agent.invocation import Module, parse_invocation
 from vitron_agent.regions import Box
 
-from conftest import MOTORBIKE_FRAMES, MOTORCYCLE, SHARED_DATA, TENNIS_PLAYER
+from conftest import MOTORBIKE_FRAMES, MOTORCYCLE, ROOT, TENNIS_PLAYER
 
 
 @pytest.fixture(scope="module")
 def attached(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Attachment]:
     """A real photo and a real clip, imported the way a session imports them."""
-    with ArtifactStore(tmp_path_factory.mktemp("ws"), import_roots=[SHARED_DATA]) as store:
+    with ArtifactStore(tmp_path_factory.mktemp("ws"), import_roots=[ROOT]) as store:
         photo = store.import_file(MOTORCYCLE[0])
         clip = store.import_file(MOTORBIKE_FRAMES, fps=15)
         return {"image": Attachment.from_artifact(photo), "video": Attachment.from_artifact(clip)}
@@ -135,7 +135,7 @@ def test_generation_modules(attached: dict[str, Attachment]) -> None:
 
 
 def test_latest_attachment_of_the_right_kind_is_used(tmp_path: Path, attached: dict[str, Attachment]) -> None:
-    with ArtifactStore(tmp_path, import_roots=[SHARED_DATA]) as store:
+    with ArtifactStore(tmp_path, import_roots=[ROOT]) as store:
         second = Attachment.from_artifact(store.import_file(TENNIS_PLAYER[0]))
     inputs = CallInputs(attachments=(attached["image"], attached["video"], second))
     call = call_from_invocation(parse_invocation("<module>B</module><instruction>s: player</instruction>"), inputs)

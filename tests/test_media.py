@@ -23,17 +23,17 @@ from vitron_agent.media import (
     save_video,
 )
 
-from conftest import IMAGES, MOTORBIKE_FRAMES, VIDEOS
+from conftest import MEDIA, MOTORBIKE_FRAMES, TEST_DATA
 
 
-@pytest.mark.parametrize("path", sorted(IMAGES.glob("*.jpg")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted([*MEDIA.glob("*.jpg"), *TEST_DATA.glob("*.jpg")]), ids=lambda p: p.name)
 def test_every_sample_photo_loads_as_rgb(path: Path) -> None:
     image = load_image(path)
     assert image.mode == "RGB" and max(image.size) >= 500
 
 
 def test_mp4_loads_with_its_frame_rate() -> None:
-    video = load_video(VIDEOS / "young-woman.mp4")
+    video = load_video(TEST_DATA / "young-woman.mp4")
     assert video.size == (596, 336)
     assert len(video) == 237
     assert video.fps == pytest.approx(23.976, abs=1e-3)
@@ -47,7 +47,7 @@ def test_folder_of_frames_loads_in_natural_order() -> None:
 
 
 def test_png_round_trip_is_lossless(tmp_path: Path) -> None:
-    image = load_image(IMAGES / "extreme_ironing.jpg")
+    image = load_image(MEDIA / "extreme_ironing.jpg")
     saved = save_image(image, tmp_path / "copy.png")
     assert np.array_equal(np.asarray(load_image(saved)), np.asarray(image))
 
@@ -63,7 +63,7 @@ def test_mp4_round_trip_keeps_frames_size_and_fps(tmp_path: Path) -> None:
 
 
 def test_odd_sizes_are_padded_for_h264(tmp_path: Path) -> None:
-    frames = np.asarray(load_image(IMAGES / "extreme_ironing.jpg"))[None, :101, :151]
+    frames = np.asarray(load_image(MEDIA / "extreme_ironing.jpg"))[None, :101, :151]
     back = load_video(save_video(np.repeat(frames, 3, axis=0), tmp_path / "odd.mp4", fps=8))
     assert back.size == (152, 102) and len(back) == 3
 
@@ -77,7 +77,7 @@ def test_gif_is_a_video(tmp_path: Path) -> None:
 
 
 def test_save_refuses_existing_files_and_unknown_formats(tmp_path: Path) -> None:
-    image = load_image(IMAGES / "extreme_ironing.jpg")
+    image = load_image(MEDIA / "extreme_ironing.jpg")
     save_image(image, tmp_path / "a.jpg")
     with pytest.raises(FileExistsError):
         save_image(image, tmp_path / "a.jpg")
@@ -109,8 +109,8 @@ def _png_header_only(width: int, height: int) -> bytes:
 
 def build_corpus(folder: Path) -> dict[str, tuple[Path, str]]:
     """Each bad input, and a word its error message must contain."""
-    photo = (IMAGES / "coco_000000270066.jpg").read_bytes()
-    clip = (VIDEOS / "young-woman.mp4").read_bytes()
+    photo = (MEDIA / "motorcycle.jpg").read_bytes()
+    clip = (TEST_DATA / "young-woman.mp4").read_bytes()
     cases: dict[str, tuple[bytes | None, str, str]] = {
         "zero-byte image": (b"", "empty.jpg", "empty"),
         "truncated jpeg": (photo[: len(photo) // 3], "cut.jpg", "truncated"),
@@ -135,7 +135,7 @@ def build_corpus(folder: Path) -> dict[str, tuple[Path, str]]:
             path.write_bytes(data)
         made[name] = (path, expect)
     png = folder / "whole.png"
-    Image.open(IMAGES / "coco_000000270066.jpg").save(png)
+    Image.open(MEDIA / "motorcycle.jpg").save(png)
     (folder / "cut.png").write_bytes(png.read_bytes()[: png.stat().st_size // 2])
     Image.new("RGB", (4000, 20), "white").save(folder / "strip.png")
     _write_zero_frame_mp4(folder / "zero.mp4")
@@ -213,11 +213,11 @@ def test_frames_of_different_sizes(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("limits", "target", "expect"),
     [
-        (MediaLimits(max_image_bytes=10_000), IMAGES / "extreme_ironing.jpg", "MiB limit"),
-        (MediaLimits(max_pixels=100_000), IMAGES / "extreme_ironing.jpg", "pixels"),
-        (MediaLimits(max_frames=10), VIDEOS / "young-woman.mp4", "frames"),
+        (MediaLimits(max_image_bytes=10_000), MEDIA / "extreme_ironing.jpg", "MiB limit"),
+        (MediaLimits(max_pixels=100_000), MEDIA / "extreme_ironing.jpg", "pixels"),
+        (MediaLimits(max_frames=10), TEST_DATA / "young-woman.mp4", "frames"),
         (MediaLimits(max_frames=10), MOTORBIKE_FRAMES, "frames"),
-        (MediaLimits(max_decoded_bytes=10_000_000), VIDEOS / "young-woman.mp4", "GiB"),
+        (MediaLimits(max_decoded_bytes=10_000_000), TEST_DATA / "young-woman.mp4", "GiB"),
     ],
 )
 def test_limits_are_enforced(limits: MediaLimits, target: Path, expect: str) -> None:

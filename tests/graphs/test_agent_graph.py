@@ -17,13 +17,13 @@ from langgraph.types import Command
 from vitron_agent import ArtifactStore, ScriptedPlanner, build_agent
 from vitron_agent.calls import Attachment
 
-from conftest import GRAY, GRAY_REGION, PHOTO, SHARED_DATA
+from conftest import GRAY, GRAY_REGION, PHOTO, ROOT
 from support_tools import Grayscale
 
 
 @pytest.fixture
 def photo(workspace: Path) -> dict[str, Any]:
-    with ArtifactStore(workspace, import_roots=[SHARED_DATA]) as store:
+    with ArtifactStore(workspace, import_roots=[ROOT]) as store:
         return Attachment.from_artifact(store.import_file(PHOTO)).model_dump()
 
 

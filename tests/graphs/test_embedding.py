@@ -17,7 +17,7 @@ from langgraph.types import Command
 from vitron_agent import ArtifactStore
 from vitron_agent.calls import Attachment
 
-from conftest import MOTORCYCLE, ROOT, SHARED_DATA
+from conftest import MOTORCYCLE, ROOT
 
 
 def test_langgraph_json_names_a_graph_the_server_can_load(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -32,7 +32,7 @@ def test_langgraph_json_names_a_graph_the_server_can_load(workspace: Path, monke
     graph = getattr(module, name)
     assert graph.checkpointer is None  # the server brings its own
     graph.checkpointer = InMemorySaver()  # as the server does
-    photo = Attachment.from_artifact(ArtifactStore(workspace, import_roots=[SHARED_DATA]).import_file(MOTORCYCLE[0]))
+    photo = Attachment.from_artifact(ArtifactStore(workspace, import_roots=[ROOT]).import_file(MOTORCYCLE[0]))
     thread = {"configurable": {"thread_id": "served"}}
     first = graph.invoke({"messages": [HumanMessage("segment the motorcycle [60, 90, 580, 380]")],
                           "attachments": [photo.model_dump()]}, thread)

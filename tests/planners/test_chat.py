@@ -20,7 +20,7 @@ from vitron_agent.planners.choose import PlannerUnavailable, planner_from_spec
 from vitron_agent.planners.rules import RulePlanner
 from vitron_agent.session import Session
 
-from conftest import MOTORCYCLE, SHARED_DATA, configure
+from conftest import MOTORCYCLE, ROOT, configure
 
 
 class ToolCallingFake(GenericFakeChatModel):
@@ -51,7 +51,7 @@ def test_a_model_without_tools_is_asked_for_vitron_text(workspace: Path) -> None
     ]), callbacks=[seen])
     planner = ChatModelPlanner(model, workspace=workspace)
     assert planner.bound is None
-    session = Session(workspace, planner, import_roots=[SHARED_DATA])
+    session = Session(workspace, planner, import_roots=[ROOT])
     photo, box = MOTORCYCLE
     shown = session.send("cut out the motorcycle", attachments=[photo], region=box).pending
     assert shown["tool"] == "segment_image" and shown["args"]["target"] == "the white motorcycle"
@@ -68,7 +68,7 @@ def test_a_tool_calling_model_gets_the_typed_calls_and_its_call_is_completed(wor
     planner = ChatModelPlanner(model, workspace=workspace)
     names = [tool["function"]["name"] for tool in model.bound_tools]
     assert names == [call.tool for call in CALLS.values()]
-    session = Session(workspace, planner, import_roots=[SHARED_DATA])
+    session = Session(workspace, planner, import_roots=[ROOT])
     photo, box = MOTORCYCLE
     shown = session.send("cut out the motorcycle", attachments=[photo], region=box).pending
     attached = session.store.list()[0]
@@ -83,7 +83,7 @@ def test_several_tool_calls_become_a_plan_whose_later_steps_use_earlier_outputs(
         {"name": "animate_image", "args": {"prompt": "it drives off"}, "id": "call-2"},
         {"name": "segment_image", "args": {"image": "@1", "target": "motorcycle"}, "id": "call-3"},
     ])]))
-    session = Session(workspace, ChatModelPlanner(model, workspace=workspace), import_roots=[SHARED_DATA])
+    session = Session(workspace, ChatModelPlanner(model, workspace=workspace), import_roots=[ROOT])
     photo, box = MOTORCYCLE
     shown = session.send("repaint it, animate it, and outline it", attachments=[photo], region=box).pending
     steps = shown["steps"]
@@ -104,7 +104,7 @@ def test_images_go_in_as_content_blocks(workspace: Path) -> None:
     seen = Seen()
     model = GenericFakeChatModel(messages=iter(["A white motorcycle by a van."]), callbacks=[seen])
     session = Session(workspace, ChatModelPlanner(model, workspace=workspace, images=True),
-                      import_roots=[SHARED_DATA])
+                      import_roots=[ROOT])
     turn = session.send("what is this?", attachments=[MOTORCYCLE[0]])
     assert turn.text == "A white motorcycle by a van."
     block = seen.prompts[0][-1].content[1]

@@ -15,7 +15,7 @@ from vitron_agent.planners import Planner
 from vitron_agent.planners.rules import RulePlanner
 from vitron_agent.session import Session
 
-from conftest import MOTORCYCLE, ROOT, SHARED_DATA, configure
+from conftest import MOTORCYCLE, ROOT, configure
 
 PHOTO = Attachment(ref="a" * 64, kind="image", width=640, height=480)
 CLIP = Attachment(ref="b" * 64, kind="video", width=854, height=480)
@@ -96,7 +96,7 @@ def test_from_a_request_to_a_mask_offline(workspace: Path) -> None:
     configure(workspace, '[segmentation]\nbackend = "classic"\n')
     planner = RulePlanner()
     assert isinstance(planner, Planner)
-    session = Session(workspace, planner, import_roots=[SHARED_DATA])
+    session = Session(workspace, planner, import_roots=[ROOT])
     photo, box = MOTORCYCLE
     shown = session.send("cut out the motorcycle", attachments=[photo], region=box).pending
     assert shown["tool"] == "segment_image" and shown["args"]["target"] == "motorcycle"

@@ -14,7 +14,7 @@ from vitron_agent.planners.choose import planner_from_spec
 from vitron_agent.planners.vitron import VitronPlanner, _history
 from vitron_agent.session import Session
 
-from conftest import MOTORBIKE_FRAMES, MOTORCYCLE, SHARED_DATA, configure
+from conftest import MOTORBIKE_FRAMES, MOTORCYCLE, ROOT, configure
 
 pytest.importorskip("peft")
 
@@ -35,7 +35,7 @@ def test_a_photo_and_a_region_go_through_the_model(workspace: Path, tiny_vitron:
     bundle = planner.load()
     hook = bundle.llm.model.region_extractor.register_forward_hook(lambda m, args, out: boxes.append(args[1]))
     try:
-        session = Session(workspace, planner, import_roots=[SHARED_DATA], models=models)
+        session = Session(workspace, planner, import_roots=[ROOT], models=models)
         photo, box = MOTORCYCLE  # 640 x 480
         turn = session.send("cut out the motorcycle", attachments=[photo], region=box)
     finally:

@@ -23,7 +23,7 @@ from vitron_agent.artifacts import ArtifactStore
 from vitron_agent.planners import ScriptedPlanner
 from vitron_agent.session import Session
 
-from conftest import PHOTO, ROOT, SHARED_DATA
+from conftest import PHOTO, ROOT
 from support_tools import RUNS_FILE, Grayscale
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -38,7 +38,7 @@ CHILD = textwrap.dedent("""
     for number, call in enumerate(chain[1:], start=1):
         call["args"]["image"] = "@" + str(number)
     s = Session(sys.argv[1], ScriptedPlanner([chain]), thread_id=sys.argv[2], tools=[Grayscale],
-                import_roots=[{shared!r}], policy=sys.argv[3])
+                import_roots=[{samples!r}], policy=sys.argv[3])
     s.send("gray it three times", attachments=[{photo!r}])
     print("STARTED", flush=True)
     if s.pending is not None:
@@ -48,7 +48,7 @@ CHILD = textwrap.dedent("""
 
 
 def start_child(workspace: Path, thread: str, policy: str = "ask", delay: str = "0.1") -> subprocess.Popen:
-    script = CHILD.format(tests=str(TESTS), shared=str(SHARED_DATA), photo=str(PHOTO))
+    script = CHILD.format(tests=str(TESTS), samples=str(ROOT), photo=str(PHOTO))
     return subprocess.Popen([sys.executable, "-c", script, str(workspace), thread, policy], stdout=subprocess.PIPE,
                             text=True, env={**os.environ, "GRAYSCALE_DELAY": delay}, cwd=ROOT)
 

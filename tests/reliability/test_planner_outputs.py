@@ -14,7 +14,7 @@ from vitron_agent import ArtifactStore, build_agent
 from vitron_agent.calls import Attachment
 from vitron_agent.invocation import parse_invocation
 
-from conftest import PHOTO, SHARED_DATA
+from conftest import PHOTO, ROOT
 from support_tools import Crop, Grayscale
 
 COUNT = 10_000
@@ -65,7 +65,7 @@ def generated(rng: random.Random, photo: str) -> object:
 
 @pytest.mark.slow
 def test_ten_thousand_outputs_never_crash_and_bad_ones_get_a_message(workspace: Path) -> None:
-    with ArtifactStore(workspace, import_roots=[SHARED_DATA]) as store:
+    with ArtifactStore(workspace, import_roots=[ROOT]) as store:
         photo = Attachment.from_artifact(store.import_file(PHOTO)).model_dump()
     planner = Replay()
     agent = build_agent(planner, tools=[Grayscale, Crop], workspace=workspace, checkpointer=InMemorySaver(),

@@ -15,12 +15,12 @@ from vitron_agent.session import Session
 from vitron_agent.tools import ToolContext
 from vitron_agent.tools.animate_image import AnimateImageTool
 
-from conftest import MOTORCYCLE, SHARED_DATA, configure
+from conftest import MOTORCYCLE, ROOT, configure
 
 
 def test_a_photo_becomes_a_clip(workspace: Path, tiny_diffusion: dict[str, Path]) -> None:
     configure(workspace, f'[weights.i2v]\nsource = "{tiny_diffusion["i2v"]}"\n')
-    store = ArtifactStore(workspace, import_roots=[SHARED_DATA])
+    store = ArtifactStore(workspace, import_roots=[ROOT])
     photo = store.import_file(MOTORCYCLE[0])
     call = AnimateImage(image=photo.id, prompt="the bike drives off", num_frames=4, fps=8, steps=2, seed=6)
     events: list = []
@@ -37,7 +37,7 @@ def test_a_photo_becomes_a_clip(workspace: Path, tiny_diffusion: dict[str, Path]
 def test_module_g_through_the_graph(workspace: Path, tiny_diffusion: dict[str, Path]) -> None:
     configure(workspace, f'[weights.i2v]\nsource = "{tiny_diffusion["i2v"]}"\n')
     planner = ScriptedPlanner(["<module>G</module> <instruction>image-to-video: the bike drives off</instruction>"])
-    session = Session(workspace, planner, import_roots=[SHARED_DATA])
+    session = Session(workspace, planner, import_roots=[ROOT])
     assert session.send("animate it", attachments=[MOTORCYCLE[0]]).pending["tool"] == "animate_image"
     session.edit(num_frames=2, steps=1, seed=1)
     [clip] = session.approve().artifacts
@@ -51,7 +51,7 @@ def test_the_same_seed_gives_the_same_clip(workspace: Path, tiny_diffusion: dict
         folder = workspace / name
         folder.mkdir()
         configure(folder, f'[weights.i2v]\nsource = "{tiny_diffusion["i2v"]}"\n')
-        store = ArtifactStore(folder, import_roots=[SHARED_DATA])
+        store = ArtifactStore(folder, import_roots=[ROOT])
         call = AnimateImage(image=store.import_file(MOTORCYCLE[0]).id, prompt="go", num_frames=2, steps=1, seed=3)
         result = AnimateImageTool().run(call, ToolContext(store=store, call=call.record(), models=models))
         outputs.append(store.get(result.artifacts[0]).path.read_bytes())

@@ -17,7 +17,7 @@ from vitron_agent.session import Session
 from vitron_agent.tools import ToolContext
 from vitron_agent.tools.edit_image import EditImageTool
 
-from conftest import MOTORCYCLE, SHARED_DATA, configure
+from conftest import MOTORCYCLE, ROOT, configure
 
 CLASSIC = '[segmentation]\nbackend = "classic"\n'
 
@@ -27,7 +27,7 @@ def settings(pipelines: dict[str, Path]) -> str:
 
 
 def edit(workspace: Path, models: ModelManager, events: list | None = None, **args):
-    store = ArtifactStore(workspace, import_roots=[SHARED_DATA])
+    store = ArtifactStore(workspace, import_roots=[ROOT])
     photo = store.import_file(MOTORCYCLE[0])
     call = EditImage(image=photo.id, steps=2, seed=11, **args)
     ctx = ToolContext(store=store, call=call.record(), models=models,
@@ -72,7 +72,7 @@ def test_module_c_through_the_graph(workspace: Path, tiny_diffusion: dict[str, P
     configure(workspace, settings(tiny_diffusion))
     planner = ScriptedPlanner(["Sure. <module>C</module> <instruction>editing: make it red; add snow</instruction>"
                                " <region>[21, 42, 203, 177]</region>"])
-    session = Session(workspace, planner, import_roots=[SHARED_DATA])
+    session = Session(workspace, planner, import_roots=[ROOT])
     shown = session.send("repaint the bike", attachments=[MOTORCYCLE[0]]).pending
     assert shown["tool"] == "edit_image" and shown["args"]["prompts"] == ["make it red", "add snow"]
     assert shown["backend"].startswith("StableDiffusionInpaintPipeline (") and shown["preview"]

@@ -11,7 +11,7 @@ from vitron_agent.media import encode_video, load_video
 from vitron_agent.planners import ScriptedPlanner
 from vitron_agent.session import Session
 
-from conftest import MOTORBIKE_FRAMES, MOTORCYCLE, SHARED_DATA, configure
+from conftest import MOTORBIKE_FRAMES, MOTORCYCLE, ROOT, configure
 
 
 def test_module_b_from_vitron_text_to_a_mask(workspace: Path) -> None:
@@ -20,7 +20,7 @@ def test_module_b_from_vitron_text_to_a_mask(workspace: Path) -> None:
         "Sure, I'll outline the motorcycle. <module>B</module> <instruction>segmentation: the white motorcycle"
         "</instruction> <region>[21, 42, 203, 177]</region>"
     ])
-    session = Session(workspace, planner, import_roots=[SHARED_DATA])  # the built-in tools
+    session = Session(workspace, planner, import_roots=[ROOT])  # the built-in tools
     shown = session.send("cut out the motorcycle", attachments=[MOTORCYCLE[0]]).pending
     assert shown["tool"] == "segment_image" and shown["module"] == "B"
     assert session.store.get(shown["preview"]).kind == "preview"
@@ -36,7 +36,7 @@ def test_module_e_tracks_through_a_clip(workspace: Path) -> None:
     clip = workspace / "motorbike.mp4"
     clip.write_bytes(encode_video(load_video(MOTORBIKE_FRAMES).frames[:8], 15))
     planner = ScriptedPlanner(["<module>E</module> <instruction>tracking: the motorbike</instruction>"])
-    session = Session(workspace, planner, import_roots=[SHARED_DATA])
+    session = Session(workspace, planner, import_roots=[ROOT])
     shown = session.send("follow the motorbike", attachments=[clip], region=[198, 172, 296, 278]).pending
     preview = session.store.get(shown["preview"])  # the box drawn on the clip's first frame
     assert preview.kind == "preview" and (preview.meta["width"], preview.meta["height"]) == (854, 480)
