@@ -28,6 +28,7 @@ Usage::
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -71,17 +72,22 @@ from vitron_agent.invocation import Invocation
 from vitron_agent.models import ModelManager
 from vitron_agent.planners.base import Planner
 from vitron_agent.regions import Box
+from vitron_agent.readiness import Readiness, check
 from vitron_agent.tools import (
     Tool,
     ToolCancelled,
     ToolContext,
     call_arguments,
     describe_call,
+    failure_text,
     load_tools,
+    readiness,
     tool_for_module,
 )
 
 __all__ = ["Policy", "build_agent", "check_policy", "sqlite_checkpointer"]
+
+logger = logging.getLogger("vitron_agent.graphs")
 
 # Messages meant for the planner.
 CORRECTION = "Your last output could not be used: {error}\nAnswer again, fixing that."
@@ -89,7 +95,7 @@ PERSON_CORRECTION = "Correction from the person: {feedback}"
 CANCELLED = "Cancelled {tool}; nothing ran."
 STOPPED = "Stopped the plan before step {number}; steps 1 to {done} are kept."
 GAVE_UP = "I could not turn the planner's answer into a valid call after {count} tries. The last problem: {error}"
-PLANNER_FAILED = "The planner failed: {error}"
+PLANNER_FAILED = "The planner failed: {error}. The session is saved; try again, or choose another planner."
 
 
 def build_agent(
@@ -193,7 +199,9 @@ class _Nodes:
         try:
             output = _plain_output(self.planner.plan(state.get("messages", []), attachments, region))
         except Exception as error:  # a planner bug or an unreachable model must not kill the session
-            return {"answer": PLANNER_FAILED.format(error=f"{type(error).__name__}: {error}"), "step": "report"}
+            logger.warning("the planner failed", exc_info=error)
+            return {"answer": PLANNER_FAILED.format(error=str(error).strip() or "it gave no reason"),
+                    "step": "report"}
         return {"output": output, "step": "validate"}
 
     # -- validate ------------------------------------------------------------------------------------------
@@ -219,7 +227,7 @@ class _Nodes:
             return self._correction(state, said, _error_text(error))
         for step in plan.steps:
             step.preview = self._preview(step)
-            step.backend = self._backend(step)
+            self._describe(step)
         return {"plan": plan.model_dump(), "messages": said, "corrections": 0, "step": "review"}
 
     def _plan_from_text(self, invocations: list[Invocation], inputs: CallInputs) -> Plan:
@@ -253,9 +261,11 @@ class _Nodes:
         return {"messages": [*said, HumanMessage(CORRECTION.format(error=error))], "corrections": count,
                 "step": "plan"}
 
-    def _backend(self, step: PlanStep) -> str | None:
-        """What the tool says will run (backend, checkpoint), when it can tell."""
-        return describe_call(self.tools[step.tool], step.args, self.store.root)
+    def _describe(self, step: PlanStep) -> None:
+        """What the tool says will run (backend, checkpoint), when it can tell, and whether it can run here."""
+        runs_on = describe_call(self.tools[step.tool], step.args, self.store.root)
+        step.backend = runs_on.backend if runs_on else None
+        step.readiness = check(runs_on, self.store.root) if runs_on else Readiness()
 
     def _preview(self, step: PlanStep) -> str | None:
         """The region drawn on its image, as an artifact the review can show (None when there is no region, or
@@ -352,7 +362,7 @@ class _Nodes:
         region_kept = args.get("region") == step.args.get("region") and args.get("image") == step.args.get("image")
         step.args, step.changed = args, sorted({*step.changed, *changes})
         step.preview = step.preview if region_kept else self._preview(step)
-        step.backend = self._backend(step)
+        self._describe(step)
         plan.error = None
         return {"plan": plan.model_dump(), "step": "review"}
 
@@ -393,6 +403,9 @@ class _Nodes:
             args = resolve_references(step.args, plan, lambda ref: self.store.get(ref).kind)
         except LookupError as error:
             return self._step_failed(plan, index, decision, "failed", f"step {index + 1}: {error}")
+        ready = readiness(tool, args, self.store.root)  # checked again: weights may have come or gone
+        if not ready.can_run:
+            return self._step_failed(plan, index, decision, "failed", ready.line(tool.name))
         writer = get_stream_writer()
         ctx = ToolContext(
             store=self.store,
@@ -409,12 +422,8 @@ class _Nodes:
         except ToolCancelled:
             return self._step_failed(plan, index, decision, "cancelled",
                                      f"{tool.name} was cancelled; nothing was kept from it.")
-        except MemoryError:
-            return self._step_failed(plan, index, decision, "failed",
-                                     f"{tool.name} ran out of memory; try a smaller input.")
         except Exception as error:  # a tool's bug must become a message, never a dead session
-            return self._step_failed(plan, index, decision, "failed",
-                                     f"{tool.name} failed: {type(error).__name__}: {error}")
+            return self._step_failed(plan, index, decision, "failed", failure_text(tool, error))
         self.log.finish(decision["id"], "ok", result.artifacts, result.text)
         return self._after_step(plan, index, list(result.artifacts), result.text)
 

@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field
 
 from vitron_agent.calls import Attachment, CallInputs, call_from_invocation
 from vitron_agent.invocation import Invocation, Module, parse_invocation
+from vitron_agent.readiness import Readiness
 
 __all__ = [
     "MAKES",
@@ -64,6 +65,8 @@ class PlanStep(BaseModel):
     changed: list[str] = []
     preview: str | None = None
     backend: str | None = None
+    readiness: Readiness = Readiness()
+    """whether the call can run on this machine, told before it is approved"""
     status: StepStatus = "planned"
     decision: str | None = None
     artifacts: list[str] = []

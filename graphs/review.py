@@ -72,6 +72,8 @@ def shown(plan: Plan, waiting: list[int], tools: Mapping[str, Tool]) -> dict[str
         "summary": summary(current.tool, current.args),
         "preview": current.preview,
         "backend": current.backend,
+        "readiness": current.readiness.model_dump(),
+        "can_run": current.readiness.can_run,
         "notes": current.notes,
         "changed": current.changed,
         "response": plan.response,
@@ -87,7 +89,8 @@ def shown_step(number: int, step: PlanStep) -> dict[str, Any]:
     """One step of a plan as the person sees it (in a decision, and in the terminal's ``/plan``)."""
     return {"number": number, "tool": step.tool, "module": step.module, "args": step.args,
             "summary": summary(step.tool, step.args), "status": step.status, "preview": step.preview,
-            "backend": step.backend, "notes": step.notes, "changed": step.changed, "message": step.message}
+            "backend": step.backend, "readiness": step.readiness.model_dump(), "notes": step.notes,
+            "changed": step.changed, "message": step.message}
 
 
 def summary(tool: str, args: Mapping[str, Any]) -> str:

@@ -271,8 +271,10 @@ def test_doctor_lists_each_tool_with_its_backend_and_weights(workspace: Path, ti
                  "animate_image"):
         assert tool in text
     assert f"sam2 ({tiny_sam2})" in text  # the configured checkpoint is what would run
-    assert re.search(r"present sam2: " + re.escape(str(tiny_sam2)), text)
-    assert "missing sd: stable-diffusion-v1-5/stable-diffusion-v1-5" in text
+    assert f"present sam2 ({tiny_sam2})" in text
+    assert "missing sd (stable-diffusion-v1-5/stable-diffusion-v1-5)" in text
+    assert "needs weights: the weights sd (stable-diffusion-v1-5/stable-diffusion-v1-5) are not on this" in text
+    assert "vitron-agent pull sd" in text and "tools can run here now" in text
     assert re.search(r"device\s+cpu", text) and "memory budget" in text and "torch" in text
 
     configure(workspace, "[weights.sam2\nsource = ")

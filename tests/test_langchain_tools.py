@@ -12,7 +12,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from vitron_agent import as_langchain_tools
 from vitron_agent.decisions import DecisionLog
 
-from conftest import MOTORCYCLE, SHARED_DATA, configure
+from conftest import MOTORCYCLE, ROOT, configure
 
 
 class ScriptedChatModel(GenericFakeChatModel):
@@ -34,7 +34,7 @@ def test_tools_keep_their_schemas_and_say_which_change_things(workspace: Path) -
 
 def test_an_agent_imports_a_photo_and_segments_it(workspace: Path) -> None:
     configure(workspace, '[segmentation]\nbackend = "classic"\n')
-    tools = as_langchain_tools(workspace, import_roots=[SHARED_DATA])
+    tools = as_langchain_tools(workspace, import_roots=[ROOT])
     photo, box = MOTORCYCLE
     with_id = {}
 
@@ -76,3 +76,17 @@ class _Lazy:
             self.with_id["image"] = ArtifactStore(self.workspace).list("image")[0].id
         self.count += 1
         return next(self.steps)
+
+
+def test_a_call_that_cannot_run_here_is_the_tools_error_with_the_fix(workspace: Path) -> None:
+    """edit_image without its weights: LangChain's tool error (a ToolMessage with status "error" for an agent)
+    carries the one line with the fix; nothing runs, and the log records the failure."""
+    tools = {tool.name: tool for tool in as_langchain_tools(workspace, import_roots=[ROOT])}
+    photo = tools["import_media"].invoke({"path": str(MOTORCYCLE[0])})
+    image = photo.split()[2]
+    message = tools["edit_image"].invoke({"type": "tool_call", "id": "1", "name": "edit_image",
+                                          "args": {"image": image, "prompts": ["make it red"]}})
+    assert message.status == "error" and message.content.startswith("edit_image can't run here:")
+    assert "vitron-agent pull pix2pix" in message.content and "Error" not in message.content
+    [logged] = DecisionLog(workspace).list("langchain")
+    assert logged["outcome"] == "failed" and logged["message"] == message.content

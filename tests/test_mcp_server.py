@@ -98,3 +98,18 @@ def test_rejected_and_auto(workspace: Path) -> None:
     result, error = talk(workspace, automatic, "--policy", "auto")
     assert not error and result["status"] == "done"
     assert DecisionLog(workspace).list("mcp")[-1]["by"] == "policy: auto"
+
+
+def test_a_call_that_cannot_run_here_says_so_in_the_proposal_and_fails_in_one_line(workspace: Path) -> None:
+    """edit_image without its weights (no hub here): the proposal carries the verdict and the fix; approving it
+    anyway is the tool's error with that line, recorded as failed."""
+    async def conversation(session):
+        photo, _ = await call(session, "import_media", {"path": PHOTO})
+        proposed, _ = await call(session, "edit_image", {"image": photo["id"], "prompts": ["make it red"]})
+        return proposed, await call(session, "approve_decision", {"decision": proposed["decision"]})
+
+    proposed, (failed, error) = talk(workspace, conversation)
+    assert proposed["status"] == "needs_approval" and proposed["can_run"] is False
+    assert proposed["readiness"]["status"] == "needs_weights" and "vitron-agent pull pix2pix" in proposed["message"]
+    assert error and "edit_image can't run here:" in failed and "\n" not in failed  # after the SDK's own prefix
+    assert DecisionLog(workspace).list("mcp")[-1]["outcome"] == "failed"

@@ -18,7 +18,7 @@ from vitron_agent.planners import ScriptedPlanner
 from vitron_agent.paths import PathOutsideWorkspace
 from vitron_agent.session import Session, SessionError
 
-from conftest import GRAY, GRAY_REGION, PHOTO, ROOT, SHARED_DATA
+from conftest import GRAY, GRAY_REGION, PHOTO, ROOT
 from support_tools import RUNS_FILE, Broken, Crop, Grayscale, Measure
 
 TESTS = Path(__file__).resolve().parent
@@ -26,7 +26,7 @@ TESTS = Path(__file__).resolve().parent
 
 def session(workspace: Path, outputs: list, **options) -> Session:
     options.setdefault("tools", [Grayscale, Crop, Broken, Measure])
-    return Session(workspace, ScriptedPlanner(outputs), import_roots=[SHARED_DATA], **options)
+    return Session(workspace, ScriptedPlanner(outputs), import_roots=[ROOT], **options)
 
 
 def is_gray(path: Path, box: tuple[int, int, int, int]) -> bool:
@@ -90,7 +90,7 @@ def test_rejection_goes_back_to_the_planner(workspace: Path) -> None:
 
 def test_the_planner_sees_the_correction(workspace: Path) -> None:
     planner = ScriptedPlanner([GRAY, "Fine."])
-    s = Session(workspace, planner, tools=[Grayscale], import_roots=[SHARED_DATA])
+    s = Session(workspace, planner, tools=[Grayscale], import_roots=[ROOT])
     s.send("make it gray", attachments=[PHOTO])
     s.reject("use the whole photo")
     last = planner.seen[-1].messages
@@ -110,7 +110,7 @@ def test_policy_auto_and_per_tool(workspace: Path) -> None:
 
     planner = ScriptedPlanner([GRAY])
     per_tool = Session(workspace / "per-tool", planner, tools=[Grayscale, Crop], policy={"grayscale"},
-                       import_roots=[SHARED_DATA])
+                       import_roots=[ROOT])
     assert per_tool.send("gray", attachments=[PHOTO]).pending["tool"] == "grayscale"
     gray = per_tool.approve().artifacts[0]
     planner.outputs.append({"name": "crop", "args": {"image": gray.id, "box": [0, 0, 64, 32]}})
@@ -140,7 +140,7 @@ def test_garbage_hits_the_correction_limit(workspace: Path) -> None:
         "<module>B</module><instruction>seg: bike</instruction>",  # no tool serves B here
     ]
     planner = ScriptedPlanner(garbage)
-    s = Session(workspace, planner, tools=[Grayscale], max_corrections=3, import_roots=[SHARED_DATA])
+    s = Session(workspace, planner, tools=[Grayscale], max_corrections=3, import_roots=[ROOT])
     turn = s.send("do something", attachments=[PHOTO])
     assert turn.pending is None and "after 4 tries" in turn.text
     assert len(planner.seen) == 4
@@ -152,21 +152,28 @@ def test_garbage_hits_the_correction_limit(workspace: Path) -> None:
 def test_a_bad_output_then_a_good_one(workspace: Path) -> None:
     planner = ScriptedPlanner(["<module>C</module><instruction>editing: gray</instruction><region>[300, 5, "
                                "200, 9]</region>", GRAY])
-    s = Session(workspace, planner, tools=[Grayscale], import_roots=[SHARED_DATA])
+    s = Session(workspace, planner, tools=[Grayscale], import_roots=[ROOT])
     turn = s.send("gray", attachments=[PHOTO])
     assert turn.pending is not None and turn.pending["args"]["region"] is None
     assert "x1 < x2" in planner.seen[1].messages[-1].content
 
 
-@pytest.mark.parametrize(("error", "expected"), [(RuntimeError("the model file is corrupt"), "RuntimeError"),
-                                                 (MemoryError(), "ran out of memory")])
+@pytest.mark.parametrize(("error", "expected"), [
+    (RuntimeError("the model file is corrupt"), "segment_image failed: the model file is corrupt"),
+    (RuntimeError(), "segment_image failed: it stopped without saying why"),
+    (MemoryError(), "segment_image ran out of memory"),
+    (ModuleNotFoundError("No module named 'diffusers'", name="diffusers"),
+     "segment_image can't run here: it needs diffusers, which is not installed. To fix: pip install "
+     "'vitron-agent[vision]'"),
+])
 def test_a_failing_tool_leaves_a_live_session(workspace: Path, error: BaseException, expected: str,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Broken, "error", error)  # not left behind for other tests
     s = session(workspace, ["<module>B</module><instruction>segmentation: the bike</instruction>", GRAY],
                 policy="auto")
     turn = s.send("segment the bike", attachments=[PHOTO])
-    assert expected in turn.text and turn.artifacts == []
+    assert turn.text.startswith(expected) and turn.artifacts == []
+    assert "Error" not in turn.text  # people never see an exception's class name
     assert s.log.list()[0]["outcome"] == "failed"
     again = s.send("then make it gray")
     assert len(again.artifacts) == 1
@@ -208,7 +215,7 @@ CHILD = textwrap.dedent("""
     from support_tools import Grayscale
     from conftest import GRAY_REGION
     s = Session(sys.argv[1], ScriptedPlanner([GRAY_REGION]), thread_id="t1", tools=[Grayscale],
-                import_roots=[{shared!r}])
+                import_roots=[{samples!r}])
     turn = s.send("gray", attachments=[{photo!r}])
     print("PENDING", flush=True)
     if sys.argv[2] == "approve":
@@ -218,7 +225,7 @@ CHILD = textwrap.dedent("""
 
 
 def child(workspace: Path, then: str, **env: str) -> subprocess.Popen:
-    script = CHILD.format(tests=str(TESTS), shared=str(SHARED_DATA), photo=str(PHOTO))
+    script = CHILD.format(tests=str(TESTS), samples=str(ROOT), photo=str(PHOTO))
     return subprocess.Popen([sys.executable, "-c", script, str(workspace), then], stdout=subprocess.PIPE,
                             text=True, env={**os.environ, **env}, cwd=ROOT)
 
@@ -262,7 +269,7 @@ def test_killed_mid_tool_is_offered_again(workspace: Path) -> None:
 
 def test_cancelling_a_decision_runs_nothing_and_asks_no_one(workspace: Path) -> None:
     planner = ScriptedPlanner([GRAY])
-    s = Session(workspace, planner, tools=[Grayscale], import_roots=[SHARED_DATA])
+    s = Session(workspace, planner, tools=[Grayscale], import_roots=[ROOT])
     s.send("make it gray", attachments=[PHOTO])
     turn = s.cancel_decision()
     assert turn.pending is None and turn.text == "Cancelled grayscale; nothing ran." and turn.artifacts == []
@@ -287,7 +294,7 @@ def test_policy_can_change_between_turns(workspace: Path) -> None:
 
 def test_undo_sets_the_last_result_aside_through_the_history(workspace: Path) -> None:
     planner = ScriptedPlanner([GRAY])
-    s = Session(workspace, planner, tools=[Grayscale, Crop], policy="auto", import_roots=[SHARED_DATA])
+    s = Session(workspace, planner, tools=[Grayscale, Crop], policy="auto", import_roots=[ROOT])
     gray = s.send("gray", attachments=[PHOTO]).artifacts[0]
     planner.outputs.append({"name": "crop", "args": {"image": gray.id, "box": [0, 0, 64, 32]}})
     crop = s.send("crop the corner").artifacts[0]
@@ -314,7 +321,15 @@ def test_a_person_named_file_is_imported_from_anywhere(workspace: Path, tmp_path
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (elsewhere / "photo.jpg").write_bytes(PHOTO.read_bytes())
-    s = Session(workspace, ScriptedPlanner([]), tools=[Grayscale])
+    s = Session(workspace, ScriptedPlanner([GRAY]), tools=[Grayscale])
     with pytest.raises(PathOutsideWorkspace):
         s.store.import_file(elsewhere / "photo.jpg")
     assert s.store.import_file(elsewhere / "photo.jpg", grant=True).kind == "image"
+    # the caller's own attachments are the caller's: send() imports them from wherever they are ...
+    turn = s.send("gray it", attachments=[elsewhere / "photo.jpg"])
+    assert turn.pending["args"]["image"] == s.artifacts()[0].id
+    # ... while a path a planner names stays inside the workspace
+    planner = ScriptedPlanner([{"name": "grayscale", "args": {"image": str(elsewhere / "photo.jpg"),
+                                                              "prompts": ["g"]}}])
+    named = Session(workspace, planner, tools=[Grayscale], policy="auto").send("gray that file")
+    assert named.pending is None and "no artifact" in named.text and not named.artifacts

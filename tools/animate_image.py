@@ -19,14 +19,21 @@ import numpy as np
 from vitron_agent.calls import AnimateImage
 from vitron_agent.invocation import Module
 from vitron_agent.media import encode_video, load_image
-from vitron_agent.tools.backends.diffusion import load_pipeline, new_seed, run_pipeline, working_size
+from vitron_agent.readiness import RunsOn
+from vitron_agent.tools.backends.diffusion import (
+    load_pipeline,
+    new_seed,
+    pipeline_runs_on,
+    run_pipeline,
+    working_size,
+)
 from vitron_agent.tools.base import ToolContext, ToolResult
 from vitron_agent.tools.generate_video import frames_to_uint8
-from vitron_agent.weights import weight_spec
+from vitron_agent.weights import Family
 
-__all__ = ["AnimateImageTool"]
+__all__ = ["IMAGE_TO_VIDEO", "AnimateImageTool"]
 
-IMAGE_TO_VIDEO = ("i2v", "stabilityai/stable-video-diffusion-img2vid-xt")
+IMAGE_TO_VIDEO = Family("i2v", "stabilityai/stable-video-diffusion-img2vid-xt")
 
 
 class AnimateImageTool:
@@ -35,10 +42,10 @@ class AnimateImageTool:
     Args: ClassVar[type[AnimateImage]] = AnimateImage
     side_effects: ClassVar[bool] = True
     outputs: ClassVar[tuple[str, ...]] = ("video",)
-    weight_families: ClassVar[tuple[tuple[str, str], ...]] = (IMAGE_TO_VIDEO,)
+    weight_families: ClassVar[tuple[Family, ...]] = (IMAGE_TO_VIDEO,)
 
-    def describe(self, args: dict[str, Any], workspace: Path) -> str:
-        return f"image-to-video ({weight_spec(*IMAGE_TO_VIDEO, workspace).source})"
+    def describe(self, args: dict[str, Any], workspace: Path) -> RunsOn:
+        return pipeline_runs_on(IMAGE_TO_VIDEO, "image-to-video, SVD or I2VGenXL as the checkpoint says", workspace)
 
     def run(self, args: AnimateImage, ctx: ToolContext) -> ToolResult:
         # 1. Read the input
@@ -47,7 +54,7 @@ class AnimateImageTool:
         seed = args.seed if args.seed is not None else new_seed()
         width, height = working_size(photo.width, photo.height)
         # 2. Load the pipeline the checkpoint names (once per process)
-        pipeline, model_id = load_pipeline(ctx, *IMAGE_TO_VIDEO, None)
+        pipeline, model_id = load_pipeline(ctx, IMAGE_TO_VIDEO, None)
         kind = type(pipeline).__name__
         ctx.check_cancelled()
         # 3. Denoise

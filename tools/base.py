@@ -2,10 +2,11 @@
 
 A tool is one class in one file: a ``name``, the Vitron ``module`` it serves (or None), a pydantic ``Args`` model
 (for built-in tools, the typed call from :mod:`vitron_agent.calls`), whether it has ``side_effects``, and
-``run(args, ctx) -> ToolResult``. Optionally, ``describe(args, workspace) -> str`` (``args`` as JSON
-data) says which backend and checkpoint a call would run on; the decision shows it before anything runs; and
-``weight_families``, the ``(family, default source)`` pairs of :mod:`vitron_agent.weights` it may load, lets
-``vitron-agent doctor`` say whether they are on this machine; and ``outputs``, the artifact kinds a later plan
+``run(args, ctx) -> ToolResult``. Optionally, ``describe(args, workspace)`` (``args`` as JSON data) says what a
+call would run on: a :class:`~vitron_agent.readiness.RunsOn` (backend, weights families, packages) or just a
+string; the decision shows it, and whether the call can run here, before anything runs; and
+``weight_families``, the :class:`~vitron_agent.weights.Family` objects it may load, lets ``vitron-agent doctor``
+and ``vitron-agent pull`` find its weights; and ``outputs``, the artifact kinds a later plan
 step may take from it (``"@2"`` in an ``image`` argument needs step 2's tool to list ``"image"``; by-products
 such as previews are left out).
 Heavy libraries are imported inside ``run`` (or a lazy setup it calls), never at import, so listing tools stays
@@ -29,12 +30,15 @@ Usage (a third-party tool)::
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
+
+from vitron_agent.readiness import Readiness, RunsOn, check, install_command
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -47,16 +51,25 @@ __all__ = [
     "Tool",
     "ToolCancelled",
     "ToolContext",
+    "ToolFailed",
     "ToolResult",
     "call_arguments",
     "describe_call",
+    "failure_text",
     "outside_decision",
+    "readiness",
     "run_logged",
 ]
+
+logger = logging.getLogger("vitron_agent.tools")
 
 
 class ToolCancelled(Exception):
     """Raised by :meth:`ToolContext.check_cancelled` when the person cancelled the running tool."""
+
+
+class ToolFailed(RuntimeError):
+    """A call outside the graph could not run, or its tool failed; the message is one line for people."""
 
 
 class ToolResult(BaseModel):
@@ -120,16 +133,42 @@ def call_arguments(args: BaseModel) -> dict[str, Any]:
     return args.arguments() if isinstance(args, ToolCall) else args.model_dump(mode="json")
 
 
-def describe_call(tool: Any, args: dict[str, Any], workspace: Path) -> str | None:
+def describe_call(tool: Any, args: dict[str, Any], workspace: Path) -> RunsOn | None:
     """What the tool says a call would run on (its optional ``describe``); None when it does not say. A
     description is a courtesy: its failure is told in the text, never raised."""
     describe = getattr(tool, "describe", None)
     if describe is None:
         return None
     try:
-        return str(describe(args, workspace))
+        described = describe(args, workspace)
     except Exception as error:
-        return f"unknown ({type(error).__name__}: {error})"
+        logger.debug("describe of %s failed", tool.name, exc_info=True)
+        return RunsOn(f"unknown ({error})")
+    return described if isinstance(described, RunsOn) else RunsOn(str(described))
+
+
+def readiness(tool: Any, args: dict[str, Any], workspace: Path) -> Readiness:
+    """Whether a call can run on this machine, from what the tool says it runs on (ready when it does not say)."""
+    runs_on = describe_call(tool, args, workspace)
+    return check(runs_on, workspace) if runs_on is not None else Readiness()
+
+
+def failure_text(tool: Any, error: BaseException) -> str:
+    """What people are told when a tool raised: what went wrong and what to do, never an exception's class name.
+    The traceback goes to the ``vitron_agent.tools`` logger, for developers."""
+    from vitron_agent.weights import WeightsUnavailable
+
+    if isinstance(error, MemoryError):
+        return f"{tool.name} ran out of memory; try a smaller input, or free memory and approve it again."
+    if isinstance(error, ImportError):
+        missing = getattr(error, "name", None) or "a package"
+        return (f"{tool.name} can't run here: it needs {missing}, which is not installed. To fix: "
+                f"{install_command('vision')}")
+    logger.warning("%s failed", tool.name, exc_info=error)
+    if isinstance(error, WeightsUnavailable):
+        return f"{tool.name} can't run here: {error}"
+    reason = str(error).strip().strip("'\"") or "it stopped without saying why (details in the log)"
+    return f"{tool.name} failed: {reason}"
 
 
 def outside_decision(thread: str, tool: Any, record: dict[str, Any], *, action: str, by: str) -> dict[str, Any]:
@@ -142,12 +181,23 @@ def outside_decision(thread: str, tool: Any, record: dict[str, Any], *, action: 
 def run_logged(tool: Any, record: dict[str, Any], decision_id: str, *, store: ArtifactStore, log: DecisionLog,
                models: Any) -> ToolResult:
     """Run a call whose approval is already in the decision log, for callers outside the graph (LangChain tools,
-    the MCP server), and record its outcome; a failure is recorded, then raised."""
+    the MCP server), and record its outcome.
+
+    Raises:
+        ToolFailed: the call can't run here, or the tool failed; the message is for people and is what the log
+            records as the reason.
+    """
+    ready = readiness(tool, record, store.root)
+    if not ready.can_run:
+        message = ready.line(tool.name)
+        log.finish(decision_id, "failed", (), message)
+        raise ToolFailed(message)
     ctx = ToolContext(store=store, call={"tool": tool.name, "args": record}, models=models)
     try:
         result = tool.run(tool.Args.model_validate(record), ctx)
     except Exception as error:
-        log.finish(decision_id, "failed", (), f"{type(error).__name__}: {error}")
-        raise
+        message = failure_text(tool, error)
+        log.finish(decision_id, "failed", (), message)
+        raise ToolFailed(message) from None
     log.finish(decision_id, "ok", result.artifacts, result.text)
     return result

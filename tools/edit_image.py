@@ -22,14 +22,23 @@ from vitron_agent.calls import EditImage
 from vitron_agent.invocation import Module
 from vitron_agent.media import encode_image, load_image
 from vitron_agent.tools.backends import segmentation
-from vitron_agent.tools.backends.diffusion import load_pipeline, new_seed, run_pipeline, working_size
+from vitron_agent.readiness import RunsOn
+from vitron_agent.tools.backends.diffusion import (
+    load_pipeline,
+    new_seed,
+    pipeline_runs_on,
+    run_pipeline,
+    working_size,
+)
 from vitron_agent.tools.base import ToolContext, ToolResult
-from vitron_agent.weights import weight_spec
+from vitron_agent.weights import Family
 
-__all__ = ["EditImageTool", "inpaint"]
+__all__ = ["INPAINT", "INPAINT_PIPELINE", "INSTRUCT", "INSTRUCT_PIPELINE", "EditImageTool", "inpaint"]
 
-INPAINT = ("inpaint", "stable-diffusion-v1-5/stable-diffusion-inpainting", "StableDiffusionInpaintPipeline")
-INSTRUCT = ("pix2pix", "timbrooks/instruct-pix2pix", "StableDiffusionInstructPix2PixPipeline")
+INPAINT = Family("inpaint", "stable-diffusion-v1-5/stable-diffusion-inpainting")
+INPAINT_PIPELINE = "StableDiffusionInpaintPipeline"
+INSTRUCT = Family("pix2pix", "timbrooks/instruct-pix2pix")
+INSTRUCT_PIPELINE = "StableDiffusionInstructPix2PixPipeline"
 
 
 class EditImageTool:
@@ -38,12 +47,17 @@ class EditImageTool:
     Args: ClassVar[type[EditImage]] = EditImage
     side_effects: ClassVar[bool] = True
     outputs: ClassVar[tuple[str, ...]] = ("image",)
-    weight_families: ClassVar[tuple[tuple[str, str], ...]] = (INPAINT[:2], INSTRUCT[:2], *segmentation.WEIGHT_FAMILIES)
+    weight_families: ClassVar[tuple[Family, ...]] = (INPAINT, INSTRUCT, *segmentation.WEIGHT_FAMILIES)
 
-    def describe(self, args: dict[str, Any], workspace: Path) -> str:
-        """Inpainting inside a mask, or instruction editing of the whole image, with its checkpoint."""
-        family, default, class_name = INPAINT if args.get("region") or args.get("target") else INSTRUCT
-        return f"{class_name} ({weight_spec(family, default, workspace).source})"
+    def describe(self, args: dict[str, Any], workspace: Path) -> RunsOn:
+        """Inpainting inside a mask (found as segment_image finds it), or instruction editing of the whole image,
+        with its checkpoint."""
+        if not (args.get("region") or args.get("target")):
+            return pipeline_runs_on(INSTRUCT, INSTRUCT_PIPELINE, workspace)
+        masks = segmentation.describe_backend(workspace, words_only=not args.get("region"))
+        painting = pipeline_runs_on(INPAINT, INPAINT_PIPELINE, workspace)
+        return RunsOn(f"{painting.backend}; mask: {masks.backend}", families=(*painting.families, *masks.families),
+                      packages=masks.packages, instead=masks.instead)
 
     def run(self, args: EditImage, ctx: ToolContext) -> ToolResult:
         # 1. Read the input and find the region to change, if any
@@ -60,8 +74,8 @@ class EditImageTool:
                 model_id=backend.model_id, meta={"width": image.shape[1], "height": image.shape[0],
                                                  "backend": backend.name})
         # 2. Load the pipeline (once per process)
-        family, default, class_name = INPAINT if mask is not None else INSTRUCT
-        pipeline, model_id = load_pipeline(ctx, family, default, class_name)
+        family, class_name = (INPAINT, INPAINT_PIPELINE) if mask is not None else (INSTRUCT, INSTRUCT_PIPELINE)
+        pipeline, model_id = load_pipeline(ctx, family, class_name)
         # 3. Apply each prompt to the previous result
         produced, current, parent = [], image, source.id
         for number, prompt in enumerate(args.prompts, start=1):

@@ -19,16 +19,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
-import numpy as np
 
 from vitron_agent.calls import EditVideo
 from vitron_agent.invocation import Module
 from vitron_agent.media import encode_video, load_video
 from vitron_agent.tools.backends import segmentation
-from vitron_agent.tools.backends.diffusion import load_pipeline, new_seed
+from vitron_agent.readiness import RunsOn
+from vitron_agent.tools.backends.diffusion import load_pipeline, new_seed, pipeline_runs_on
 from vitron_agent.tools.base import ToolContext, ToolResult
-from vitron_agent.tools.edit_image import INPAINT, inpaint
-from vitron_agent.weights import weight_spec
+from vitron_agent.tools.edit_image import INPAINT, INPAINT_PIPELINE, inpaint
+from vitron_agent.weights import Family
 
 __all__ = ["EditVideoTool"]
 
@@ -39,12 +39,15 @@ class EditVideoTool:
     Args: ClassVar[type[EditVideo]] = EditVideo
     side_effects: ClassVar[bool] = True
     outputs: ClassVar[tuple[str, ...]] = ("video",)
-    weight_families: ClassVar[tuple[tuple[str, str], ...]] = (INPAINT[:2], *segmentation.WEIGHT_FAMILIES)
+    weight_families: ClassVar[tuple[Family, ...]] = (INPAINT, *segmentation.WEIGHT_FAMILIES)
 
-    def describe(self, args: dict[str, Any], workspace: Path) -> str:
-        family, default, class_name = INPAINT
-        tracker = segmentation.describe_backend(workspace)
-        return f"{class_name} ({weight_spec(family, default, workspace).source}); tracking: {tracker}"
+    def describe(self, args: dict[str, Any], workspace: Path) -> RunsOn:
+        """Inpainting per frame, inside masks tracked as segment_video tracks them."""
+        tracker = segmentation.describe_backend(workspace, words_only=not args.get("region"))
+        painting = pipeline_runs_on(INPAINT, INPAINT_PIPELINE, workspace)
+        return RunsOn(f"{painting.backend}; tracking: {tracker.backend}",
+                      families=(*painting.families, *tracker.families), packages=tracker.packages,
+                      instead=tracker.instead)
 
     def run(self, args: EditVideo, ctx: ToolContext) -> ToolResult:
         # 1. Read the input
@@ -63,7 +66,7 @@ class EditVideoTool:
             video.frames, start=args.frame, box=args.region, target=args.target, workspace=ctx.store.root,
             models=ctx.models, on_frame=lambda done, index: report(done, f"tracking: frame {index}"))
         # 3. Repaint each frame, layer by layer, from the same seed
-        pipeline, model_id = load_pipeline(ctx, *INPAINT)
+        pipeline, model_id = load_pipeline(ctx, INPAINT, INPAINT_PIPELINE)
         per_frame = replace(ctx, progress=lambda done, total, message: None)  # progress is counted per frame here
         frames = video.frames.copy()
         done = len(video)

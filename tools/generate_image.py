@@ -13,14 +13,16 @@ from typing import Any, ClassVar
 from vitron_agent.calls import GenerateImage
 from vitron_agent.invocation import Module
 from vitron_agent.media import encode_image
-from vitron_agent.tools.backends.diffusion import load_pipeline, new_seed, run_pipeline
+from vitron_agent.readiness import RunsOn
+from vitron_agent.tools.backends.diffusion import load_pipeline, new_seed, pipeline_runs_on, run_pipeline
 from vitron_agent.tools.base import ToolContext, ToolResult
-from vitron_agent.weights import weight_spec
+from vitron_agent.weights import Family
 
-__all__ = ["GenerateImageTool"]
+__all__ = ["GLIGEN", "SD", "GenerateImageTool"]
 
-SD = ("sd", "stable-diffusion-v1-5/stable-diffusion-v1-5", "StableDiffusionPipeline")
-GLIGEN = ("gligen", "masterful/gligen-1-4-generation-text-box", "StableDiffusionGLIGENPipeline")
+SD = Family("sd", "stable-diffusion-v1-5/stable-diffusion-v1-5")
+GLIGEN = Family("gligen", "masterful/gligen-1-4-generation-text-box")
+PIPELINES = {"sd": "StableDiffusionPipeline", "gligen": "StableDiffusionGLIGENPipeline"}
 
 
 class GenerateImageTool:
@@ -29,19 +31,20 @@ class GenerateImageTool:
     Args: ClassVar[type[GenerateImage]] = GenerateImage
     side_effects: ClassVar[bool] = True
     outputs: ClassVar[tuple[str, ...]] = ("image",)
-    weight_families: ClassVar[tuple[tuple[str, str], ...]] = (SD[:2], GLIGEN[:2])
+    weight_families: ClassVar[tuple[Family, ...]] = (SD, GLIGEN)
 
-    def describe(self, args: dict[str, Any], workspace: Path) -> str:
+    def describe(self, args: dict[str, Any], workspace: Path) -> RunsOn:
         """The pipeline and checkpoint that will run, shown with the decision."""
-        family, default, class_name = GLIGEN if args.get("boxes") else SD
-        return f"{class_name} ({weight_spec(family, default, workspace).source})"
+        family = GLIGEN if args.get("boxes") else SD
+        return pipeline_runs_on(family, PIPELINES[family.name], workspace)
 
     def run(self, args: GenerateImage, ctx: ToolContext) -> ToolResult:
         # 1. Check inputs (the call model already bounds sizes, steps and prompt length)
         seed = args.seed if args.seed is not None else new_seed()
-        family, default, class_name = GLIGEN if args.boxes else SD
+        family = GLIGEN if args.boxes else SD
+        class_name = PIPELINES[family.name]
         # 2. Load the pipeline (once per process)
-        pipeline, model_id = load_pipeline(ctx, family, default, class_name)
+        pipeline, model_id = load_pipeline(ctx, family, class_name)
         ctx.check_cancelled()
         # 3. Denoise
         extra = {}

@@ -14,13 +14,15 @@ import numpy as np
 from vitron_agent.calls import GenerateVideo
 from vitron_agent.invocation import Module
 from vitron_agent.media import encode_video
-from vitron_agent.tools.backends.diffusion import load_pipeline, new_seed, run_pipeline
+from vitron_agent.readiness import RunsOn
+from vitron_agent.tools.backends.diffusion import load_pipeline, new_seed, pipeline_runs_on, run_pipeline
 from vitron_agent.tools.base import ToolContext, ToolResult
-from vitron_agent.weights import weight_spec
+from vitron_agent.weights import Family
 
-__all__ = ["GenerateVideoTool", "frames_to_uint8"]
+__all__ = ["TEXT_TO_VIDEO", "GenerateVideoTool", "frames_to_uint8"]
 
-TEXT_TO_VIDEO = ("t2v", "cerspense/zeroscope_v2_576w", "TextToVideoSDPipeline")
+TEXT_TO_VIDEO = Family("t2v", "cerspense/zeroscope_v2_576w")
+PIPELINE = "TextToVideoSDPipeline"
 
 
 class GenerateVideoTool:
@@ -29,17 +31,16 @@ class GenerateVideoTool:
     Args: ClassVar[type[GenerateVideo]] = GenerateVideo
     side_effects: ClassVar[bool] = True
     outputs: ClassVar[tuple[str, ...]] = ("video",)
-    weight_families: ClassVar[tuple[tuple[str, str], ...]] = (TEXT_TO_VIDEO[:2],)
+    weight_families: ClassVar[tuple[Family, ...]] = (TEXT_TO_VIDEO,)
 
-    def describe(self, args: dict[str, Any], workspace: Path) -> str:
-        family, default, class_name = TEXT_TO_VIDEO
-        return f"{class_name} ({weight_spec(family, default, workspace).source})"
+    def describe(self, args: dict[str, Any], workspace: Path) -> RunsOn:
+        return pipeline_runs_on(TEXT_TO_VIDEO, PIPELINE, workspace)
 
     def run(self, args: GenerateVideo, ctx: ToolContext) -> ToolResult:
         # 1. Check inputs (the call model bounds size, frames, fps and prompt length)
         seed = args.seed if args.seed is not None else new_seed()
         # 2. Load the pipeline (once per process)
-        pipeline, model_id = load_pipeline(ctx, *TEXT_TO_VIDEO)
+        pipeline, model_id = load_pipeline(ctx, TEXT_TO_VIDEO, PIPELINE)
         ctx.check_cancelled()
         # 3. Denoise all frames together
         output = run_pipeline(pipeline, ctx, steps=args.steps, seed=seed, label="generating video",

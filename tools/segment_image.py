@@ -17,7 +17,9 @@ from vitron_agent.calls import SegmentImage
 from vitron_agent.invocation import Module
 from vitron_agent.media import encode_image, load_image
 from vitron_agent.tools.backends import segmentation
+from vitron_agent.readiness import RunsOn
 from vitron_agent.tools.base import ToolContext, ToolResult
+from vitron_agent.weights import Family
 
 __all__ = ["SegmentImageTool"]
 
@@ -28,11 +30,11 @@ class SegmentImageTool:
     Args: ClassVar[type[SegmentImage]] = SegmentImage
     side_effects: ClassVar[bool] = True
     outputs: ClassVar[tuple[str, ...]] = ("mask",)
-    weight_families: ClassVar[tuple[tuple[str, str], ...]] = segmentation.WEIGHT_FAMILIES
+    weight_families: ClassVar[tuple[Family, ...]] = segmentation.WEIGHT_FAMILIES
 
-    def describe(self, args: dict[str, Any], workspace: Path) -> str:
+    def describe(self, args: dict[str, Any], workspace: Path) -> RunsOn:
         """The backend that will run, shown with the decision."""
-        return segmentation.describe_backend(workspace)
+        return segmentation.describe_backend(workspace, words_only=not (args.get("region") or args.get("points")))
 
     def run(self, args: SegmentImage, ctx: ToolContext) -> ToolResult:
         # 1. Read the input

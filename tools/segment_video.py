@@ -18,7 +18,9 @@ from vitron_agent.calls import SegmentVideo
 from vitron_agent.invocation import Module
 from vitron_agent.media import encode_video, load_video
 from vitron_agent.tools.backends import segmentation
+from vitron_agent.readiness import RunsOn
 from vitron_agent.tools.base import ToolContext, ToolResult
+from vitron_agent.weights import Family
 
 __all__ = ["SegmentVideoTool"]
 
@@ -29,11 +31,11 @@ class SegmentVideoTool:
     Args: ClassVar[type[SegmentVideo]] = SegmentVideo
     side_effects: ClassVar[bool] = True
     outputs: ClassVar[tuple[str, ...]] = ("masks",)
-    weight_families: ClassVar[tuple[tuple[str, str], ...]] = segmentation.WEIGHT_FAMILIES
+    weight_families: ClassVar[tuple[Family, ...]] = segmentation.WEIGHT_FAMILIES
 
-    def describe(self, args: dict[str, Any], workspace: Path) -> str:
+    def describe(self, args: dict[str, Any], workspace: Path) -> RunsOn:
         """The backend that will run, shown with the decision."""
-        return segmentation.describe_backend(workspace)
+        return segmentation.describe_backend(workspace, words_only=not args.get("region"))
 
     def run(self, args: SegmentVideo, ctx: ToolContext) -> ToolResult:
         # 1. Read the input

@@ -170,6 +170,32 @@ def doctor(workspace: Workspace = DEFAULT_WORKSPACE) -> None:
 
 
 @app.command()
+def pull(
+    families: Annotated[list[str] | None, typer.Argument(
+        help="Weights families to fetch (sd, inpaint, sam2, ...). Default: every family the tools use that is "
+             "not here yet.", show_default=False)] = None,
+    workspace: Workspace = DEFAULT_WORKSPACE,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be fetched, and how large it is, "
+                                                             "without fetching.")] = False,
+) -> None:
+    """Fetch the weights this workspace's tools need, through huggingface_hub, into its cache (HF_HOME)."""
+    from rich.console import Console
+
+    from vitron_agent.pull import PullError
+    from vitron_agent.weights import hub_installed
+
+    console = Console(stderr=True)
+    with _one_line_errors(console, (PullError, ValueError, OSError)):
+        if not hub_installed():
+            raise CliError("pull needs huggingface_hub, which comes with the vision extra: "
+                           "pip install 'vitron-agent[vision]'")
+        from huggingface_hub.utils import logging as hub_logging
+
+        hub_logging.set_verbosity_error()  # its retries and resumes are ours to report, in one line
+        _pull(Console(), workspace.expanduser().resolve(), families or [], dry_run)
+
+
+@app.command()
 def mcp(
     workspace: Workspace = DEFAULT_WORKSPACE,
     policy: Annotated[str, typer.Option(
@@ -220,6 +246,50 @@ def _open(workspace: Path, planner_spec: str | None, policy: str, resume: str | 
     return _Opened(session, spec, attachments, box)
 
 
+def _pull(console: Console, workspace: Path, names: list[str], dry_run: bool) -> None:
+    """Say what each family is and where it is; fetch the missing ones (or, with ``dry_run``, size them)."""
+    from vitron_agent.models import human_bytes
+    from vitron_agent.pull import download, listing, plan
+    from vitron_agent.weights import hub_offline
+
+    def say(text: str) -> None:
+        console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    targets = plan(workspace, names)
+    missing = [target for target in targets if target.present is None]
+    for target in targets:
+        where = f"present at {target.present}" if target.present else "missing"
+        say(f"{target.family.name}: {target.spec.source} ({where})")
+    local = [target for target in missing if target.spec.local]
+    if local:
+        spec = local[0].spec
+        raise CliError(f"{spec.name} is configured as {spec.source}, which does not exist; point "
+                       f"[weights.{spec.name}] source (or VITRON_WEIGHTS_{spec.name.upper()}) at a folder or file "
+                       "that exists, or at a repo id")
+    if not missing:
+        say("Everything asked for is here.")
+        return
+    wanted = ", ".join(f"{t.family.name} ({t.spec.source})" for t in missing)
+    if hub_offline():
+        if dry_run:
+            say(f"Would fetch {wanted}; sizes unknown: HF_HUB_OFFLINE is set.")
+            return
+        raise CliError(f"HF_HUB_OFFLINE is set, so nothing can be fetched; would fetch {wanted}. Run this on a "
+                       "machine with network and without HF_HUB_OFFLINE (the cache can then be copied).")
+    for target in missing:
+        files = listing(target.spec)
+        sizes = [size for _, size in files if size is not None]
+        total = human_bytes(sum(sizes)) if len(sizes) == len(files) else "size unknown"
+        if dry_run:
+            say(f"would fetch {target.family.name}: {len(files)} files, {total}")
+            for path, size in files:
+                say(f"  {path}  {human_bytes(size) if size is not None else 'size unknown'}")
+            continue
+        say(f"fetching {target.family.name}: {len(files)} files, {total}")
+        folder = download(target.spec, [path for path, _ in files])
+        say(f"{target.family.name}: fetched to {folder}")
+
+
 def _policy(text: str) -> Any:
     text = text.strip()
     if text in ("ask", "step", "auto"):
@@ -245,10 +315,12 @@ def _one_line_errors(console: Console, errors: tuple[type[Exception], ...]) -> I
         errors: what counts as a person's mistake here (the terminal's ``PERSON_ERRORS`` where a session runs;
             the doctor names plain ones, so it need not import the session's stack to catch them).
     """
+    from rich.markup import escape
+
     try:
         yield
     except (CliError, *errors) as error:
-        console.print(f"[bold red]error:[/] {error}", highlight=False)
+        console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
 
 
@@ -256,7 +328,7 @@ def _print_run(console: Console, session: Session, turn: Turn, made: list[Artifa
     from vitron_agent.ui import decision_panel, result_view
 
     if turn.pending is None:
-        console.print(result_view(turn.text, made))
+        console.print(result_view(turn.text, made), soft_wrap=not made)  # a text answer stays one line
         return
     preview = turn.pending.get("preview")
     console.print(decision_panel(turn.pending, preview=session.store.get(preview).path if preview else None,
@@ -276,8 +348,8 @@ def _logged_decision(entry: dict[str, Any]) -> dict[str, Any]:
 
 def _pending_decision(shown: dict[str, Any]) -> dict[str, Any]:
     return {"id": shown["id"], "tool": shown["tool"], "module": shown.get("module"), "args": shown["args"],
-            "action": "pending", "by": None, "backend": shown.get("backend"), "outcome": None, "artifacts": [],
-            "message": shown.get("summary")}
+            "action": "pending", "by": None, "backend": shown.get("backend"), "readiness": shown.get("readiness"),
+            "outcome": None, "artifacts": [], "message": shown.get("summary")}
 
 
 def _artifact_json(artifact: Artifact) -> dict[str, Any]:

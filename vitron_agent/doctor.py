@@ -1,8 +1,9 @@
 """What ``vitron-agent doctor`` checks: versions, device, memory budget, the planner, and for every tool which
-backend and checkpoint would run and whether its weights are on this machine.
+backend and checkpoint would run, whether it can run here (ready; needs an extra installed; needs weights), and
+whether each weights family it may load is on this machine.
 
 Everything here is read from package metadata, configuration and the disk; nothing imports torch, transformers
-or diffusers, so the doctor answers in a fraction of a second even when the vision stack is broken.
+or diffusers (nor needs them installed), so the doctor answers in a fraction of a second in every install.
 
 Usage::
 
@@ -18,7 +19,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from vitron_agent.models import DeviceProbe, probe_device
-from vitron_agent.weights import cached, hub_offline, weight_spec
+from vitron_agent.readiness import Readiness
+from vitron_agent.weights import cached, hub_offline
 
 __all__ = ["PACKAGES", "DoctorReport", "ToolCheck", "WeightCheck", "diagnose"]
 
@@ -46,12 +48,15 @@ class ToolCheck:
     side_effects: bool
     runs: str
     """the backend and checkpoint a call with default arguments would run on (the tool's ``describe``)"""
+    readiness: Readiness
+    """whether such a call can run here, and the fix when it can't"""
     weights: tuple[WeightCheck, ...]
+    """every family the tool may load, present or not"""
 
     @property
     def ready(self) -> bool:
-        """Every family the tool may load is on this machine (a classic fallback may still run without)."""
-        return all(check.path is not None for check in self.weights)
+        """A call with default arguments runs here now, with nothing to install or download."""
+        return self.readiness.status == "ready"
 
 
 @dataclass(frozen=True)
@@ -83,16 +88,21 @@ def diagnose(workspace: Path) -> DoctorReport:
 
 
 def _check_tool(tool: object, workspace: Path) -> ToolCheck:
+    """One tool, as a call with default arguments (a box, not words, for the segmenters) would run."""
+    from vitron_agent.readiness import check
     from vitron_agent.tools import describe_call
 
-    runs = describe_call(tool, {}, workspace) or "not described by the tool"
+    defaults = {"region": {"x1": 0, "y1": 0, "x2": 1, "y2": 1}}
+    runs_on = describe_call(tool, defaults, workspace)
     weights = []
-    for family, default in getattr(tool, "weight_families", ()):
-        spec = weight_spec(family, default, workspace)
+    for family in getattr(tool, "weight_families", ()):
+        spec = family.spec(workspace)
         found = cached(spec)
-        weights.append(WeightCheck(family, spec.source, str(found) if found else None))
+        weights.append(WeightCheck(family.name, spec.source, str(found) if found else None))
     module = getattr(tool, "module", None)
-    return ToolCheck(tool.name, module.value if module else None, tool.side_effects, runs, tuple(weights))
+    return ToolCheck(tool.name, module.value if module else None, tool.side_effects,
+                     runs_on.backend if runs_on else "not described by the tool",
+                     check(runs_on, workspace) if runs_on else Readiness(), tuple(weights))
 
 
 def _version(distribution: str) -> str | None:

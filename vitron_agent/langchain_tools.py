@@ -81,9 +81,9 @@ def as_langchain_tools(
 
 
 def _as_structured_tool(tool: Any, store: Any, log: Any, models: Any) -> Any:
-    from langchain_core.tools import StructuredTool
+    from langchain_core.tools import StructuredTool, ToolException
 
-    from vitron_agent.tools import call_arguments, outside_decision, run_logged
+    from vitron_agent.tools import ToolFailed, call_arguments, outside_decision, run_logged
 
     module = tool.module
 
@@ -91,7 +91,10 @@ def _as_structured_tool(tool: Any, store: Any, log: Any, models: Any) -> Any:
         record = call_arguments(tool.Args.model_validate(arguments))
         decision = outside_decision(THREAD, tool, record, action="approve", by="langchain caller")
         log.record(THREAD, decision)
-        result = run_logged(tool, record, decision["id"], store=store, log=log, models=models)
+        try:
+            result = run_logged(tool, record, decision["id"], store=store, log=log, models=models)
+        except ToolFailed as error:  # one line with the fix, as LangChain's tool error (the agent sees it)
+            raise ToolException(str(error)) from None
         return result.text or "Done.", [store.get(i).brief() for i in result.artifacts]
 
     what = f"Vitron module {module.value} ({module.human_name})" if module else "a vitron-agent tool"
@@ -102,6 +105,6 @@ def _as_structured_tool(tool: Any, store: Any, log: Any, models: Any) -> Any:
         run, name=tool.name, args_schema=tool.Args, response_format="content_and_artifact",
         description=f"{what}. {summary} Images and videos are artifact ids (see import_media). {effect}".strip(),
         metadata={"side_effects": tool.side_effects, "module": module.value if module else None},
-        tags=["side_effects"] if tool.side_effects else [],
+        tags=["side_effects"] if tool.side_effects else [], handle_tool_error=True,
     )
 

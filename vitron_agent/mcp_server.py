@@ -42,7 +42,8 @@ def build_server(workspace: str | os.PathLike[str], *, policy: str = "ask", tool
     from vitron_agent.decisions import DecisionLog
     from vitron_agent.graphs.review import summary
     from vitron_agent.models import ModelManager
-    from vitron_agent.tools import call_arguments, describe_call, load_tools, outside_decision, run_logged
+    from vitron_agent.readiness import Readiness, check
+    from vitron_agent.tools import ToolFailed, call_arguments, describe_call, load_tools, outside_decision, run_logged
 
     if policy not in ("ask", "auto"):
         raise ValueError(f"policy={policy!r} must be 'ask' or 'auto' for the MCP server")
@@ -59,8 +60,8 @@ def build_server(workspace: str | os.PathLike[str], *, policy: str = "ask", tool
     def run(tool: Any, record: dict[str, Any], decision_id: str) -> str:
         try:
             result = run_logged(tool, record, decision_id, store=store, log=log, models=models)
-        except Exception as error:  # recorded by run_logged, then told to the client as the tool's error
-            raise ToolError(f"{tool.name} failed: {type(error).__name__}: {error}") from None
+        except ToolFailed as error:  # recorded by run_logged, then told to the client as the tool's error
+            raise ToolError(str(error)) from None
         made = [store.get(artifact_id).brief() for artifact_id in result.artifacts]
         return json.dumps({"status": "done", "text": result.text, "artifacts": made})
 
@@ -73,10 +74,14 @@ def build_server(workspace: str | os.PathLike[str], *, policy: str = "ask", tool
             if policy == "ask" and tool.side_effects:
                 decision = outside_decision(THREAD, tool, record, action="propose", by="mcp client")
                 log.record(THREAD, decision)
+                runs_on = describe_call(tool, record, root)
+                ready = check(runs_on, root) if runs_on is not None else Readiness()
+                message = NEEDS_APPROVAL.format(tool=tool.name, id=decision["id"])
                 return json.dumps({"status": "needs_approval", "decision": decision["id"], "tool": tool.name,
                                    "args": record, "summary": summary(tool.name, record),
-                                   "runs_on": describe_call(tool, record, root),
-                                   "message": NEEDS_APPROVAL.format(tool=tool.name, id=decision["id"])})
+                                   "runs_on": runs_on.backend if runs_on else None, "can_run": ready.can_run,
+                                   "readiness": ready.model_dump(),
+                                   "message": f"{ready.line(tool.name)} {message}".strip()})
             decision = outside_decision(THREAD, tool, record, action="approve", by=f"policy: {policy}")
             log.record(THREAD, decision)
             return run(tool, record, decision["id"])

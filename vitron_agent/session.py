@@ -130,7 +130,11 @@ class Session:
         *,
         frame: int = 0,
     ) -> Turn:
-        """Say something, optionally with new media (paths are imported) and a box in pixels of the latest one.
+        """Say something, optionally with new media and a box in pixels of the latest one.
+
+        Paths in ``attachments`` are the caller's own choice, so they are imported from anywhere this process can
+        read, as the terminal does for files on its command line; paths a planner names stay inside the
+        workspace.
 
         Raises:
             SessionError: a decision is waiting; answer it first.
@@ -141,7 +145,7 @@ class Session:
             raise SessionError("a decision is waiting; approve(), edit() or reject() it first")
         known = list(self.agent.get_state(self.config).values.get("attachments") or [])
         for item in attachments:
-            artifact = item if isinstance(item, Artifact) else self.store.import_file(item)
+            artifact = item if isinstance(item, Artifact) else self.store.import_file(item, grant=True)
             known.append(Attachment.from_artifact(artifact).model_dump())
         box = _box(region)
         return self._run({

@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from vitron_agent.artifacts import Artifact, ArtifactNotFound
 from vitron_agent.calls import Attachment
@@ -245,7 +247,7 @@ class Terminal:
         table.add_column(style="bold", no_wrap=True)
         table.add_column()
         for usage, what in COMMANDS.items():
-            table.add_row(usage, what)
+            table.add_row(Text(usage), Text(what))
         self.console.print(table)
         self.console.print(f"At a decision: {DECISION_KEYS}. Ctrl-C stops a running tool.")
 
@@ -256,12 +258,12 @@ class Terminal:
         artifact = self.session.store.import_file(args[0], grant=True)
         self.staged.append(artifact)
         size = f"{artifact.meta.get('width')}x{artifact.meta.get('height')}"
-        self.console.print(f"Attached {artifact.kind} {Path(args[0]).name} ({size}) as {artifact.id}; "
-                           "it goes with your next request.")
+        self._say(f"Attached {artifact.kind} {Path(args[0]).name} ({size}) as {artifact.id}; "
+                  "it goes with your next request.")
 
     def _cmd_region(self, args: list[str]) -> None:
         if not args:
-            self.console.print(f"Region for the next request: {self._region_text()}")
+            self._say(f"Region for the next request: {self._region_text()}")
             return
         if args == ["clear"]:
             self.region = None
@@ -272,9 +274,9 @@ class Terminal:
         if latest is not None:
             box, note = box.clipped(latest.size)
             if note:
-                self.console.print(note)
+                self._say(note)
         self.region = box
-        self.console.print(f"Region for the next request: {self._region_text()}")
+        self._say(f"Region for the next request: {self._region_text()}")
 
     def _cmd_artifacts(self, args: list[str]) -> None:
         artifacts = self.session.artifacts()
@@ -283,7 +285,7 @@ class Terminal:
         else:
             self.console.print("No artifacts in this thread yet.")
         if self.staged:
-            self.console.print("Waiting to go with your next request: " + ", ".join(a.id for a in self.staged))
+            self._say("Waiting to go with your next request: " + ", ".join(a.id for a in self.staged))
 
     def _cmd_history(self, args: list[str]) -> None:
         entries = self.session.history()
@@ -300,7 +302,7 @@ class Terminal:
 
     def _cmd_undo(self, args: list[str]) -> None:
         if not args:
-            self.console.print(self.session.undo())
+            self._say(self.session.undo())
             return
         if len(args) != 1 or not args[0].isdigit():
             self._hint("usage: /undo, or /undo N for step N of the current plan")
@@ -314,8 +316,8 @@ class Terminal:
             return
         origin = self.session.thread_id
         self.session = self.session.fork(step=int(args[0]) if args else None)
-        self.console.print(f"Now in thread {self.session.thread_id}, forked from {origin} (which stays as it "
-                           f"was: vitron-agent chat --resume {origin}).")
+        self._say(f"Now in thread {self.session.thread_id}, forked from {origin} (which stays as it "
+                  f"was: vitron-agent chat --resume {origin}).")
         self._follow(self._waiting())
 
     def _cmd_policy(self, args: list[str]) -> None:
@@ -325,7 +327,7 @@ class Terminal:
                 return
             self.session.policy = args[0]
         policy = self.session.policy
-        self.console.print(f"Policy: {policy if isinstance(policy, str) else ', '.join(sorted(policy))}")
+        self._say(f"Policy: {policy if isinstance(policy, str) else ', '.join(sorted(policy))}")
 
     def _cmd_quit(self, args: list[str]) -> None:
         raise _Quit
@@ -373,15 +375,15 @@ class Terminal:
     def _welcome(self) -> None:
         self.console.print(
             f"[bold]vitron-agent[/] · thread {self.session.thread_id} · workspace "
-            f"{shown_path(self.session.workspace)} · planner {self.planner or 'custom'} · policy "
+            f"{escape(shown_path(self.session.workspace))} · planner {escape(self.planner or 'custom')} · policy "
             f"{policy_name(self.session.policy)}"
         )
         for artifact in self.staged:
             source = Path(artifact.meta.get("source") or artifact.path).name
-            self.console.print(f"Attached {artifact.kind} {source} as {artifact.id}.")
+            self._say(f"Attached {artifact.kind} {source} as {artifact.id}.")
         if self.region is not None:
-            self.console.print(f"Region for the first request: {self._region_text()}")
-        self.console.print("Type a request (for example: segment the motorcycle [60, 90, 580, 380]); /help lists "
+            self._say(f"Region for the first request: {self._region_text()}")
+        self._say("Type a request (for example: segment the motorcycle [60, 90, 580, 380]); /help lists "
                            "commands.")
 
     def _latest_attachment(self) -> Attachment | None:
@@ -414,8 +416,12 @@ class Terminal:
         if picture is not None:
             self.console.print(picture)
 
+    def _say(self, text: str) -> None:
+        """Print text as written: brackets in file names, requests and answers are not console markup."""
+        self.console.print(text, markup=False)
+
     def _hint(self, text: str) -> None:
-        self.console.print(f"[yellow]{text}[/]")
+        self.console.print(f"[yellow]{escape(text)}[/]")
 
     def _error(self, error: BaseException, prefix: str = "error") -> None:
-        self.console.print(f"[bold red]{prefix}:[/] {error}", highlight=False)
+        self.console.print(f"[bold red]{prefix}:[/] {escape(str(error))}", highlight=False)

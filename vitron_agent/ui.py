@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.color import Color
 from rich.console import Console, Group, RenderableType
+from rich.markup import escape
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.style import Style
@@ -106,11 +107,14 @@ def decision_panel(shown: Mapping[str, Any], *, preview: Path | None = None, pic
     rows.add_column(overflow="fold")
     for name, value in (shown.get("args") or {}).items():
         rows.add_row(Text(name, style="bold cyan"), _value(value, edited=name in changed))
-    rows.add_row(Text("runs on", style="dim"), shown.get("backend") or "the tool did not say")
+    rows.add_row(Text("runs on", style="dim"), Text(shown.get("backend") or "the tool did not say"))
+    readiness = _readiness_text(shown.get("readiness"))
+    if readiness is not None:
+        rows.add_row(Text("here", style="dim"), readiness)
     if preview is not None:
-        rows.add_row(Text("preview", style="dim"), shown_path(preview))
+        rows.add_row(Text("preview", style="dim"), Text(shown_path(preview)))
     for note in shown.get("notes") or []:
-        rows.add_row(Text("note", style="dim"), note)
+        rows.add_row(Text("note", style="dim"), Text(note))
     parts.append(rows)
     if picture is not None:
         parts.append(picture)
@@ -125,14 +129,28 @@ def decision_panel(shown: Mapping[str, Any], *, preview: Path | None = None, pic
                           style="bold red"))
     module = f"{shown['module']} {shown['module_name']} · " if shown.get("module") else ""
     where = f"step {shown['step']} of {len(steps)} · " if len(steps) > 1 else ""
+    blocked = shown.get("can_run") is False
     return Panel(
         Group(*parts),
-        title=f"[bold]decision[/] · {where}{module}[bold]{shown['tool']}[/]",
+        title=f"[bold]decision[/] · {where}{module}[bold]{escape(shown['tool'])}[/]",
         title_align="left",
         subtitle=keys,
         subtitle_align="left",
-        border_style="red" if shown.get("error") else "blue",
+        border_style="red" if shown.get("error") or blocked else "blue",
     )
+
+
+def _readiness_text(readiness: Mapping[str, Any] | None) -> Text | None:
+    """Whether the call can run on this machine, and the fix when it can't (None when nothing is known)."""
+    if not readiness:
+        return None
+    status, reason, fix = readiness.get("status"), readiness.get("reason", ""), readiness.get("fix", "")
+    if status == "ready":
+        return Text("ready", style="green")
+    if status == "downloads":
+        return Text.assemble(("downloads its weights first", "yellow"), f": {reason}. To fetch them now: {fix}")
+    return Text.assemble(("can't run here", "bold red"), f": {reason}. To fix: {fix}. You can still edit, reject "
+                         "or cancel it; approving it only records that it failed.")
 
 
 def plan_table(steps: Sequence[Mapping[str, Any]], asking: Sequence[int] = ()) -> Table:
@@ -144,8 +162,11 @@ def plan_table(steps: Sequence[Mapping[str, Any]], asking: Sequence[int] = ()) -
         status = step.get("status", "")
         if step.get("number") in asking:
             status = "[bold]asking[/]" if status == "planned" else f"[bold]{status}, asking[/]"
-        table.add_row(str(step.get("number", "")), step.get("summary") or step.get("tool", ""), status,
-                      step.get("message") or "")
+        if (step.get("readiness") or {}).get("status") in ("needs_extra", "needs_weights") \
+                and step.get("status") in ("planned", "failed"):
+            status += " [red](can't run here)[/]"
+        table.add_row(str(step.get("number", "")), Text(step.get("summary") or step.get("tool", "")),
+                      status, Text(step.get("message") or ""))
     return table
 
 
@@ -164,7 +185,8 @@ def artifacts_table(artifacts: Iterable[Artifact], *, title: str | None = "artif
         table.add_column(column, overflow="fold")
     for artifact in artifacts:
         made_by = (artifact.call or {}).get("tool") or "attached"
-        table.add_row(artifact.id, artifact.kind, shown_path(artifact.path), ", ".join(artifact.parents), made_by)
+        table.add_row(artifact.id, artifact.kind, Text(shown_path(artifact.path)), ", ".join(artifact.parents),
+                      Text(made_by))
     return table
 
 
@@ -179,8 +201,9 @@ def history_table(entries: Iterable[Mapping[str, Any]]) -> Table:
             outcome += " (undone)"
         edited = f" ({', '.join(entry['changed'])} edited)" if entry.get("changed") else ""
         table.add_row(
-            str(number), entry.get("tool", ""), f"{entry.get('action', '')}{edited}", entry.get("by", ""), outcome,
-            ", ".join(entry.get("artifacts") or []), entry.get("message") or entry.get("feedback") or "",
+            str(number), Text(entry.get("tool", "")), Text(f"{entry.get('action', '')}{edited}"),
+            Text(entry.get("by", "")), Text(outcome), ", ".join(entry.get("artifacts") or []),
+            Text(entry.get("message") or entry.get("feedback") or ""),
         )
     return table
 
@@ -205,17 +228,35 @@ def doctor_view(report: DoctorReport) -> RenderableType:
     versions.add_column("version")
     for name, version in report.versions.items():
         versions.add_row(name, version or "[yellow]not installed[/]")
-    tools = Table(title="tools", title_justify="left", show_edge=False, header_style="bold")
-    for column in ("tool", "module", "runs on", "weights"):
-        tools.add_column(column, overflow="fold")
+    tools = Table(title="tools", title_justify="left", show_edge=False, show_header=False, box=None,
+                  padding=(0, 2, 1, 0))
+    tools.add_column(no_wrap=True, style="bold")
+    tools.add_column(overflow="fold")
     for tool in report.tools:
-        weights = "\n".join(
-            f"[green]present[/] {check.family}: {check.path}" if check.path
-            else f"[yellow]missing[/] {check.family}: {check.source}"
+        weights = Text(", ").join(
+            Text.assemble(("present ", "green"), f"{check.family} ({check.path})") if check.path
+            else Text.assemble(("missing ", "yellow"), f"{check.family} ({check.source})")
             for check in tool.weights
-        ) or "none needed"
-        tools.add_row(tool.name, tool.module or "-", tool.runs, weights)
-    return Group(machine, Text(), versions, Text(), tools)
+        ) or Text("none needed")
+        details = Text("\n").join([_doctor_readiness(tool.readiness), Text.assemble(("runs on  ", "dim"), tool.runs),
+                                   Text.assemble(("weights  ", "dim"), weights)])
+        tools.add_row(f"{tool.name} ({tool.module})" if tool.module else tool.name, details)
+    ready = sum(tool.ready for tool in report.tools)
+    summary = Text(f"{ready} of {len(report.tools)} tools can run here now.")
+    fixes = list(dict.fromkeys(tool.readiness.fix.split(" (or ")[0] for tool in report.tools if not tool.ready))
+    if fixes:
+        summary.append(" For the rest: " + "; then ".join(fixes) + ".")
+    return Group(machine, Text(), versions, Text(), tools, Text(), summary)
+
+
+def _doctor_readiness(readiness: Any) -> Text:
+    if readiness.status == "ready":
+        return Text("ready", style="green")
+    if readiness.status == "needs_extra":
+        return Text.assemble(("needs an extra", "yellow"), f": {readiness.fix}")
+    if readiness.status == "downloads":
+        return Text.assemble(("downloads on first use", "yellow"), f": {readiness.reason}; now: {readiness.fix}")
+    return Text.assemble(("needs weights", "yellow"), f": {readiness.reason}; {readiness.fix}")
 
 
 class ProgressView:

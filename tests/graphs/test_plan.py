@@ -19,7 +19,7 @@ from vitron_agent.media import load_image
 from vitron_agent.planners import ScriptedPlanner
 from vitron_agent.session import Session
 
-from conftest import MOTORCYCLE, PHOTO, ROOT, SHARED_DATA, configure
+from conftest import MOTORCYCLE, PHOTO, ROOT, configure
 from support_tools import RUNS_FILE, Broken, Crop, Grayscale
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -37,7 +37,7 @@ def gray_chain(steps: int = 4) -> list[dict]:
 
 def session(workspace: Path, outputs: list, **options) -> Session:
     options.setdefault("tools", [Grayscale, Crop, Broken])
-    return Session(workspace, ScriptedPlanner(outputs), import_roots=[SHARED_DATA], **options)
+    return Session(workspace, ScriptedPlanner(outputs), import_roots=[ROOT], **options)
 
 
 def runs(workspace: Path) -> int:
@@ -86,7 +86,7 @@ def test_a_bad_reference_goes_back_to_the_planner_before_anything_runs(workspace
     bad = [{"name": "grayscale", "args": {"image": "@2", "prompts": ["gray"]}},
            {"name": "grayscale", "args": {"prompts": ["gray"]}}]
     planner = ScriptedPlanner([bad, "Sorry, I will answer in words."])
-    s = Session(workspace, planner, tools=[Grayscale], import_roots=[SHARED_DATA])
+    s = Session(workspace, planner, tools=[Grayscale], import_roots=[ROOT])
     turn = s.send("gray twice", attachments=[PHOTO])
     assert turn.pending is None and turn.text == "Sorry, I will answer in words."
     assert "step 1 uses @2 in image, but no step comes before it" in planner.seen[-1].messages[-1].content
@@ -151,7 +151,7 @@ def test_a_failed_step_keeps_the_finished_ones_and_offers_retry_edit_or_stop(wor
     failed = s.approve()
     assert len(failed.artifacts) == 1  # step 1 finished and is kept
     shown = failed.pending
-    assert shown["step"] == 2 and "step 2 failed: segment_image failed: RuntimeError" in shown["error"]
+    assert shown["step"] == 2 and "step 2 failed: segment_image failed: the model file is corrupt" in shown["error"]
     assert [step["status"] for step in shown["steps"]] == ["done", "failed", "planned"]
     again = s.approve()  # retry: it fails the same way
     assert again.pending is not None and "step 2 failed" in again.pending["error"]
@@ -173,7 +173,7 @@ def test_four_step_plan_offline_with_real_tools(workspace: Path, tiny_diffusion:
         {"name": "edit_image", "args": {"image": "@1", "prompts": ["make it snowy"], "steps": 1, "seed": 4}},
         {"name": "animate_image", "args": {"prompt": "it drives off", "num_frames": 2, "steps": 1, "seed": 5}},
     ]
-    s = Session(workspace, ScriptedPlanner([plan]), import_roots=[SHARED_DATA])
+    s = Session(workspace, ScriptedPlanner([plan]), import_roots=[ROOT])
     shown = s.send("repaint, outline, restyle, animate", attachments=[MOTORCYCLE[0]]).pending
     assert [step["tool"] for step in shown["steps"]] == ["edit_image", "segment_image", "edit_image",
                                                          "animate_image"]
@@ -206,7 +206,7 @@ CHILD = textwrap.dedent("""
     from vitron_agent.session import Session
     from support_tools import Grayscale
     s = Session(sys.argv[1], ScriptedPlanner([gray_chain(4)]), thread_id="t1", tools=[Grayscale],
-                import_roots=[{shared!r}], policy=sys.argv[2])
+                import_roots=[{samples!r}], policy=sys.argv[2])
     turn = s.send("gray it four times", attachments=[{photo!r}])
     if sys.argv[2] == "step":
         s.approve()
@@ -220,7 +220,7 @@ CHILD = textwrap.dedent("""
 
 
 def child(workspace: Path, policy: str, **env: str) -> subprocess.Popen:
-    script = CHILD.format(tests=str(TESTS), graphs=str(TESTS / "graphs"), shared=str(SHARED_DATA), photo=str(PHOTO))
+    script = CHILD.format(tests=str(TESTS), graphs=str(TESTS / "graphs"), samples=str(ROOT), photo=str(PHOTO))
     return subprocess.Popen([sys.executable, "-c", script, str(workspace), policy], stdout=subprocess.PIPE,
                             text=True, env={**os.environ, **env}, cwd=ROOT)
 

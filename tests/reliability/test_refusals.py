@@ -17,7 +17,7 @@ from vitron_agent.paths import PathOutsideWorkspace
 from vitron_agent.planners import ScriptedPlanner
 from vitron_agent.session import Session
 
-from conftest import MOTORCYCLE, PHOTO, ROOT, SHARED_DATA, configure
+from conftest import MOTORCYCLE, PHOTO, ROOT, configure
 from support_tools import Grayscale
 from test_media import CORPUS_NAMES, build_corpus
 
@@ -31,7 +31,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, st
 
 
 def test_the_corpus_through_a_session_leaves_it_working(workspace: Path, corpus) -> None:
-    s = Session(workspace, ScriptedPlanner([GRAY]), tools=[Grayscale], import_roots=[SHARED_DATA],
+    s = Session(workspace, ScriptedPlanner([GRAY]), tools=[Grayscale], import_roots=[ROOT],
                 policy="auto")
     for name in CORPUS_NAMES:
         path, expect = corpus[name]
@@ -77,7 +77,7 @@ def test_paths_outside_and_symlinks_out_are_refused(workspace: Path, tmp_path: P
     s = Session(workspace, planner, tools=[Grayscale], policy="auto")
     for _ in range(2):
         turn = s.send("gray that file")
-        assert turn.pending is None and turn.text.startswith("grayscale failed: ArtifactNotFound")
+        assert turn.pending is None and turn.text.startswith("grayscale failed: no artifact")
 
 
 def test_absurd_sizes_are_refused_before_anything_runs(workspace: Path) -> None:
@@ -109,7 +109,7 @@ def test_the_memory_budget_holds_while_a_plan_touches_three_models(workspace: Pa
     budget = 10 * 2**20  # the three tiny pipelines take about 14.5 MiB together, 4.8 MiB the largest
     models = ModelManager(device="cpu", budget=budget)
     resident: list[int] = []
-    s = Session(workspace, ScriptedPlanner([plan]), models=models, import_roots=[SHARED_DATA], policy="auto",
+    s = Session(workspace, ScriptedPlanner([plan]), models=models, import_roots=[ROOT], policy="auto",
                 on_progress=lambda event: resident.append(sum(models.stats()["bytes"].values())))
     s.send("repaint, restyle, draw", attachments=[PHOTO])
     assert [step.status for step in s.plan.steps] == ["done"] * 3, [step.message for step in s.plan.steps]

@@ -13,15 +13,16 @@ from vitron_agent.artifacts import ArtifactStore
 from vitron_agent.calls import Point, SegmentImage
 from vitron_agent.media import load_image
 from vitron_agent.models import ModelManager
+from vitron_agent.readiness import check
 from vitron_agent.regions import Box
 from vitron_agent.tools import ToolContext, load_tools
 from vitron_agent.tools.backends.segmentation import NeedsRegion, choose_backend, describe_backend
 from vitron_agent.tools.segment_image import SegmentImageTool
 from vitron_agent.weights import WeightsUnavailable
 
-from conftest import IMAGES, MOTORCYCLE, SHARED_DATA, TENNIS_PLAYER, configure, sam2_settings
+from conftest import MEDIA, MOTORCYCLE, ROOT, TENNIS_PLAYER, TEST_DATA, configure, sam2_settings
 
-PLATE = IMAGES / "coco_000000036260.jpg", (40, 120, 585, 455)
+PLATE = TEST_DATA / "plate.jpg", (40, 120, 585, 455)
 
 
 def box_iou(mask: np.ndarray, box: tuple[float, ...]) -> float:
@@ -35,7 +36,7 @@ def box_iou(mask: np.ndarray, box: tuple[float, ...]) -> float:
 
 
 def run(workspace: Path, photo: Path, models: ModelManager | None = None, events: list | None = None, **args):
-    store = ArtifactStore(workspace, import_roots=[SHARED_DATA])
+    store = ArtifactStore(workspace, import_roots=[ROOT])
     image = store.import_file(photo)
     call = SegmentImage(image=image.id, **args)
     ctx = ToolContext(store=store, call=call.record(), models=models or ModelManager(device="cpu"),
@@ -108,7 +109,8 @@ def test_segment_tools_are_built_in() -> None:
     [
         ('[segmentation]\nbackend = "classic"\n', "classic (OpenCV GrabCut; configured)"),
         ('[weights.sam2]\nsource = "/nowhere/sam2.pt"\n', "classic (OpenCV GrabCut; the SAM2 weights /nowhere/sam2.pt"),
-        ('[segmentation]\nbackend = "sam2"\n[weights.sam2]\nsource = "/nowhere/sam2.pt"\n', "sam2, configured, but"),
+        ('[segmentation]\nbackend = "sam2"\n[weights.sam2]\nsource = "/nowhere/sam2.pt"\n',
+         "sam2 (/nowhere/sam2.pt, configured)"),
         ('[segmentation]\nbackend = "sometimes"\n', "unavailable: segmentation backend 'sometimes'"),
     ],
 )
@@ -116,11 +118,28 @@ def test_the_decision_says_which_backend_will_run(workspace: Path, settings: str
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("VITRON_SEGMENTATION_BACKEND", raising=False)
     configure(workspace, settings)
-    assert describe_backend(workspace).startswith(expected)
+    runs_on = describe_backend(workspace)
+    assert runs_on.backend.startswith(expected)
+    readiness = check(runs_on, workspace)
+    if expected.startswith("sam2"):  # insisted on, and missing: it can't run, and the decision says how to mend it
+        assert readiness.status == "needs_weights" and "[weights.sam2]" in readiness.fix
+    else:  # the classic backend needs nothing
+        assert readiness.can_run
+
+
+def test_words_alone_also_need_the_detector(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("VITRON_SEGMENTATION_BACKEND", raising=False)
+    configure(workspace, '[segmentation]\nbackend = "classic"\n')
+    words = SegmentImageTool().describe({"target": "the dog"}, workspace)
+    readiness = check(words, workspace)  # no detector weights here, and no hub
+    assert readiness.status == "needs_weights" and readiness.families == ("grounding",)
+    assert "draw a box around it" in readiness.fix
+    assert check(SegmentImageTool().describe({"target": "the dog", "region": [1, 2, 3, 4]}, workspace),
+                 workspace).can_run
 
 
 def test_configured_sam2_weights_on_disk_are_named(workspace: Path, tiny_sam2: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("VITRON_SEGMENTATION_BACKEND", raising=False)
     configure(workspace, sam2_settings(tiny_sam2))
-    assert describe_backend(workspace) == f"sam2 ({tiny_sam2})"
+    assert describe_backend(workspace).backend == f"sam2 ({tiny_sam2})"

@@ -17,14 +17,21 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from vitron_agent.readiness import RunsOn
 from vitron_agent.tools.base import ToolContext
-from vitron_agent.weights import fetch, weight_spec
+from vitron_agent.weights import Family, fetch
 
-__all__ = ["WORKING_SIDE", "load_pipeline", "new_seed", "run_pipeline", "working_size"]
+__all__ = ["WORKING_SIDE", "load_pipeline", "new_seed", "pipeline_runs_on", "run_pipeline", "working_size"]
 
 
-def load_pipeline(ctx: ToolContext, family: str, default: str, class_name: str | None) -> tuple[Any, str]:
-    """The pipeline ``class_name`` for weights family ``family``, loaded once; returns it with its model id.
+def pipeline_runs_on(family: Family, class_name: str | None, workspace: Path) -> RunsOn:
+    """What a call of pipeline ``class_name`` on ``family``'s configured weights runs on."""
+    return RunsOn(f"{class_name or 'the pipeline its checkpoint names'} ({family.spec(workspace).source})",
+                  families=(family,))
+
+
+def load_pipeline(ctx: ToolContext, family: Family, class_name: str | None) -> tuple[Any, str]:
+    """The pipeline ``class_name`` for weights ``family``, loaded once; returns it with its model id.
 
     With ``class_name`` None the checkpoint decides (its ``model_index.json``), through ``DiffusionPipeline``.
 
@@ -32,7 +39,7 @@ def load_pipeline(ctx: ToolContext, family: str, default: str, class_name: str |
         WeightsUnavailable: no weights on disk and none downloadable, with the fix.
     """
     workspace: Path = ctx.store.root
-    spec = weight_spec(family, default, workspace)
+    spec = family.spec(workspace)
     folder = fetch(spec, None, workspace=workspace)
     models = ctx.models
 

@@ -13,11 +13,12 @@ from typing import Any
 import numpy as np
 
 from vitron_agent.regions import Box, RegionError
-from vitron_agent.weights import fetch, weight_spec
+from vitron_agent.weights import Family, fetch
 
-__all__ = ["DEFAULT_GROUNDING", "Detector", "locate"]
+__all__ = ["DEFAULT_GROUNDING", "GROUNDING", "Detector", "locate"]
 
 DEFAULT_GROUNDING = "IDEA-Research/grounding-dino-tiny"
+GROUNDING = Family("grounding", DEFAULT_GROUNDING, packages=("torch", "transformers", "huggingface_hub"))
 THRESHOLD = 0.2
 
 
@@ -32,7 +33,7 @@ class Detector:
 def load_detector(models: Any, workspace: Path | None) -> tuple[Detector, float]:
     """The configured detector, built once; returns it with its score threshold (``threshold`` in
     ``[weights.grounding]``, default 0.2)."""
-    spec = weight_spec("grounding", DEFAULT_GROUNDING, workspace)
+    spec = GROUNDING.spec(workspace)
     folder = fetch(spec, None, workspace=workspace)
 
     def load(device: str, dtype: str) -> Detector:

@@ -20,11 +20,14 @@ import numpy as np
 from vitron_agent.calls import Point
 from vitron_agent.media import save_image
 from vitron_agent.regions import Box
-from vitron_agent.weights import WeightsUnavailable, fetch, weight_spec
+from vitron_agent.weights import Family, WeightsUnavailable, fetch
 
-__all__ = ["DEFAULT_SAM2", "Sam2Weights", "image_predictor", "resolve", "segment", "track", "video_predictor"]
+__all__ = ["DEFAULT_SAM2", "SAM2", "Sam2Weights", "image_predictor", "resolve", "segment", "track",
+           "video_predictor"]
 
 DEFAULT_SAM2 = "facebook/sam2.1-hiera-tiny"
+SAM2 = Family("sam2", DEFAULT_SAM2, packages=("torch", "sam2", "huggingface_hub"), files=("*.pt",))
+"""SAM 2.1: the released repos hold one ``.pt`` checkpoint, which is all the ``sam2`` package loads."""
 _SIZES = {"tiny": "t", "small": "s", "base_plus": "b+", "large": "l"}
 
 
@@ -46,7 +49,7 @@ def resolve(workspace: Path | None) -> Sam2Weights:
     """
     from sam2.build_sam import HF_MODEL_ID_TO_FILENAMES
 
-    spec = weight_spec("sam2", DEFAULT_SAM2, workspace)
+    spec = SAM2.spec(workspace)
     overrides = tuple(spec.extras.get("overrides", ()))
     if spec.source in HF_MODEL_ID_TO_FILENAMES:
         config, filename = HF_MODEL_ID_TO_FILENAMES[spec.source]

@@ -7,7 +7,6 @@ SAM2 (a missing checkpoint is then an error that says how to get it); ``classic`
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -17,17 +16,18 @@ from typing import Any
 import numpy as np
 
 from vitron_agent.calls import Point
+from vitron_agent.readiness import RunsOn
 from vitron_agent.regions import Box
-from vitron_agent.tools.backends.grounding import DEFAULT_GROUNDING
-from vitron_agent.tools.backends.sam import DEFAULT_SAM2
-from vitron_agent.weights import WeightsUnavailable, cached, hub_offline, settings, weight_spec
+from vitron_agent.tools.backends.grounding import GROUNDING
+from vitron_agent.tools.backends.sam import SAM2 as SAM2_FAMILY
+from vitron_agent.weights import WeightsUnavailable, cached, hub_offline, is_repo_id, missing_packages, settings
 
 __all__ = ["WEIGHT_FAMILIES", "Backend", "NeedsRegion", "choose_backend", "describe_backend", "ground", "mask_for",
            "mask_png", "masks_npz", "overlay", "track_masks", "wanted_backend"]
 
 CLASSIC = "classic"
 SAM2 = "sam2"
-WEIGHT_FAMILIES = (("sam2", DEFAULT_SAM2), ("grounding", DEFAULT_GROUNDING))
+WEIGHT_FAMILIES = (SAM2_FAMILY, GROUNDING)
 """What a tool that segments may load: SAM2, and the detector that turns words into a box."""
 _TINT = np.array([255, 64, 32], dtype=np.float32)
 
@@ -139,27 +139,34 @@ def masks_npz(masks: np.ndarray) -> bytes:
     return archive.getvalue()
 
 
-def describe_backend(workspace: Path) -> str:
-    """Which backend and checkpoint a call would run on, for the decision shown before it runs and for the
-    doctor. Told from configuration and what is on disk, without importing torch or sam2, so it is instant;
-    :func:`choose_backend` makes the real choice when the tool runs."""
+def describe_backend(workspace: Path, *, words_only: bool = False) -> RunsOn:
+    """Which backend and checkpoint a call would run on, and what it needs, for the decision shown before it
+    runs and for the doctor. Told from configuration and what is on disk, without importing torch or sam2, so it
+    is instant; :func:`choose_backend` makes the real choice when the tool runs.
+
+    Args:
+        words_only: the call names its object in words, with no box or clicks: it also needs the detector.
+    """
+    grounding = {"families": (GROUNDING,), "instead": "draw a box around it (region=[x1, y1, x2, y2])"} \
+        if words_only else {}
     try:
         wanted = wanted_backend(workspace)
     except ValueError as error:
-        return f"unavailable: {error}"
+        return RunsOn(f"unavailable: {error}", **grounding)
     if wanted == CLASSIC:
-        return "classic (OpenCV GrabCut; configured)"
-    spec = weight_spec("sam2", DEFAULT_SAM2, workspace)
-    installed = importlib.util.find_spec("sam2") is not None
+        return RunsOn("classic (OpenCV GrabCut; configured)", **grounding)
+    spec = SAM2_FAMILY.spec(workspace)
+    installed = not missing_packages(SAM2_FAMILY.packages)
+    if wanted == SAM2:  # insisted on: what it needs decides whether the call can run
+        families = (SAM2_FAMILY, *grounding.get("families", ()))
+        return RunsOn(f"sam2 ({spec.source}, configured)", families=families, instead=grounding.get("instead", ""))
     if installed and cached(spec) is not None:
-        return f"sam2 ({spec.source})"
-    if installed and not hub_offline() and not Path(spec.source).is_absolute():
-        fallback = "; classic OpenCV GrabCut if that fails" if wanted == "auto" else ""
-        return f"sam2 ({spec.source}, downloaded on first use{fallback})"
+        return RunsOn(f"sam2 ({spec.source})", families=(SAM2_FAMILY,), **grounding)
+    if installed and not hub_offline() and is_repo_id(spec.source):
+        return RunsOn(f"sam2 ({spec.source}, downloaded on first use; classic OpenCV GrabCut if that fails)",
+                      **grounding)
     reason = f"the SAM2 weights {spec.source} are not on this machine" if installed else "sam2 is not installed"
-    if wanted == SAM2:
-        return f"sam2, configured, but {reason}: the call will fail and say how to fix it"
-    return f"classic (OpenCV GrabCut; {reason})"
+    return RunsOn(f"classic (OpenCV GrabCut; {reason})", **grounding)
 
 
 def ground(target: str, image: np.ndarray, workspace: Path, models: Any) -> Box:
