@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -46,3 +47,27 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
     command = next(line.split("=", 1)[1].strip().strip("'") for line in ci.splitlines()
                    if line.startswith("TEST_COMMAND="))
     assert f"\n{command}\n" in readme
+
+
+def test_nothing_reaches_for_media_outside_the_repository() -> None:
+    """The suite, the benchmarks and the examples read only the media the project carries (examples/media,
+    tests/data), so a clone with nothing beside it runs them."""
+    outside = re.compile("|".join([r"\.\./" + "shared", r'"shared"\s*/\s*"data"', "VITRON_" + "SAMPLE_DATA"]))
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    named = []
+    for name in tracked.split():
+        path = ROOT / name
+        if path.suffix in {".py", ".md", ".toml", ".json", ".txt", ""} and path.is_file():
+            text = path.read_text(errors="ignore")
+            named += [f"{name}: {match.group(0)}" for match in outside.finditer(text)]
+    assert not named, named
+    assert (ROOT / "tests" / "data" / "README.md").is_file() and (ROOT / "examples" / "media" / "README.md").is_file()
+
+
+def test_ci_installs_the_core_exactly_as_the_readmes_first_command() -> None:
+    ci = (ROOT / ".ci" / "run").read_text()
+    readme = (ROOT / "README.md").read_text()
+    install = next(line.split("=", 1)[1].strip().strip("'") for line in ci.splitlines()
+                   if line.startswith("FIRST_INSTALL="))
+    first = next(line for line in readme.splitlines() if line.startswith("python3 -m venv .venv && "))
+    assert first.startswith(install + " && "), (install, first)
