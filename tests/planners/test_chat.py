@@ -125,7 +125,7 @@ def _failing() -> Any:
 
 
 @pytest.mark.parametrize(("reply", "says"), [
-    (None, "TimeoutError: the provider did not answer in 60 s"),
+    (None, "(it did not answer in time: the provider did not answer in 60 s)"),
     (AIMessage("", additional_kwargs={"refusal": "I can't help with that."}), "declined to answer: I can't help"),
     (AIMessage("", response_metadata={"finish_reason": "content_filter"}), "declined to answer"),
 ])

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ChatModelPlanner", "prompt_text", "tool_schemas"]
 
-PROVIDER_FAILED = "The chat model could not answer ({kind}: {detail}). Nothing was run; try again, or switch planner."
+PROVIDER_FAILED = "The chat model could not answer ({problem}: {detail}). Nothing was run; try again, or switch planner."
 REFUSED = "The chat model declined to answer{why}. Nothing was run; rephrase the request, or switch planner."
 PREVIEW_SIDE = 768
 """Images are scaled down to this long side before they are sent: enough to plan from, cheap to send."""
@@ -56,6 +56,23 @@ def tool_schemas() -> list[dict[str, Any]]:
         schemas.append({"type": "function", "function": {
             "name": call.tool, "description": f"Module {call.module.value}: {doc}", "parameters": parameters}})
     return schemas
+
+
+def _provider_problem(error: Exception) -> str:
+    """What kind of failure a provider's exception is, in words (each SDK raises its own classes)."""
+    status = getattr(error, "status_code", None) or getattr(getattr(error, "response", None), "status_code", None)
+    name = type(error).__name__.lower()
+    if status in (401, 403) or "auth" in name or "permission" in name:
+        return "the provider refused the credentials"
+    if status == 429 or "ratelimit" in name:
+        return "the provider's rate limit was reached"
+    if isinstance(status, int) and status >= 500:
+        return f"the provider had a server error ({status})"
+    if isinstance(error, TimeoutError) or "timeout" in name:
+        return "it did not answer in time"
+    if isinstance(error, ConnectionError) or "connection" in name:
+        return "the provider could not be reached"
+    return "the provider reported an error"
 
 
 class ChatModelPlanner:
@@ -98,7 +115,7 @@ class ChatModelPlanner:
             reply = (self.bound or self.model).invoke(prompt)
         except Exception as error:  # providers raise their own types: timeouts, 429s, auth, bad requests
             detail = " ".join(str(error).split())[:300] or "no detail"
-            return PROVIDER_FAILED.format(kind=type(error).__name__, detail=detail)
+            return PROVIDER_FAILED.format(problem=_provider_problem(error), detail=detail)
         return self._read(reply, attachments, region)
 
     # -- the request ---------------------------------------------------------------------------------------
