@@ -26,11 +26,11 @@ from vitron_agent.calls import AnimateImage, EditImage, GenerateImage, GenerateV
 from vitron_agent.models import ModelManager
 from vitron_agent.testing import build_tiny_pipelines
 from vitron_agent.tools import ToolContext
-from vitron_agent.tools.animate_image import AnimateImageTool
+from vitron_agent.tools.animate_image import IMAGE_TO_VIDEO, AnimateImageTool
 from vitron_agent.tools.backends.diffusion import load_pipeline, working_size
-from vitron_agent.tools.edit_image import INSTRUCT, EditImageTool
-from vitron_agent.tools.generate_image import SD, GenerateImageTool
-from vitron_agent.tools.generate_video import TEXT_TO_VIDEO, GenerateVideoTool
+from vitron_agent.tools.edit_image import INSTRUCT, INSTRUCT_PIPELINE, EditImageTool
+from vitron_agent.tools.generate_image import PIPELINES, SD, GenerateImageTool
+from vitron_agent.tools.generate_video import PIPELINE, TEXT_TO_VIDEO, GenerateVideoTool
 from vitron_agent.media import load_image
 
 PHOTO = Path(__file__).resolve().parents[1] / "examples" / "media" / "motorcycle.jpg"
@@ -65,16 +65,16 @@ def measure(quick: bool = False, repeats: int | None = None) -> list[Row]:
     picture = load_image(PHOTO).resize(working_size(photo.meta["width"], photo.meta["height"]))
     cases = [
         ("generate_image", GenerateImageTool(), GenerateImage(prompt="a red fox", width=256, height=256, steps=4,
-                                                              seed=1), SD,
+                                                              seed=1), (SD, PIPELINES["sd"]),
          lambda p, c: p(prompt=c.prompt, height=c.height, width=c.width, guidance_scale=c.guidance_scale)),
         ("edit_image", EditImageTool(), EditImage(image=photo.id, prompts=["make it winter"], steps=4, seed=1),
-         INSTRUCT, lambda p, c: p(prompt=c.prompts[0], image=picture, guidance_scale=c.guidance_scale)),
+         (INSTRUCT, INSTRUCT_PIPELINE), lambda p, c: p(prompt=c.prompts[0], image=picture, guidance_scale=c.guidance_scale)),
         ("generate_video", GenerateVideoTool(), GenerateVideo(prompt="waves", num_frames=8, width=128, height=128,
-                                                              steps=4, seed=1), TEXT_TO_VIDEO,
+                                                              steps=4, seed=1), (TEXT_TO_VIDEO, PIPELINE),
          lambda p, c: p(prompt=c.prompt, height=c.height, width=c.width, num_frames=c.num_frames,
                         guidance_scale=c.guidance_scale, output_type="np")),
         ("animate_image", AnimateImageTool(), AnimateImage(image=photo.id, prompt="drive", num_frames=2 if quick else 4,
-                                                           steps=4, seed=1), ("i2v", "", None),
+                                                           steps=4, seed=1), (IMAGE_TO_VIDEO, None),
          lambda p, c: p(image=picture, height=picture.height, width=picture.width, num_frames=c.num_frames,
                         fps=round(c.fps), decode_chunk_size=4, output_type="np")),
     ]
@@ -82,13 +82,13 @@ def measure(quick: bool = False, repeats: int | None = None) -> list[Row]:
     print(f"tiny random pipelines, {device}, median of {repeats}")
     rows = []
     print(f"{'tool':<16}{'first call':>12}{'second':>10}{'first/second':>14}{'bare pipeline':>15}{'overhead':>10}")
-    for name, tool, call, (family, default, class_name), bare in cases:
+    for name, tool, call, (family, class_name), bare in cases:
         ctx = ToolContext(store=store, call=call.record(), models=ModelManager(device=device))
         start = time.perf_counter()
         tool.run(call, ctx)
         first = time.perf_counter() - start
         second = timed(lambda: tool.run(call, ctx), repeats)
-        pipeline, _ = load_pipeline(ctx, family, default, class_name)
+        pipeline, _ = load_pipeline(ctx, family, class_name)
 
         def bare_call_once() -> None:
             with torch.inference_mode():

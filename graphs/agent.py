@@ -71,8 +71,8 @@ from vitron_agent.graphs.state import AgentState
 from vitron_agent.invocation import Invocation
 from vitron_agent.models import ModelManager
 from vitron_agent.planners.base import Planner
-from vitron_agent.regions import Box
 from vitron_agent.readiness import Readiness, check
+from vitron_agent.regions import Box
 from vitron_agent.tools import (
     Tool,
     ToolCancelled,
