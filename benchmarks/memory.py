@@ -16,10 +16,11 @@ from pathlib import Path
 from residency import peak_rss_mib
 from rows import Row
 from vitron_agent.artifacts import ArtifactStore
-from vitron_agent.calls import EditImage, GenerateImage
+from vitron_agent.tools.edit_image import EditImage
+from vitron_agent.tools.generate_image import GenerateImage
 from vitron_agent.models import ModelManager
 from vitron_agent.testing import build_tiny_pipelines
-from vitron_agent.tools import ToolContext
+from vitron_agent.tools import ToolContext, call_record
 from vitron_agent.tools.edit_image import EditImageTool
 from vitron_agent.tools.generate_image import GenerateImageTool
 
@@ -44,7 +45,7 @@ def measure(quick: bool = False) -> list[Row]:
     sizes = []  # each pipeline's size, from a manager of its own with no limit
     for tool, call in calls:
         alone = ModelManager(device="cpu")
-        tool.run(call, ToolContext(store=store, call=call.record(), models=alone))
+        tool.run(call, ToolContext(store=store, call=call_record(tool, call), models=alone))
         sizes.append(sum(alone.stats()["bytes"].values()))
         alone.clear()
     largest, total = max(sizes), sum(sizes)
@@ -53,7 +54,7 @@ def measure(quick: bool = False) -> list[Row]:
     peak_resident = 0
     for _ in range(2 if quick else 4):
         for tool, call in calls:
-            tool.run(call, ToolContext(store=store, call=call.record(), models=models))
+            tool.run(call, ToolContext(store=store, call=call_record(tool, call), models=models))
             peak_resident = max(peak_resident, sum(models.stats()["bytes"].values()))
     stats = models.stats()
     print(f"three pipelines, largest {largest / 2**20:.1f} MiB, all three {total / 2**20:.1f} MiB; "

@@ -24,7 +24,7 @@ from langgraph.types import Command
 
 from rows import Row
 from vitron_agent.artifacts import ArtifactStore
-from vitron_agent.calls import GenerateImage
+from vitron_agent.tools.generate_image import GenerateImage
 from vitron_agent.graphs.agent import build_agent
 from vitron_agent.invocation import Module
 from vitron_agent.tools import ToolContext, ToolResult

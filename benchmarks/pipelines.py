@@ -22,10 +22,13 @@ import torch
 
 from rows import Row
 from vitron_agent.artifacts import ArtifactStore
-from vitron_agent.calls import AnimateImage, EditImage, GenerateImage, GenerateVideo
+from vitron_agent.tools.animate_image import AnimateImage
+from vitron_agent.tools.edit_image import EditImage
+from vitron_agent.tools.generate_image import GenerateImage
+from vitron_agent.tools.generate_video import GenerateVideo
 from vitron_agent.models import ModelManager
 from vitron_agent.testing import build_tiny_pipelines
-from vitron_agent.tools import ToolContext
+from vitron_agent.tools import ToolContext, call_record
 from vitron_agent.tools.animate_image import IMAGE_TO_VIDEO, AnimateImageTool
 from vitron_agent.tools.backends.diffusion import load_pipeline, working_size
 from vitron_agent.tools.edit_image import INSTRUCT, INSTRUCT_PIPELINE, EditImageTool
@@ -83,7 +86,7 @@ def measure(quick: bool = False, repeats: int | None = None) -> list[Row]:
     rows = []
     print(f"{'tool':<16}{'first call':>12}{'second':>10}{'first/second':>14}{'bare pipeline':>15}{'overhead':>10}")
     for name, tool, call, (family, class_name), bare in cases:
-        ctx = ToolContext(store=store, call=call.record(), models=ModelManager(device=device))
+        ctx = ToolContext(store=store, call=call_record(tool, call), models=ModelManager(device=device))
         start = time.perf_counter()
         tool.run(call, ctx)
         first = time.perf_counter() - start

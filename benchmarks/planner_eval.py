@@ -55,9 +55,12 @@ def answer_of(output: Any) -> tuple[str, str]:
         invocation = parse_invocation(output)
         module = invocation.module.value if invocation.module else "none"
         return module, " ".join(command.text for command in invocation.commands)
-    if isinstance(output, ToolCall):
-        return output.module.value, json.dumps(output.arguments())
     from vitron_agent.invocation import Module
+    from vitron_agent.tools import builtin_tools
+
+    if isinstance(output, ToolCall):
+        tool = next(t for t in builtin_tools().values() if type(output) is t.Args)
+        return tool.module.value, json.dumps(output.arguments())
 
     name = output.get("name")
     module = next((m.value for m in Module if m.tool == name), "none")

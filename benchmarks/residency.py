@@ -17,13 +17,13 @@ import time
 from pathlib import Path
 
 from rows import Row
-from vitron_agent.calls import SegmentVideo
+from vitron_agent.tools.segment_video import SegmentVideo
 from vitron_agent.media import encode_video, load_video
 from vitron_agent.models import ModelManager
 from vitron_agent.planners import ScriptedPlanner
 from vitron_agent.regions import Box
 from vitron_agent.session import Session
-from vitron_agent.tools import ToolContext
+from vitron_agent.tools import ToolContext, call_record
 from vitron_agent.tools.segment_video import SegmentVideoTool
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,7 +79,7 @@ def video_seconds_per_frame(workspace: Path, frames: int) -> float:
     video = store.import_file(workspace / "clip.mp4")
     call = SegmentVideo(video=video.id, region=Box.of((198, 172, 296, 278)))
     models = ModelManager(device="cpu")
-    ctx = ToolContext(store=store, call=call.record(), models=models)
+    ctx = ToolContext(store=store, call=call_record(SegmentVideoTool, call), models=models)
     SegmentVideoTool().run(call, ctx)  # load the model and warm up
     start = time.perf_counter()
     SegmentVideoTool().run(call, ctx)

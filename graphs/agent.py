@@ -43,7 +43,7 @@ from pydantic import BaseModel, ValidationError
 
 from vitron_agent import database
 from vitron_agent.artifacts import ArtifactStore
-from vitron_agent.calls import Attachment, CallError, CallInputs, ToolCall
+from vitron_agent.calls import Attachment, CallError, CallInputs
 from vitron_agent.decisions import DecisionLog
 from vitron_agent.graphs.plan import (
     Plan,
@@ -82,7 +82,6 @@ from vitron_agent.tools import (
     failure_text,
     load_tools,
     readiness,
-    tool_for_module,
 )
 
 __all__ = ["Policy", "build_agent", "check_policy", "sqlite_checkpointer"]
@@ -197,7 +196,7 @@ class _Nodes:
         attachments = [Attachment.model_validate(a) for a in state.get("attachments") or []]
         region = Box.of(state["region"]) if state.get("region") else None
         try:
-            output = _plain_output(self.planner.plan(state.get("messages", []), attachments, region))
+            output = _plain_output(self.planner.plan(state.get("messages", []), attachments, region), self.tools)
         except Exception as error:  # a planner bug or an unreachable model must not kill the session
             logger.warning("the planner failed", exc_info=error)
             return {"answer": PLANNER_FAILED.format(error=str(error).strip() or "it gave no reason"),
@@ -231,15 +230,9 @@ class _Nodes:
         return {"plan": plan.model_dump(), "messages": said, "corrections": 0, "step": "review"}
 
     def _plan_from_text(self, invocations: list[Invocation], inputs: CallInputs) -> Plan:
-        steps = []
-        for number, (call, invocation) in enumerate(steps_from_invocations(invocations, inputs), start=1):
-            tool = tool_for_module(self.tools, call.module)
-            if tool is None:
-                raise LookupError(f"no installed tool serves module {call.module.value} "
-                                  f"({call.module.human_name}); answer in words instead")
-            args = call_arguments(_validate_args(tool, call.arguments()))
-            steps.append(PlanStep(tool=tool.name, module=call.module.value, args=args,
-                                  notes=[*call.notes, *invocation.problems]))
+        steps = [PlanStep(tool=tool.name, module=invocation.module.value, args=call_arguments(call),
+                          notes=[*getattr(call, "notes", ()), *invocation.problems])
+                 for tool, call, invocation in steps_from_invocations(invocations, inputs, self.tools)]
         return Plan(response=" ".join(i.response for i in invocations if i.response), steps=steps)
 
     def _step_from_call(self, call: Mapping[str, Any]) -> PlanStep:
@@ -477,17 +470,21 @@ def _inputs(state: AgentState) -> CallInputs:
     )
 
 
-def _plain_output(output: Any) -> Any:
-    """Planner output as checkpointable data: text, or a list of ``{"name", "args"}`` calls."""
+def _plain_output(output: Any, tools: Mapping[str, Tool]) -> Any:
+    """Planner output as checkpointable data: text, or a list of ``{"name", "args"}`` calls (a typed call is
+    named by the tool whose ``Args`` it is)."""
     if isinstance(output, str):
         return output
-    if isinstance(output, (ToolCall, Mapping)):
+    if isinstance(output, (BaseModel, Mapping)):
         output = [output]
     if isinstance(output, (list, tuple)) and output:
         calls = []
         for call in output:
-            if isinstance(call, ToolCall):
-                calls.append({"name": call.tool, "args": call.arguments()})
+            if isinstance(call, BaseModel):
+                tool = next((t for t in tools.values() if type(call) is t.Args), None)
+                if tool is None:
+                    return f"a call of arguments {type(call).__name__}, which no installed tool takes"
+                calls.append({"name": tool.name, "args": call_arguments(call)})
             elif isinstance(call, Mapping) and "name" in call:
                 args = call.get("args") or {}
                 calls.append({"name": str(call["name"]), "args": dict(args) if isinstance(args, Mapping) else args})

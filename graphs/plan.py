@@ -26,11 +26,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from vitron_agent.calls import Attachment, CallInputs, call_from_invocation
-from vitron_agent.invocation import Invocation, Module, parse_invocation
+from vitron_agent.invocation import Invocation, parse_invocation
 from vitron_agent.readiness import Readiness
 
 __all__ = [
-    "MAKES",
     "MEDIA_FIELDS",
     "Plan",
     "PlanStep",
@@ -49,9 +48,6 @@ MEDIA_FIELDS: dict[str, str] = {"image": "image", "video": "video"}
 
 _REFERENCE = re.compile(r"@(\d+)(?:\.([a-z_]+))?")
 _TAG = re.compile(r"<\s*module\s*>", re.IGNORECASE)
-MAKES: dict[Module, str] = {Module.A: "image", Module.C: "image", Module.D: "video", Module.F: "video",
-                             Module.G: "video"}
-"""Modules whose result is new media a later step works on (segmentations are looked at, not edited)."""
 
 
 class PlanStep(BaseModel):
@@ -97,34 +93,37 @@ def parse_plan(text: str) -> list[Invocation]:
     return [parse_invocation(text[start:end]) for start, end in zip(bounds, bounds[1:])]
 
 
-def steps_from_invocations(invocations: Sequence[Invocation], inputs: CallInputs) -> list[tuple[Any, Invocation]]:
-    """The typed call of each invocation, where each step's media is the latest so far: the person's
+def steps_from_invocations(invocations: Sequence[Invocation], inputs: CallInputs,
+                           tools: Mapping[str, Any]) -> list[tuple[Any, Any, Invocation]]:
+    """The tool and typed call of each invocation, where each step's media is the latest so far: the person's
     attachments, then what earlier steps make (as references ``@N``). The person's region goes to the first step.
 
     Raises:
         CallError: an invocation that cannot become a call (the message names the step when there are several).
     """
     from vitron_agent.calls import CallError
+    from vitron_agent.tools import made_kind, tool_for_module
 
     known = list(inputs.attachments)
-    calls = []
+    steps = []
     for number, invocation in enumerate(invocations, start=1):
         step_inputs = inputs.model_copy(update={"attachments": tuple(known),
                                                 "region": inputs.region if number == 1 else None})
         try:
-            call = call_from_invocation(invocation, step_inputs)
+            call = call_from_invocation(invocation, step_inputs, tools=tools)
         except CallError as error:
             if len(invocations) == 1:
                 raise
             raise CallError(f"step {number}: {error}") from None
         if call is None:
             raise CallError(f"step {number} names no module; every step of a plan must call one")
-        calls.append((call, invocation))
-        made = MAKES.get(call.module)
+        tool = tool_for_module(tools, invocation.module)
+        steps.append((tool, call, invocation))
+        made = made_kind(tool)
         if made is not None:
             width, height = _made_size(call.arguments(), known)
             known.append(Attachment(ref=f"@{number}", kind=made, width=width, height=height))
-    return calls
+    return steps
 
 
 def complete_calls(calls: Sequence[Mapping[str, Any]], attachments: Sequence[Attachment], region: Any,
@@ -132,6 +131,8 @@ def complete_calls(calls: Sequence[Mapping[str, Any]], attachments: Sequence[Att
     """Typed calls (``{"name", "args"}``) with what they may leave out filled in: a media argument means the
     latest so far of its kind (an attachment, or what an earlier call makes, as ``@N``), and the person's region
     goes to the first call that takes one and gives none."""
+    from vitron_agent.tools import made_kind
+
     known = [(a.ref, a.kind) for a in attachments]
     completed = []
     for number, call in enumerate(calls, start=1):
@@ -147,7 +148,7 @@ def complete_calls(calls: Sequence[Mapping[str, Any]], attachments: Sequence[Att
                 args[field] = latest
         if region is not None and "region" in fields and not args.get("region"):
             args["region"], region = list(region.as_tuple()), None
-        made = MAKES.get(tool.module) if tool is not None and tool.module is not None else None
+        made = made_kind(tool) if tool is not None else None
         if made is not None:
             known.append((f"@{number}", made))
         completed.append({**call, "args": args})

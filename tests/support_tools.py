@@ -9,7 +9,8 @@ import numpy as np
 from PIL import Image
 from pydantic import BaseModel, ConfigDict
 
-from vitron_agent.calls import EditImage, SegmentImage
+from vitron_agent.tools.edit_image import EditImage
+from vitron_agent.tools.segment_image import SegmentImage
 from vitron_agent.invocation import Module
 from vitron_agent.media import encode_image, load_image
 from vitron_agent.regions import Box

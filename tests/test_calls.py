@@ -10,23 +10,17 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from vitron_agent.artifacts import ArtifactStore
-from vitron_agent.calls import (
-    CALLS,
-    AnimateImage,
-    Attachment,
-    CallError,
-    CallInputs,
-    EditImage,
-    EditVideo,
-    GenerateImage,
-    GenerateVideo,
-    GroundedBox,
-    SegmentImage,
-    SegmentVideo,
-    call_from_invocation,
-)
+from vitron_agent.calls import Attachment, CallError, CallInputs, GroundedBox, call_from_invocation
 from vitron_agent.invocation import Module, parse_invocation
 from vitron_agent.regions import Box
+from vitron_agent.tools import builtin_tools, call_record, tool_for_module
+from vitron_agent.tools.animate_image import AnimateImage
+from vitron_agent.tools.edit_image import EditImage
+from vitron_agent.tools.edit_video import EditVideo
+from vitron_agent.tools.generate_image import GenerateImage
+from vitron_agent.tools.generate_video import GenerateVideo
+from vitron_agent.tools.segment_image import SegmentImage
+from vitron_agent.tools.segment_video import SegmentVideo
 
 from conftest import MOTORBIKE_FRAMES, MOTORCYCLE, ROOT, TENNIS_PLAYER
 
@@ -45,8 +39,10 @@ def make(text: str, attached: dict[str, Attachment], *kinds: str, region: Box | 
     return call_from_invocation(parse_invocation(text), inputs)
 
 
-def test_each_module_has_its_model() -> None:
-    assert {m: CALLS[m].tool for m in Module} == {m: m.tool for m in Module}
+def test_each_module_is_served_by_the_tool_that_declares_it() -> None:
+    tools = builtin_tools()
+    assert {m: tool_for_module(tools, m).name for m in Module} == {m: m.tool for m in Module}
+    assert Module.B.tool == "segment_image" and tools["segment_image"].Args is SegmentImage
 
 
 def test_understanding_yields_no_call(attached: dict[str, Attachment]) -> None:
@@ -173,8 +169,8 @@ def test_validation_errors_become_field_lines() -> None:
 
 
 def test_json_schemas_are_tool_schemas() -> None:
-    for model in CALLS.values():
-        schema = model.model_json_schema()
+    for tool in builtin_tools().values():
+        schema = tool.Args.model_json_schema()
         assert schema["additionalProperties"] is False
         assert "notes" not in schema["properties"]
     assert set(SegmentImage.model_json_schema()["required"]) == {"image"}
@@ -184,7 +180,7 @@ def test_json_schemas_are_tool_schemas() -> None:
 def test_record_is_json_data(attached: dict[str, Attachment]) -> None:
     call = make("<module>B</module><instruction>segmentation: bike</instruction><region>[0,0,100,100]</region>",
                 attached, "image")
-    record = call.record()
+    record = call_record(builtin_tools()["segment_image"], call)
     assert record["tool"] == "segment_image" and "notes" not in record["args"]
     assert SegmentImage.model_validate(record["args"]) == call.model_copy(update={"notes": ()})
 
@@ -200,4 +196,4 @@ def test_only_call_errors_escape(attached: dict[str, Attachment], text: str, kin
     except CallError as error:
         assert str(error)
     else:
-        assert call is None or call.tool in {m.tool for m in Module}
+        assert call is None or any(type(call) is tool.Args for tool in builtin_tools().values())

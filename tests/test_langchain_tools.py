@@ -28,7 +28,7 @@ def test_tools_keep_their_schemas_and_say_which_change_things(workspace: Path) -
     segment = tools["segment_image"]
     assert segment.args_schema.__name__ == "SegmentImage" and "region" in segment.args
     assert segment.metadata == {"side_effects": True, "module": "B"} and segment.tags == ["side_effects"]
-    assert "confirm with the person first" in segment.description
+    assert "Confirm with the person first" in segment.description and segment.description.startswith("Vitron module B")
     assert tools["import_media"].metadata["side_effects"] is False
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from vitron_agent.calls import EditImage
+from vitron_agent.tools.edit_image import EditImage
 from vitron_agent.invocation import Module
 from vitron_agent.planners import ScriptedPlanner
 from vitron_agent.readiness import Readiness, RunsOn, check

@@ -1,5 +1,10 @@
 """Tools (installed as ``vitron_agent.tools``): the protocol, the built-in tools, and plugins.
 
+A tool is declared once, in its own file: its name, the Vitron module it serves (or none), its typed ``Args``,
+a ``description`` for models and people, whether it has side effects, and what it makes (``outputs``). Everything
+else is derived from the loaded tools: which tool serves a module, what a plan step makes, the schemas a chat
+model is offered, the LangChain tools and the MCP tool list.
+
 Built-in tools and third-party ones are found the same way: built-ins are listed in :data:`BUILTIN`, plugins
 declare an entry point in the group ``vitron_agent.tools`` pointing at a tool class (or instance)::
 
@@ -18,13 +23,12 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable, Mapping
+from functools import cache
 from importlib import import_module
 from importlib.metadata import entry_points
 from typing import Any
 
 from pydantic import BaseModel
-
-from vitron_agent.invocation import Module
 from vitron_agent.tools.base import (
     Tool,
     ToolCancelled,
@@ -32,12 +36,15 @@ from vitron_agent.tools.base import (
     ToolFailed,
     ToolResult,
     call_arguments,
+    call_record,
     describe_call,
     failure_text,
     outside_decision,
     readiness,
     run_logged,
 )
+
+from vitron_agent.invocation import Module
 
 __all__ = [
     "BUILTIN",
@@ -47,11 +54,15 @@ __all__ = [
     "ToolContext",
     "ToolFailed",
     "ToolResult",
+    "builtin_tools",
     "call_arguments",
+    "call_record",
     "check_tool",
     "describe_call",
     "failure_text",
     "load_tools",
+    "made_kind",
+    "tool_description",
     "outside_decision",
     "readiness",
     "run_logged",
@@ -133,9 +144,32 @@ def load_tools(tools: Iterable[Any] | None = None, *, plugins: bool = True) -> d
     return found
 
 
+@cache
+def builtin_tools() -> Mapping[str, Tool]:
+    """The built-in tools, loaded once per process (what names each module's tool, and what Vitron's text maps to
+    when no other tools are given)."""
+    return load_tools(plugins=False)
+
+
 def tool_for_module(tools: Mapping[str, Tool], module: Module) -> Tool | None:
-    """The tool serving a Vitron module: the one named like the module's tool, else the first declaring it."""
+    """The tool serving a Vitron module: the one named like the built-in tool for it, else the first declaring
+    it."""
     named = tools.get(module.tool)
     if named is not None and named.module == module:
         return named
     return next((tool for tool in tools.values() if tool.module == module), None)
+
+
+def tool_description(tool: Tool) -> str:
+    """What a tool does, for models and people (chat planners, LangChain, MCP): its Vitron module, its own
+    ``description`` (or its arguments' docstring), and whether it changes anything."""
+    module = f"Vitron module {tool.module.value} ({tool.module.human_name}). " if tool.module else ""
+    own = getattr(tool, "description", None) or (tool.Args.__doc__ or "").strip().split("\n")[0] or tool.name
+    effect = "It writes new artifacts." if tool.side_effects else "It changes nothing."
+    return f"{module}{own.strip()} {effect}"
+
+
+def made_kind(tool: Tool) -> str | None:
+    """The media kind a later step can work on from this tool's result (the first of its ``outputs`` that is an
+    image or a video), or None: segmentations are looked at, not edited."""
+    return next((kind for kind in getattr(tool, "outputs", None) or () if kind in ("image", "video")), None)

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from vitron_agent.calls import AnimateImage
+from vitron_agent.calls import ArtifactRef, Fps, Frames, Guidance, Prompt, Seed, Steps, ToolCall
 from vitron_agent.invocation import Module
 from vitron_agent.media import encode_video, load_image
 from vitron_agent.readiness import RunsOn
@@ -31,14 +31,29 @@ from vitron_agent.tools.base import ToolContext, ToolResult
 from vitron_agent.tools.generate_video import frames_to_uint8
 from vitron_agent.weights import Family
 
-__all__ = ["IMAGE_TO_VIDEO", "AnimateImageTool"]
+__all__ = ["AnimateImage", "IMAGE_TO_VIDEO", "AnimateImageTool"]
 
 IMAGE_TO_VIDEO = Family("i2v", "stabilityai/stable-video-diffusion-img2vid-xt")
+
+
+class AnimateImage(ToolCall):
+    """G: image-to-video."""
+
+    image: ArtifactRef
+    prompt: Prompt
+    num_frames: Frames = 16
+    fps: Fps = 8.0
+    steps: Steps = 25
+    guidance_scale: Guidance = 9.0
+    seed: Seed = None
 
 
 class AnimateImageTool:
     name: ClassVar[str] = "animate_image"
     module: ClassVar[Module] = Module.G
+    description: ClassVar[str] = (
+        "Bring a still image to life as a short video clip, following the prompt where the model can."
+    )
     Args: ClassVar[type[AnimateImage]] = AnimateImage
     side_effects: ClassVar[bool] = True
     outputs: ClassVar[tuple[str, ...]] = ("video",)

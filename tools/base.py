@@ -54,6 +54,7 @@ __all__ = [
     "ToolFailed",
     "ToolResult",
     "call_arguments",
+    "call_record",
     "describe_call",
     "failure_text",
     "outside_decision",
@@ -133,6 +134,11 @@ def call_arguments(args: BaseModel) -> dict[str, Any]:
     return args.arguments() if isinstance(args, ToolCall) else args.model_dump(mode="json")
 
 
+def call_record(tool: Any, args: BaseModel | dict[str, Any]) -> dict[str, Any]:
+    """``{"tool": name, "args": ...}``: how a call is kept with the artifacts it made (``ToolContext.call``)."""
+    return {"tool": tool.name, "args": call_arguments(args) if isinstance(args, BaseModel) else dict(args)}
+
+
 def describe_call(tool: Any, args: dict[str, Any], workspace: Path) -> RunsOn | None:
     """What the tool says a call would run on (its optional ``describe``); None when it does not say. A
     description is a courtesy: its failure is told in the text, never raised."""
@@ -192,7 +198,7 @@ def run_logged(tool: Any, record: dict[str, Any], decision_id: str, *, store: Ar
         message = ready.line(tool.name)
         log.finish(decision_id, "failed", (), message)
         raise ToolFailed(message)
-    ctx = ToolContext(store=store, call={"tool": tool.name, "args": record}, models=models)
+    ctx = ToolContext(store=store, call=call_record(tool, record), models=models)
     try:
         result = tool.run(tool.Args.model_validate(record), ctx)
     except Exception as error:

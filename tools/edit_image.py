@@ -17,12 +17,14 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+from pydantic import Field
 
-from vitron_agent.calls import EditImage
+from vitron_agent.calls import ArtifactRef, Guidance, Prompt, Seed, Steps, Target, ToolCall
 from vitron_agent.invocation import Module
 from vitron_agent.media import encode_image, load_image
-from vitron_agent.tools.backends import segmentation
 from vitron_agent.readiness import RunsOn
+from vitron_agent.regions import Box
+from vitron_agent.tools.backends import segmentation
 from vitron_agent.tools.backends.diffusion import (
     load_pipeline,
     new_seed,
@@ -33,7 +35,7 @@ from vitron_agent.tools.backends.diffusion import (
 from vitron_agent.tools.base import ToolContext, ToolResult
 from vitron_agent.weights import Family
 
-__all__ = ["INPAINT", "INPAINT_PIPELINE", "INSTRUCT", "INSTRUCT_PIPELINE", "EditImageTool", "inpaint"]
+__all__ = ["EditImage", "INPAINT", "INPAINT_PIPELINE", "INSTRUCT", "INSTRUCT_PIPELINE", "EditImageTool", "inpaint"]
 
 INPAINT = Family("inpaint", "stable-diffusion-v1-5/stable-diffusion-inpainting")
 INPAINT_PIPELINE = "StableDiffusionInpaintPipeline"
@@ -41,9 +43,25 @@ INSTRUCT = Family("pix2pix", "timbrooks/instruct-pix2pix")
 INSTRUCT_PIPELINE = "StableDiffusionInstructPix2PixPipeline"
 
 
+class EditImage(ToolCall):
+    """C: edit an image; inside a target or region by inpainting, else by instruction. Prompts apply in order."""
+
+    image: ArtifactRef
+    prompts: list[Prompt] = Field(min_length=1, max_length=8)
+    target: Target = None
+    region: Box | None = None
+    steps: Steps = 30
+    guidance_scale: Guidance = 7.5
+    seed: Seed = None
+
+
 class EditImageTool:
     name: ClassVar[str] = "edit_image"
     module: ClassVar[Module] = Module.C
+    description: ClassVar[str] = (
+        "Change an image by prompts applied in order: inside a target or region by inpainting (pixels outside "
+        "stay exact), else across the whole image by instruction."
+    )
     Args: ClassVar[type[EditImage]] = EditImage
     side_effects: ClassVar[bool] = True
     outputs: ClassVar[tuple[str, ...]] = ("image",)

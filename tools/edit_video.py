@@ -19,23 +19,48 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
+from pydantic import Field, model_validator
 
-from vitron_agent.calls import EditVideo
+from vitron_agent.calls import ArtifactRef, FrameIndex, Guidance, Seed, Steps, Target, ToolCall, one_of
 from vitron_agent.invocation import Module
 from vitron_agent.media import encode_video, load_video
-from vitron_agent.tools.backends import segmentation
 from vitron_agent.readiness import RunsOn
+from vitron_agent.regions import Box
+from vitron_agent.tools.backends import segmentation
 from vitron_agent.tools.backends.diffusion import load_pipeline, new_seed, pipeline_runs_on
 from vitron_agent.tools.base import ToolContext, ToolResult
 from vitron_agent.tools.edit_image import INPAINT, INPAINT_PIPELINE, inpaint
 from vitron_agent.weights import Family
 
-__all__ = ["EditVideoTool"]
+__all__ = ["EditVideo", "EditVideoTool"]
+
+
+class EditVideo(ToolCall):
+    """F: change a video's foreground (the tracked target) and/or its background, each with its own prompt."""
+
+    video: ArtifactRef
+    foreground: str | None = Field(default=None, min_length=1, max_length=2000)
+    background: str | None = Field(default=None, min_length=1, max_length=2000)
+    target: Target = None
+    region: Box | None = None
+    frame: FrameIndex = 0
+    steps: Steps = 25
+    guidance_scale: Guidance = 7.5
+    seed: Seed = None
+
+    @model_validator(mode="after")
+    def _some_prompt(self) -> EditVideo:
+        one_of(self, ("foreground", "background"), "a foreground prompt, a background prompt, or both")
+        return self
 
 
 class EditVideoTool:
     name: ClassVar[str] = "edit_video"
     module: ClassVar[Module] = Module.F
+    description: ClassVar[str] = (
+        "Repaint a video's tracked object (foreground) and/or everything else (background), each from its own "
+        "prompt."
+    )
     Args: ClassVar[type[EditVideo]] = EditVideo
     side_effects: ClassVar[bool] = True
     outputs: ClassVar[tuple[str, ...]] = ("video",)

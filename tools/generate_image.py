@@ -10,7 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from vitron_agent.calls import GenerateImage
+from pydantic import Field, model_validator
+
+from vitron_agent.calls import GroundedBox, Guidance, Prompt, Seed, Side, Steps, ToolCall
 from vitron_agent.invocation import Module
 from vitron_agent.media import encode_image
 from vitron_agent.readiness import RunsOn
@@ -18,16 +20,40 @@ from vitron_agent.tools.backends.diffusion import load_pipeline, new_seed, pipel
 from vitron_agent.tools.base import ToolContext, ToolResult
 from vitron_agent.weights import Family
 
-__all__ = ["GLIGEN", "SD", "GenerateImageTool"]
+__all__ = ["GenerateImage", "GLIGEN", "SD", "GenerateImageTool"]
 
 SD = Family("sd", "stable-diffusion-v1-5/stable-diffusion-v1-5")
 GLIGEN = Family("gligen", "masterful/gligen-1-4-generation-text-box")
 PIPELINES = {"sd": "StableDiffusionPipeline", "gligen": "StableDiffusionGLIGENPipeline"}
 
 
+class GenerateImage(ToolCall):
+    """A: text-to-image; with boxes and phrases, grounded generation."""
+
+    prompt: Prompt
+    boxes: list[GroundedBox] = Field(default_factory=list, max_length=16)
+    width: Side = 512
+    height: Side = 512
+    steps: Steps = 30
+    guidance_scale: Guidance = 7.5
+    seed: Seed = None
+
+    @model_validator(mode="after")
+    def _boxes_inside(self) -> GenerateImage:
+        for index, grounded in enumerate(self.boxes):
+            box = grounded.box
+            if box.x1 < 0 or box.y1 < 0 or box.x2 > self.width or box.y2 > self.height:
+                raise ValueError(f"boxes[{index}] {box.as_tuple()} does not fit the {self.width} x {self.height} image")
+        return self
+
+
 class GenerateImageTool:
     name: ClassVar[str] = "generate_image"
     module: ClassVar[Module] = Module.A
+    description: ClassVar[str] = (
+        "Draw a new image from a text prompt; with phrases and boxes, each phrase is placed in its box "
+        "(grounded generation)."
+    )
     Args: ClassVar[type[GenerateImage]] = GenerateImage
     side_effects: ClassVar[bool] = True
     outputs: ClassVar[tuple[str, ...]] = ("image",)

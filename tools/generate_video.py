@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from vitron_agent.calls import GenerateVideo
+from vitron_agent.calls import Fps, Frames, Guidance, Prompt, Seed, Side, Steps, ToolCall
 from vitron_agent.invocation import Module
 from vitron_agent.media import encode_video
 from vitron_agent.readiness import RunsOn
@@ -19,15 +19,31 @@ from vitron_agent.tools.backends.diffusion import load_pipeline, new_seed, pipel
 from vitron_agent.tools.base import ToolContext, ToolResult
 from vitron_agent.weights import Family
 
-__all__ = ["TEXT_TO_VIDEO", "GenerateVideoTool", "frames_to_uint8"]
+__all__ = ["GenerateVideo", "TEXT_TO_VIDEO", "GenerateVideoTool", "frames_to_uint8"]
 
 TEXT_TO_VIDEO = Family("t2v", "cerspense/zeroscope_v2_576w")
 PIPELINE = "TextToVideoSDPipeline"
 
 
+class GenerateVideo(ToolCall):
+    """D: text-to-video."""
+
+    prompt: Prompt
+    num_frames: Frames = 16
+    fps: Fps = 8.0
+    width: Side = 576
+    height: Side = 320
+    steps: Steps = 25
+    guidance_scale: Guidance = 9.0
+    seed: Seed = None
+
+
 class GenerateVideoTool:
     name: ClassVar[str] = "generate_video"
     module: ClassVar[Module] = Module.D
+    description: ClassVar[str] = (
+        "Make a short video clip from a text prompt."
+    )
     Args: ClassVar[type[GenerateVideo]] = GenerateVideo
     side_effects: ClassVar[bool] = True
     outputs: ClassVar[tuple[str, ...]] = ("video",)

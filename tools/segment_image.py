@@ -12,21 +12,41 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+from pydantic import Field, model_validator
 
-from vitron_agent.calls import SegmentImage
+from vitron_agent.calls import ArtifactRef, Point, Target, ToolCall, one_of
 from vitron_agent.invocation import Module
 from vitron_agent.media import encode_image, load_image
-from vitron_agent.tools.backends import segmentation
 from vitron_agent.readiness import RunsOn
+from vitron_agent.regions import Box
+from vitron_agent.tools.backends import segmentation
 from vitron_agent.tools.base import ToolContext, ToolResult
 from vitron_agent.weights import Family
 
-__all__ = ["SegmentImageTool"]
+__all__ = ["SegmentImage", "SegmentImageTool"]
+
+
+class SegmentImage(ToolCall):
+    """B: segment an object in an image, given by name, by box, or by clicks."""
+
+    image: ArtifactRef
+    target: Target = None
+    region: Box | None = None
+    points: list[Point] = Field(default_factory=list, max_length=32)
+
+    @model_validator(mode="after")
+    def _something_to_segment(self) -> SegmentImage:
+        one_of(self, ("target", "region", "points"), "a target, a region or points: what should be segmented?")
+        return self
 
 
 class SegmentImageTool:
     name: ClassVar[str] = "segment_image"
     module: ClassVar[Module] = Module.B
+    description: ClassVar[str] = (
+        "Cut out one object in an image, named in words, given by a box, or by clicks: a lossless mask and an "
+        "overlay to check it."
+    )
     Args: ClassVar[type[SegmentImage]] = SegmentImage
     side_effects: ClassVar[bool] = True
     outputs: ClassVar[tuple[str, ...]] = ("mask",)

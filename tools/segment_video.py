@@ -13,21 +13,41 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+from pydantic import model_validator
 
-from vitron_agent.calls import SegmentVideo
+from vitron_agent.calls import ArtifactRef, FrameIndex, Target, ToolCall, one_of
 from vitron_agent.invocation import Module
 from vitron_agent.media import encode_video, load_video
-from vitron_agent.tools.backends import segmentation
 from vitron_agent.readiness import RunsOn
+from vitron_agent.regions import Box
+from vitron_agent.tools.backends import segmentation
 from vitron_agent.tools.base import ToolContext, ToolResult
 from vitron_agent.weights import Family
 
-__all__ = ["SegmentVideoTool"]
+__all__ = ["SegmentVideo", "SegmentVideoTool"]
+
+
+class SegmentVideo(ToolCall):
+    """E: segment an object and track it through a video; the region is drawn on frame ``frame``."""
+
+    video: ArtifactRef
+    target: Target = None
+    region: Box | None = None
+    frame: FrameIndex = 0
+
+    @model_validator(mode="after")
+    def _something_to_track(self) -> SegmentVideo:
+        one_of(self, ("target", "region"), "a target or a region: what should be tracked?")
+        return self
 
 
 class SegmentVideoTool:
     name: ClassVar[str] = "segment_video"
     module: ClassVar[Module] = Module.E
+    description: ClassVar[str] = (
+        "Find one object in a video (in words, or by a box on one frame) and track it through the clip: a "
+        "mask per frame and an overlay."
+    )
     Args: ClassVar[type[SegmentVideo]] = SegmentVideo
     side_effects: ClassVar[bool] = True
     outputs: ClassVar[tuple[str, ...]] = ("masks",)

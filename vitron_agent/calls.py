@@ -1,25 +1,28 @@
-"""Typed tool calls: one pydantic model per Vitron module, and the step from an invocation to a call.
+"""What every tool call shares, and the step from Vitron's text to a call.
 
-Each model is named after its tool and carries the tool's whole argument list, validated: media by artifact id,
-regions as pixel :class:`~vitron_agent.regions.Box` es, sizes, steps and seeds within sane bounds. Their JSON
-schemas are what LangChain tool schemas are made from, so a chat model and Vitron end in the same types.
+Each tool declares its own typed arguments in its own file (``tools/segment_image.py`` declares
+``SegmentImage``); they are built from the shared field types here (media by artifact id, regions as pixel
+:class:`~vitron_agent.regions.Box` es, sizes, steps and seeds within sane bounds) on the :class:`ToolCall` base.
+Their JSON schemas are what chat models, LangChain and MCP see, so a chat model and Vitron end in the same types.
 
-:func:`call_from_invocation` turns a parsed Vitron output plus what the person attached into the right call, or
-raises one :class:`CallError` whose message says what is missing or wrong in words a planner can act on.
+What stays here is Vitron's side: one builder per module turns an invocation plus what the person attached into
+the arguments, and :func:`call_from_invocation` validates them with the arguments of the tool that serves the
+module, or raises one :class:`CallError` whose message says what is missing or wrong in words a planner can act
+on.
 
 Usage::
 
     inputs = CallInputs(attachments=[Attachment(ref=photo.id, kind="image", width=640, height=480)])
-    call = call_from_invocation(parse_invocation(text), inputs)
-    call.tool, call.model_dump()
+    call = call_from_invocation(parse_invocation(text), inputs)      # the serving tool's Args
+    call.arguments()
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.json_schema import SkipJsonSchema
 
 from vitron_agent.invocation import Invocation, Module
@@ -29,22 +32,25 @@ if TYPE_CHECKING:
     from vitron_agent.artifacts import Artifact
 
 __all__ = [
-    "CALLS",
-    "AnimateImage",
+    "ArtifactRef",
     "Attachment",
     "CallError",
     "CallInputs",
-    "EditImage",
-    "EditVideo",
-    "GenerateImage",
-    "GenerateVideo",
+    "FrameIndex",
+    "Fps",
+    "Frames",
     "GroundedBox",
+    "Guidance",
     "Point",
-    "SegmentImage",
-    "SegmentVideo",
+    "Prompt",
+    "Seed",
+    "Side",
+    "Steps",
+    "Target",
     "ToolCall",
     "call_from_invocation",
     "latest_attachment",
+    "one_of",
 ]
 
 
@@ -93,12 +99,10 @@ class GroundedBox(BaseModel):
 
 
 class ToolCall(BaseModel):
-    """Common base: frozen, no unknown arguments, and notes made while building the call (shown in review)."""
+    """The base of every tool's arguments: frozen, no unknown arguments, and the notes made while building the
+    call from a planner's output (shown in review, never part of the arguments)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-    tool: ClassVar[str]
-    module: ClassVar[Module]
 
     notes: SkipJsonSchema[tuple[str, ...]] = ()
 
@@ -106,146 +110,15 @@ class ToolCall(BaseModel):
         """The arguments as JSON-able data, without the notes: what a record of the call keeps."""
         return self.model_dump(mode="json", exclude={"notes"})
 
-    def record(self) -> dict[str, Any]:
-        """``{"tool": ..., "args": ...}``, the form the artifact store keeps as an artifact's producing call."""
-        return {"tool": self.tool, "args": self.arguments()}
 
+def one_of(model: BaseModel, fields: tuple[str, ...], what: str) -> None:
+    """For a model validator: at least one of ``fields`` must be given.
 
-def _one_of(model: BaseModel, fields: tuple[str, ...], what: str) -> None:
+    Raises:
+        ValueError: "give <what>".
+    """
     if all(getattr(model, name) in (None, [], (), "") for name in fields):
         raise ValueError(f"give {what}")
-
-
-class GenerateImage(ToolCall):
-    """A: text-to-image; with boxes and phrases, grounded generation."""
-
-    tool: ClassVar[str] = "generate_image"
-    module: ClassVar[Module] = Module.A
-
-    prompt: Prompt
-    boxes: list[GroundedBox] = Field(default_factory=list, max_length=16)
-    width: Side = 512
-    height: Side = 512
-    steps: Steps = 30
-    guidance_scale: Guidance = 7.5
-    seed: Seed = None
-
-    @model_validator(mode="after")
-    def _boxes_inside(self) -> GenerateImage:
-        for index, grounded in enumerate(self.boxes):
-            box = grounded.box
-            if box.x1 < 0 or box.y1 < 0 or box.x2 > self.width or box.y2 > self.height:
-                raise ValueError(f"boxes[{index}] {box.as_tuple()} does not fit the {self.width} x {self.height} image")
-        return self
-
-
-class SegmentImage(ToolCall):
-    """B: segment an object in an image, given by name, by box, or by clicks."""
-
-    tool: ClassVar[str] = "segment_image"
-    module: ClassVar[Module] = Module.B
-
-    image: ArtifactRef
-    target: Target = None
-    region: Box | None = None
-    points: list[Point] = Field(default_factory=list, max_length=32)
-
-    @model_validator(mode="after")
-    def _something_to_segment(self) -> SegmentImage:
-        _one_of(self, ("target", "region", "points"), "a target, a region or points: what should be segmented?")
-        return self
-
-
-class EditImage(ToolCall):
-    """C: edit an image; inside a target or region by inpainting, else by instruction. Prompts apply in order."""
-
-    tool: ClassVar[str] = "edit_image"
-    module: ClassVar[Module] = Module.C
-
-    image: ArtifactRef
-    prompts: list[Prompt] = Field(min_length=1, max_length=8)
-    target: Target = None
-    region: Box | None = None
-    steps: Steps = 30
-    guidance_scale: Guidance = 7.5
-    seed: Seed = None
-
-
-class GenerateVideo(ToolCall):
-    """D: text-to-video."""
-
-    tool: ClassVar[str] = "generate_video"
-    module: ClassVar[Module] = Module.D
-
-    prompt: Prompt
-    num_frames: Frames = 16
-    fps: Fps = 8.0
-    width: Side = 576
-    height: Side = 320
-    steps: Steps = 25
-    guidance_scale: Guidance = 9.0
-    seed: Seed = None
-
-
-class SegmentVideo(ToolCall):
-    """E: segment an object and track it through a video; the region is drawn on frame ``frame``."""
-
-    tool: ClassVar[str] = "segment_video"
-    module: ClassVar[Module] = Module.E
-
-    video: ArtifactRef
-    target: Target = None
-    region: Box | None = None
-    frame: FrameIndex = 0
-
-    @model_validator(mode="after")
-    def _something_to_track(self) -> SegmentVideo:
-        _one_of(self, ("target", "region"), "a target or a region: what should be tracked?")
-        return self
-
-
-class EditVideo(ToolCall):
-    """F: change a video's foreground (the tracked target) and/or its background, each with its own prompt."""
-
-    tool: ClassVar[str] = "edit_video"
-    module: ClassVar[Module] = Module.F
-
-    video: ArtifactRef
-    foreground: str | None = Field(default=None, min_length=1, max_length=2000)
-    background: str | None = Field(default=None, min_length=1, max_length=2000)
-    target: Target = None
-    region: Box | None = None
-    frame: FrameIndex = 0
-    steps: Steps = 25
-    guidance_scale: Guidance = 7.5
-    seed: Seed = None
-
-    @model_validator(mode="after")
-    def _some_prompt(self) -> EditVideo:
-        _one_of(self, ("foreground", "background"), "a foreground prompt, a background prompt, or both")
-        return self
-
-
-class AnimateImage(ToolCall):
-    """G: image-to-video."""
-
-    tool: ClassVar[str] = "animate_image"
-    module: ClassVar[Module] = Module.G
-
-    image: ArtifactRef
-    prompt: Prompt
-    num_frames: Frames = 16
-    fps: Fps = 8.0
-    steps: Steps = 25
-    guidance_scale: Guidance = 9.0
-    seed: Seed = None
-
-
-CALLS: dict[Module, type[ToolCall]] = {
-    model.module: model
-    for model in (GenerateImage, SegmentImage, EditImage, GenerateVideo, SegmentVideo, EditVideo, AnimateImage)
-}
-"""The call model of each module; ``CALLS[m].tool == m.tool``."""
 
 
 class Attachment(BaseModel):
@@ -292,8 +165,9 @@ def latest_attachment(attachments: Sequence[Attachment], kind: Literal["image", 
     return next((a for a in reversed(attachments) if a.kind == kind), None)
 
 
-def call_from_invocation(invocation: Invocation, inputs: CallInputs | None = None) -> ToolCall | None:
-    """Turn a parsed planner output into the typed call for its module.
+def call_from_invocation(invocation: Invocation, inputs: CallInputs | None = None, *,
+                         tools: Mapping[str, Any] | None = None) -> ToolCall | None:
+    """Turn a parsed planner output into the typed arguments of the tool that serves its module.
 
     The person's region, when given, wins over the planner's; a planner's region is read in Vitron's
     224 x 224 frame (or as fractions of the image) and mapped to pixels. Regions are clipped to the image, with
@@ -302,9 +176,11 @@ def call_from_invocation(invocation: Invocation, inputs: CallInputs | None = Non
     Args:
         invocation: from :func:`~vitron_agent.invocation.parse_invocation`.
         inputs: the person's attachments and region.
+        tools: the tools to choose from, by name; the built-in ones by default.
 
     Returns:
-        The call, or None for understanding (no module and no instruction: the response is the answer).
+        The serving tool's ``Args``, or None for understanding (no module and no instruction: the response is
+        the answer).
 
     Raises:
         CallError: what is missing or wrong, in words a planner can act on.
@@ -326,7 +202,12 @@ def call_from_invocation(invocation: Invocation, inputs: CallInputs | None = Non
             f"the output has an <instruction> but no valid <module>{why}; add <module>X</module> with X one of "
             + known
         )
-    model = CALLS[module]
+    from vitron_agent.tools import builtin_tools, tool_for_module
+
+    tool = tool_for_module(builtin_tools() if tools is None else tools, module)
+    if tool is None:
+        raise CallError(f"no installed tool serves module {module.value} ({module.human_name}); answer in words "
+                        "instead")
     if not invocation.commands:
         raise CallError(
             f"module {module.value} ({module.human_name}) needs an instruction such as "
@@ -334,10 +215,12 @@ def call_from_invocation(invocation: Invocation, inputs: CallInputs | None = Non
         )
     notes: list[str] = []
     fields = _BUILDERS[module](invocation, inputs, notes)
+    if "notes" in tool.Args.model_fields:
+        fields["notes"] = tuple(notes)
     try:
-        return model(**fields, notes=tuple(notes))
+        return tool.Args(**fields)
     except ValidationError as error:
-        raise CallError.from_validation(model.tool, error) from None
+        raise CallError.from_validation(tool.name, error) from None
 
 
 # -- one builder per module: invocation + inputs -> the call's fields -----------------------------------------
@@ -378,7 +261,7 @@ def _region(invocation: Invocation, inputs: CallInputs, size: tuple[int, int], n
 
 def _no_region(invocation: Invocation, inputs: CallInputs, notes: list[str]) -> None:
     if invocation.region is not None or inputs.region is not None:
-        notes.append(f"{CALLS[invocation.module].tool} takes no region; the region was ignored")  # type: ignore[index]
+        notes.append(f"{invocation.module.tool} takes no region; the region was ignored")  # type: ignore[union-attr]
 
 
 def _only_first(invocation: Invocation, notes: list[str], used: int = 1) -> None:

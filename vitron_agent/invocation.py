@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
+from functools import cache
 from math import isfinite
 from typing import NamedTuple
 
@@ -44,30 +45,32 @@ class Module(str, Enum):
 
     @property
     def tool(self) -> str:
-        """The name of the vitron-agent tool that serves this module."""
-        return _MODULE_INFO[self][0]
+        """The name of the built-in tool that serves this module (declared in that tool's own file)."""
+        from vitron_agent.tools import builtin_tools
+
+        return next(tool.name for tool in builtin_tools().values() if tool.module is self)
 
     @property
     def human_name(self) -> str:
         """What the module does, in Vitron's words."""
-        return _MODULE_INFO[self][1]
+        return _HUMAN_NAMES[self]
 
 
-_MODULE_INFO: dict[Module, tuple[str, str]] = {
-    Module.A: ("generate_image", "image generation"),
-    Module.B: ("segment_image", "image segmentation"),
-    Module.C: ("edit_image", "image editing"),
-    Module.D: ("generate_video", "video generation"),
-    Module.E: ("segment_video", "video segmentation"),
-    Module.F: ("edit_video", "video editing"),
-    Module.G: ("animate_image", "image-to-video"),
+_HUMAN_NAMES: dict[Module, str] = {
+    Module.A: "image generation",
+    Module.B: "image segmentation",
+    Module.C: "image editing",
+    Module.D: "video generation",
+    Module.E: "video segmentation",
+    Module.F: "video editing",
+    Module.G: "image-to-video",
 }
 
 _BY_LETTER: dict[str, Module] = {m.value: m for m in Module}
-# Names a model might write instead of the letter; accepted with a note.
+# Names a model might write instead of the letter; accepted with a note. The tools' names join them when first
+# needed (see _module_aliases), so parsing stays free of the tools' imports.
 _MODULE_ALIASES: dict[str, Module] = {}
-for _module, (_tool, _human) in _MODULE_INFO.items():
-    _MODULE_ALIASES[_tool] = _module
+for _module, _human in _HUMAN_NAMES.items():
     _MODULE_ALIASES[_human] = _module
     _MODULE_ALIASES[_module.value.lower()] = _module
 
@@ -329,7 +332,7 @@ def _module_from_text(content: str, problems: list[str]) -> Module | None:
     if module is not None:
         return module
     key = " ".join(value.strip(" .:;,'\"`()[]").split()).lower()
-    module = _MODULE_ALIASES.get(key)
+    module = _MODULE_ALIASES.get(key) or _tool_names().get(key)
     if module is None:
         leading = _LEADING_LETTER.match(value)
         module = _BY_LETTER[leading.group(1)] if leading else None
@@ -340,6 +343,12 @@ def _module_from_text(content: str, problems: list[str]) -> Module | None:
         return None
     problems.append(f"module written as {_quote(value)}; read it as {module.value}")
     return module
+
+
+@cache
+def _tool_names() -> dict[str, Module]:
+    """The built-in tools' names, as a model may write them in place of a module's letter."""
+    return {module.tool: module for module in Module}
 
 
 def _read_commands(contents: list[str], problems: list[str]) -> tuple[Command, ...]:

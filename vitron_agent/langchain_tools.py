@@ -83,7 +83,7 @@ def as_langchain_tools(
 def _as_structured_tool(tool: Any, store: Any, log: Any, models: Any) -> Any:
     from langchain_core.tools import StructuredTool, ToolException
 
-    from vitron_agent.tools import ToolFailed, call_arguments, outside_decision, run_logged
+    from vitron_agent.tools import ToolFailed, call_arguments, outside_decision, run_logged, tool_description
 
     module = tool.module
 
@@ -97,13 +97,10 @@ def _as_structured_tool(tool: Any, store: Any, log: Any, models: Any) -> Any:
             raise ToolException(str(error)) from None
         return result.text or "Done.", [store.get(i).brief() for i in result.artifacts]
 
-    what = f"Vitron module {module.value} ({module.human_name})" if module else "a vitron-agent tool"
-    effect = ("It writes new artifacts (side effects): confirm with the person first." if tool.side_effects
-              else "It changes nothing.")
-    summary = (tool.Args.__doc__ or "").strip().splitlines()[0] if tool.Args.__doc__ else ""
+    confirm = " Confirm with the person first." if tool.side_effects else ""
     return StructuredTool.from_function(
         run, name=tool.name, args_schema=tool.Args, response_format="content_and_artifact",
-        description=f"{what}. {summary} Images and videos are artifact ids (see import_media). {effect}".strip(),
+        description=f"{tool_description(tool)}{confirm} Images and videos are artifact ids (see import_media).",
         metadata={"side_effects": tool.side_effects, "module": module.value if module else None},
         tags=["side_effects"] if tool.side_effects else [], handle_tool_error=True,
     )

@@ -43,7 +43,15 @@ def build_server(workspace: str | os.PathLike[str], *, policy: str = "ask", tool
     from vitron_agent.graphs.review import summary
     from vitron_agent.models import ModelManager
     from vitron_agent.readiness import Readiness, check
-    from vitron_agent.tools import ToolFailed, call_arguments, describe_call, load_tools, outside_decision, run_logged
+    from vitron_agent.tools import (
+        ToolFailed,
+        call_arguments,
+        describe_call,
+        load_tools,
+        outside_decision,
+        run_logged,
+        tool_description,
+    )
 
     if policy not in ("ask", "auto"):
         raise ValueError(f"policy={policy!r} must be 'ask' or 'auto' for the MCP server")
@@ -87,10 +95,8 @@ def build_server(workspace: str | os.PathLike[str], *, policy: str = "ask", tool
             return run(tool, record, decision["id"])
 
         call.__signature__ = _signature(tool.Args)  # type: ignore[attr-defined]
-        module = f"Vitron module {tool.module.value} ({tool.module.human_name}). " if tool.module else ""
-        effect = ("Changes things: answers with a decision to approve first." if tool.side_effects and policy == "ask"
-                  else "")
-        server.add_tool(call, name=tool.name, description=f"{module}{(tool.Args.__doc__ or '').strip()} {effect}",
+        effect = (" Answers with a decision to approve first." if tool.side_effects and policy == "ask" else "")
+        server.add_tool(call, name=tool.name, description=f"{tool_description(tool)}{effect}",
                         meta={"side_effects": tool.side_effects})
 
     for tool in available.values():

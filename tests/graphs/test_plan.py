@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from vitron_agent.calls import Attachment, CallInputs
+from vitron_agent.tools import builtin_tools
 from vitron_agent.graphs.plan import Plan, PlanStep, check_references, parse_plan, steps_from_invocations
 from vitron_agent.media import load_image
 from vitron_agent.planners import ScriptedPlanner
@@ -62,7 +63,8 @@ def test_each_step_works_on_what_the_step_before_made() -> None:
     text = ("<module>B</module> <instruction>segmentation: car</instruction> "
             "<module>C</module> <instruction>editing: paint the car red</instruction> "
             "<module>G</module> <instruction>image to video: drive away</instruction>")
-    calls = [call for call, _ in steps_from_invocations(parse_plan(text), CallInputs(attachments=(photo,)))]
+    steps = steps_from_invocations(parse_plan(text), CallInputs(attachments=(photo,)), builtin_tools())
+    calls = [call for _, call, _ in steps]
     # segmenting makes no new picture, so the edit works on the photo; the animation on the edit
     assert [c.image for c in calls] == ["photo", "photo", "@2"]
 

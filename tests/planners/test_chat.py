@@ -14,7 +14,7 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 from PIL import Image
 
-from vitron_agent.calls import CALLS
+from vitron_agent.tools import builtin_tools
 from vitron_agent.planners.chat import ChatModelPlanner, tool_schemas
 from vitron_agent.planners.choose import PlannerUnavailable, planner_from_spec
 from vitron_agent.planners.rules import RulePlanner
@@ -67,7 +67,7 @@ def test_a_tool_calling_model_gets_the_typed_calls_and_its_call_is_completed(wor
     ]))
     planner = ChatModelPlanner(model, workspace=workspace)
     names = [tool["function"]["name"] for tool in model.bound_tools]
-    assert names == [call.tool for call in CALLS.values()]
+    assert names == list(builtin_tools())  # every loaded tool, each declared in its own file
     session = Session(workspace, planner, import_roots=[ROOT])
     photo, box = MOTORCYCLE
     shown = session.send("cut out the motorcycle", attachments=[photo], region=box).pending
@@ -93,9 +93,9 @@ def test_several_tool_calls_become_a_plan_whose_later_steps_use_earlier_outputs(
     assert steps[0]["args"]["region"]["x2"] == 580 and steps[2]["args"]["region"] is None  # the box goes once
 
 
-def test_tool_schemas_come_from_the_call_models() -> None:
+def test_tool_schemas_come_from_the_tools_declarations() -> None:
     schema = {s["function"]["name"]: s["function"] for s in tool_schemas()}["segment_image"]
-    assert schema["description"].startswith("Module B:")
+    assert schema["description"].startswith("Vitron module B (image segmentation). Cut out one object")
     assert "image" not in schema["parameters"].get("required", [])
     assert set(schema["parameters"]["properties"]) == {"image", "target", "region", "points"}
 

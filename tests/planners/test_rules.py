@@ -43,8 +43,9 @@ def test_maps_requests_to_one_module_with_its_target(text, media, module, words)
 
 def test_video_edits_carry_foreground_and_background_to_the_call() -> None:
     text = plan("change the background to a snowy forest and the rider into a robot", CLIP)
-    call = call_from_invocation(parse_invocation(text), CallInputs(attachments=(CLIP,)))
-    assert call.module is Module.F
+    invocation = parse_invocation(text)
+    call = call_from_invocation(invocation, CallInputs(attachments=(CLIP,)))
+    assert invocation.module is Module.F and type(call).__name__ == "EditVideo"
     assert (call.foreground, call.background) == ("robot", "snowy forest")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from langchain_core.messages import HumanMessage
 
-from vitron_agent.calls import GenerateImage
+from vitron_agent.tools.generate_image import GenerateImage
 from vitron_agent.planners import Planner, PlannerExhausted, ScriptedPlanner
 
 

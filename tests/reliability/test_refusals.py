@@ -81,7 +81,9 @@ def test_paths_outside_and_symlinks_out_are_refused(workspace: Path, tmp_path: P
 
 
 def test_absurd_sizes_are_refused_before_anything_runs(workspace: Path) -> None:
-    from vitron_agent.calls import EditImage, GenerateImage, GenerateVideo
+    from vitron_agent.tools.edit_image import EditImage
+    from vitron_agent.tools.generate_image import GenerateImage
+    from vitron_agent.tools.generate_video import GenerateVideo
 
     for build in (lambda: GenerateImage(prompt="x", width=100_000, height=512),
                   lambda: GenerateImage(prompt="x", steps=10**9),

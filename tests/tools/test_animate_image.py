@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 
 from vitron_agent.artifacts import ArtifactStore
-from vitron_agent.calls import AnimateImage
+from vitron_agent.tools.animate_image import AnimateImage
 from vitron_agent.media import load_video
 from vitron_agent.models import ModelManager
 from vitron_agent.planners import ScriptedPlanner
 from vitron_agent.session import Session
-from vitron_agent.tools import ToolContext
+from vitron_agent.tools import ToolContext, call_record
 from vitron_agent.tools.animate_image import AnimateImageTool
 
 from conftest import MOTORCYCLE, ROOT, configure
@@ -24,7 +24,7 @@ def test_a_photo_becomes_a_clip(workspace: Path, tiny_diffusion: dict[str, Path]
     photo = store.import_file(MOTORCYCLE[0])
     call = AnimateImage(image=photo.id, prompt="the bike drives off", num_frames=4, fps=8, steps=2, seed=6)
     events: list = []
-    ctx = ToolContext(store=store, call=call.record(), models=ModelManager(device="cpu"),
+    ctx = ToolContext(store=store, call=call_record(AnimateImageTool, call), models=ModelManager(device="cpu"),
                       progress=lambda done, total, message: events.append(done))
     result = AnimateImageTool().run(call, ctx)
     clip = store.get(result.artifacts[0])
@@ -53,6 +53,6 @@ def test_the_same_seed_gives_the_same_clip(workspace: Path, tiny_diffusion: dict
         configure(folder, f'[weights.i2v]\nsource = "{tiny_diffusion["i2v"]}"\n')
         store = ArtifactStore(folder, import_roots=[ROOT])
         call = AnimateImage(image=store.import_file(MOTORCYCLE[0]).id, prompt="go", num_frames=2, steps=1, seed=3)
-        result = AnimateImageTool().run(call, ToolContext(store=store, call=call.record(), models=models))
+        result = AnimateImageTool().run(call, ToolContext(store=store, call=call_record(AnimateImageTool, call), models=models))
         outputs.append(store.get(result.artifacts[0]).path.read_bytes())
     assert outputs[0] == outputs[1]

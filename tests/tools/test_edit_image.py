@@ -8,13 +8,13 @@ import numpy as np
 from PIL import Image
 
 from vitron_agent.artifacts import ArtifactStore
-from vitron_agent.calls import EditImage
+from vitron_agent.tools.edit_image import EditImage
 from vitron_agent.media import load_image
 from vitron_agent.models import ModelManager
 from vitron_agent.planners import ScriptedPlanner
 from vitron_agent.regions import Box
 from vitron_agent.session import Session
-from vitron_agent.tools import ToolContext
+from vitron_agent.tools import ToolContext, call_record
 from vitron_agent.tools.edit_image import EditImageTool
 
 from conftest import MOTORCYCLE, ROOT, configure
@@ -30,7 +30,7 @@ def edit(workspace: Path, models: ModelManager, events: list | None = None, **ar
     store = ArtifactStore(workspace, import_roots=[ROOT])
     photo = store.import_file(MOTORCYCLE[0])
     call = EditImage(image=photo.id, steps=2, seed=11, **args)
-    ctx = ToolContext(store=store, call=call.record(), models=models,
+    ctx = ToolContext(store=store, call=call_record(EditImageTool, call), models=models,
                       progress=lambda done, total, message: (events if events is not None else []).append(message))
     result = EditImageTool().run(call, ctx)
     return store, photo, [store.get(i) for i in result.artifacts], result

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 from vitron_agent.artifacts import ArtifactStore
-from vitron_agent.calls import EditVideo
+from vitron_agent.tools.edit_video import EditVideo
 from vitron_agent.media import encode_video, load_video
 from vitron_agent.models import ModelManager
 from vitron_agent.planners import ScriptedPlanner
 from vitron_agent.regions import Box
 from vitron_agent.session import Session
-from vitron_agent.tools import ToolContext
+from vitron_agent.tools import ToolContext, call_record
 from vitron_agent.tools.edit_video import EditVideoTool
 
 from conftest import MOTORBIKE_FRAMES, configure, sam2_settings
@@ -39,7 +39,7 @@ def test_foreground_only_leaves_the_background(workspace: Path, tiny_diffusion: 
     source = store.import_file(clip(workspace))
     call = EditVideo(video=source.id, foreground="a golden motorbike", region=Box.of(BIKE), steps=1, seed=9)
     events: list = []
-    ctx = ToolContext(store=store, call=call.record(), models=ModelManager(device="cpu"),
+    ctx = ToolContext(store=store, call=call_record(EditVideoTool, call), models=ModelManager(device="cpu"),
                       progress=lambda done, total, message: events.append((done, total)))
     result = EditVideoTool().run(call, ctx)
     masks_artifact, edited = (store.get(i) for i in result.artifacts)
@@ -80,6 +80,6 @@ def test_the_same_seed_gives_the_same_clip(workspace: Path, tiny_diffusion: dict
         store = ArtifactStore(folder)
         source = store.import_file(clip(folder, 2))
         call = EditVideo(video=source.id, background="a snowy road", region=Box.of(BIKE), steps=1, seed=5)
-        result = EditVideoTool().run(call, ToolContext(store=store, call=call.record(), models=models))
+        result = EditVideoTool().run(call, ToolContext(store=store, call=call_record(EditVideoTool, call), models=models))
         outputs.append(store.get(result.artifacts[1]).path.read_bytes())
     assert outputs[0] == outputs[1]

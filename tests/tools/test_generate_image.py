@@ -8,13 +8,14 @@ import pytest
 from pydantic import ValidationError
 
 from vitron_agent.artifacts import ArtifactStore
-from vitron_agent.calls import GenerateImage, GroundedBox
+from vitron_agent.calls import GroundedBox
+from vitron_agent.tools.generate_image import GenerateImage
 from vitron_agent.media import load_image
 from vitron_agent.models import ModelManager
 from vitron_agent.planners import ScriptedPlanner
 from vitron_agent.regions import Box
 from vitron_agent.session import Session
-from vitron_agent.tools import ToolCancelled, ToolContext
+from vitron_agent.tools import ToolCancelled, ToolContext, call_record
 from vitron_agent.tools.generate_image import GenerateImageTool
 from vitron_agent.weights import WeightsUnavailable
 
@@ -28,7 +29,7 @@ def settings(pipelines: dict[str, Path]) -> str:
 def generate(workspace: Path, call: GenerateImage, models: ModelManager, events: list | None = None,
              cancelled: bool = False):
     store = ArtifactStore(workspace)
-    ctx = ToolContext(store=store, call=call.record(), models=models, cancelled=lambda: cancelled,
+    ctx = ToolContext(store=store, call=call_record(GenerateImageTool, call), models=models, cancelled=lambda: cancelled,
                       progress=lambda done, total, message: (events if events is not None else []).append(done))
     result = GenerateImageTool().run(call, ctx)
     return store, store.get(result.artifacts[0]), result

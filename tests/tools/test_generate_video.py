@@ -9,12 +9,12 @@ import pytest
 from pydantic import ValidationError
 
 from vitron_agent.artifacts import ArtifactStore
-from vitron_agent.calls import GenerateVideo
+from vitron_agent.tools.generate_video import GenerateVideo
 from vitron_agent.media import load_video
 from vitron_agent.models import ModelManager
 from vitron_agent.planners import ScriptedPlanner
 from vitron_agent.session import Session
-from vitron_agent.tools import ToolContext
+from vitron_agent.tools import ToolContext, call_record
 from vitron_agent.tools.generate_video import GenerateVideoTool
 
 from conftest import configure
@@ -25,7 +25,7 @@ def test_text_to_video_gives_the_asked_frames_and_fps(workspace: Path, tiny_diff
     store = ArtifactStore(workspace)
     call = GenerateVideo(prompt="waves on rocks", num_frames=6, fps=12, width=96, height=64, steps=2, seed=4)
     events: list = []
-    ctx = ToolContext(store=store, call=call.record(), models=ModelManager(device="cpu"),
+    ctx = ToolContext(store=store, call=call_record(GenerateVideoTool, call), models=ModelManager(device="cpu"),
                       progress=lambda done, total, message: events.append(done))
     result = GenerateVideoTool().run(call, ctx)
     clip = store.get(result.artifacts[0])
@@ -34,7 +34,7 @@ def test_text_to_video_gives_the_asked_frames_and_fps(workspace: Path, tiny_diff
     assert clip.seed == 4 and clip.meta["frames"] == 6 and events == [1, 2]
     again = ArtifactStore(workspace / "again")
     configure(workspace / "again", f'[weights.t2v]\nsource = "{tiny_diffusion["t2v"]}"\n')
-    repeat = GenerateVideoTool().run(call, ToolContext(store=again, call=call.record(), models=ctx.models))
+    repeat = GenerateVideoTool().run(call, ToolContext(store=again, call=call_record(GenerateVideoTool, call), models=ctx.models))
     # The same seed gives the same frames; libx264 (through PyAV 18) does not always encode them to the same
     # bytes, even on one thread (measured: 1 run in 3 differs, by about 1.5 levels on average), so the clips
     # are compared as pictures.

@@ -10,12 +10,13 @@ import pytest
 from PIL import Image
 
 from vitron_agent.artifacts import ArtifactStore
-from vitron_agent.calls import Point, SegmentImage
+from vitron_agent.calls import Point
+from vitron_agent.tools.segment_image import SegmentImage
 from vitron_agent.media import load_image
 from vitron_agent.models import ModelManager
 from vitron_agent.readiness import check
 from vitron_agent.regions import Box
-from vitron_agent.tools import ToolContext, load_tools
+from vitron_agent.tools import ToolContext, call_record, load_tools
 from vitron_agent.tools.backends.segmentation import NeedsRegion, choose_backend, describe_backend
 from vitron_agent.tools.segment_image import SegmentImageTool
 from vitron_agent.weights import WeightsUnavailable
@@ -39,7 +40,7 @@ def run(workspace: Path, photo: Path, models: ModelManager | None = None, events
     store = ArtifactStore(workspace, import_roots=[ROOT])
     image = store.import_file(photo)
     call = SegmentImage(image=image.id, **args)
-    ctx = ToolContext(store=store, call=call.record(), models=models or ModelManager(device="cpu"),
+    ctx = ToolContext(store=store, call=call_record(SegmentImageTool, call), models=models or ModelManager(device="cpu"),
                       progress=lambda done, total, message: (events if events is not None else []).append(done))
     return store, image, SegmentImageTool().run(call, ctx)
 

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from vitron_agent.artifacts import ArtifactStore
-from vitron_agent.calls import SegmentVideo
+from vitron_agent.tools.segment_video import SegmentVideo
 from vitron_agent.media import encode_video, load_video
 from vitron_agent.models import ModelManager
 from vitron_agent.regions import Box
-from vitron_agent.tools import ToolContext
+from vitron_agent.tools import ToolContext, call_record
 from vitron_agent.tools.segment_video import SegmentVideoTool
 
 from conftest import MEDIA, MOTORBIKE_FRAMES, ROOT, configure, sam2_settings
@@ -34,7 +34,7 @@ def track(workspace: Path, video_path: Path, models: ModelManager | None = None,
     video = store.import_file(video_path, fps=15)
     call = SegmentVideo(video=video.id, target="the motorbike", region=Box.of(start))
     events: list[tuple[float, float]] = []
-    ctx = ToolContext(store=store, call=call.record(), models=models or ModelManager(device="cpu"),
+    ctx = ToolContext(store=store, call=call_record(SegmentVideoTool, call), models=models or ModelManager(device="cpu"),
                       progress=lambda done, total, message: events.append((done, total)))
     result = SegmentVideoTool().run(call, ctx)
     masks_artifact, overlay = (store.get(i) for i in result.artifacts)
@@ -86,4 +86,4 @@ def test_a_frame_past_the_end_is_refused(workspace: Path) -> None:
     video = store.import_file(workspace / "clip.mp4")
     call = SegmentVideo(video=video.id, region=Box.of(MOTORBIKE_START), frame=5)
     with pytest.raises(ValueError, match="frame=5 is past the end of the clip"):
-        SegmentVideoTool().run(call, ToolContext(store=store, call=call.record(), models=ModelManager(device="cpu")))
+        SegmentVideoTool().run(call, ToolContext(store=store, call=call_record(SegmentVideoTool, call), models=ModelManager(device="cpu")))

@@ -1,7 +1,7 @@
 """Planning with any LangChain chat model: the one people already run, local or hosted.
 
-A model that can call tools gets the seven typed calls as tools (their JSON schemas come straight from the call
-models in :mod:`vitron_agent.calls`, so what it sends is validated exactly like Vitron's answers). A model that
+A model that can call tools gets the loaded tools as tools (each schema is the tool's own ``Args``, each
+description its own, plugins included), so what it sends is validated exactly like Vitron's answers. A model that
 cannot is asked for Vitron's text format instead, with the prompt in ``prompts/``. Attached images go in as
 LangChain image content blocks when the model takes images (its profile says so, or ``images=True``); a video
 goes in as its first frame. A provider's failure (timeout, rate limit, refusal, bad key) becomes an answer that
@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from vitron_agent.calls import CALLS, Attachment
+from vitron_agent.calls import Attachment
 from vitron_agent.planners.base import AttachmentFiles
 
 if TYPE_CHECKING:
@@ -43,18 +43,23 @@ def prompt_text(name: str) -> str:
     return resources.files("vitron_agent.prompts").joinpath(name).read_text(encoding="utf-8")
 
 
-def tool_schemas() -> list[dict[str, Any]]:
-    """The seven calls as OpenAI-style tool schemas (the format ``bind_tools`` takes from every provider).
+def tool_schemas(tools: Any = None) -> list[dict[str, Any]]:
+    """The tools as OpenAI-style tool schemas (the format ``bind_tools`` takes from every provider): each tool's
+    ``Args`` schema and description, plugins included.
+
+    Args:
+        tools: tool classes or instances, as for the graph; by default the built-ins and installed plugins.
 
     The media arguments are optional here: left out, they mean the latest attachment of that kind.
     """
+    from vitron_agent.tools import load_tools, tool_description
+
     schemas = []
-    for call in CALLS.values():
-        parameters = call.model_json_schema()
+    for tool in load_tools(tools).values():
+        parameters = tool.Args.model_json_schema()
         parameters["required"] = [n for n in parameters.get("required", []) if n not in ("image", "video")]
-        doc = (call.__doc__ or "").strip().split("\n")[0]
         schemas.append({"type": "function", "function": {
-            "name": call.tool, "description": f"Module {call.module.value}: {doc}", "parameters": parameters}})
+            "name": tool.name, "description": tool_description(tool), "parameters": parameters}})
     return schemas
 
 
@@ -81,16 +86,17 @@ class ChatModelPlanner:
     Args:
         model: any ``BaseChatModel``.
         workspace: where attachments are stored, for sending their pixels (None: no pixels are sent).
-        use_tools: True to bind the calls as tools, False for Vitron's text format, None to bind when the
-            model supports it (``bind_tools`` implemented).
+        use_tools: True to bind the tools, False for Vitron's text format, None to bind when the model supports
+            it (``bind_tools`` implemented).
         images: send attached images as content blocks: True, False, or None to follow the model's profile.
+        tools: the tools it is offered, as for the graph (by default the built-ins and installed plugins).
     """
 
     def __init__(self, model: BaseChatModel, *, workspace: str | os.PathLike[str] | None = None,
-                 use_tools: bool | None = None, images: bool | None = None) -> None:
+                 use_tools: bool | None = None, images: bool | None = None, tools: Any = None) -> None:
         self.model = model
         self.files = AttachmentFiles(workspace)
-        self.bound = self._bind(model) if use_tools is not False else None
+        self.bound = self._bind(model, tools) if use_tools is not False else None
         if use_tools and self.bound is None:
             raise ValueError(f"{type(model).__name__} does not support tool calling; use use_tools=None or False")
         profile = getattr(model, "profile", None) or {}
@@ -99,9 +105,9 @@ class ChatModelPlanner:
         self.system = prompt_text("planner_system.md").replace("{format}", fmt.strip())
 
     @staticmethod
-    def _bind(model: BaseChatModel) -> Any:
+    def _bind(model: BaseChatModel, tools: Any) -> Any:
         try:
-            return model.bind_tools(tool_schemas())
+            return model.bind_tools(tool_schemas(tools))
         except NotImplementedError:
             return None
 
