@@ -72,6 +72,7 @@ from vitron_agent.invocation import Invocation
 from vitron_agent.models import ModelManager
 from vitron_agent.planners.base import Planner
 from vitron_agent.readiness import Readiness, check
+from vitron_agent.workspace import Workspace
 from vitron_agent.regions import Box
 from vitron_agent.tools import (
     Tool,
@@ -101,7 +102,7 @@ def build_agent(
     planner: Planner,
     *,
     tools: Iterable[Any] | None = None,
-    workspace: str | os.PathLike[str],
+    workspace: Workspace | str | os.PathLike[str],
     policy: Policy = "ask",
     checkpointer: Any = None,
     max_corrections: int = 3,
@@ -113,7 +114,8 @@ def build_agent(
     Args:
         planner: anything with ``plan(messages, attachments, region)``.
         tools: tool classes or instances; by default the built-ins and installed plugins.
-        workspace: the folder holding artifacts, the decision log and (by default) the checkpoints.
+        workspace: the :class:`~vitron_agent.workspace.Workspace` (or its folder) holding artifacts, the decision
+            log and (by default) the checkpoints.
         policy: ``"ask"`` (default), ``"step"``, ``"auto"``, or a set of tool names that must ask. A run may override it
             with ``config["configurable"]["policy"]`` (the terminal's ``/policy`` does).
         checkpointer: any LangGraph checkpointer; None means SQLite in ``workspace/checkpoints.sqlite``. Pass
@@ -121,22 +123,23 @@ def build_agent(
             and ``False`` to compile it with none, for a LangGraph server that brings its own (``langgraph.json``).
         max_corrections: invalid planner outputs in a row before the person is told instead.
         cancelled: polled by running tools; return True to stop the current tool.
-        models: the model manager tools load through; a new one (nothing loaded until used) by default.
+        models: the model manager tools load through, when ``workspace`` is a folder (an open workspace brings
+            its own).
 
     Returns:
         A compiled LangGraph ``StateGraph``; invoke it with a ``thread_id`` in the config.
     """
     policy = check_policy(policy)
-    workspace = Path(workspace).expanduser().resolve()
+    workspace = Workspace.of(workspace, models=models)
     nodes = _Nodes(
         planner=planner,
         tools=load_tools(tools),
-        store=ArtifactStore(workspace),
-        log=DecisionLog(workspace),
+        store=workspace.store,
+        log=workspace.log,
         policy=policy,
         max_corrections=max_corrections,
         cancelled=cancelled or (lambda: False),
-        models=models or ModelManager(),
+        models=workspace.models,
     )
     graph = StateGraph(AgentState)
     for name in ("plan", "validate", "review", "execute", "report"):
@@ -151,7 +154,7 @@ def build_agent(
         graph.add_conditional_edges(name, _follow_step, targets)
     graph.add_edge("report", END)
     if checkpointer is None:
-        checkpointer = sqlite_checkpointer(workspace / "checkpoints.sqlite")
+        checkpointer = sqlite_checkpointer(workspace.root / "checkpoints.sqlite")
     elif checkpointer is False:
         checkpointer = None
     return graph.compile(checkpointer=checkpointer, name="vitron_agent")

@@ -9,18 +9,18 @@ workspace's ``vitron.toml``, as for the terminal.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 from vitron_agent.graphs.agent import build_agent
 from vitron_agent.planners.choose import configured_spec, planner_from_spec
+from vitron_agent.workspace import Workspace
 
 __all__ = ["graph", "make_graph"]
 
 
 def make_graph() -> Any:
     """The compiled agent graph for the server, from the environment."""
-    workspace = Path(os.environ.get("VITRON_WORKSPACE", "vitron-workspace")).expanduser().resolve()
+    workspace = Workspace(os.environ.get("VITRON_WORKSPACE", "vitron-workspace"))
     planner = planner_from_spec(configured_spec(workspace), workspace=workspace)
     return build_agent(planner, workspace=workspace, checkpointer=False)
 

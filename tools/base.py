@@ -44,8 +44,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from vitron_agent.artifacts import ArtifactStore
-    from vitron_agent.decisions import DecisionLog
     from vitron_agent.invocation import Module
+    from vitron_agent.workspace import Workspace
 
 __all__ = [
     "Tool",
@@ -184,8 +184,7 @@ def outside_decision(thread: str, tool: Any, record: dict[str, Any], *, action: 
             "module": tool.module.value if tool.module else None, "args": record, "action": action, "by": by}
 
 
-def run_logged(tool: Any, record: dict[str, Any], decision_id: str, *, store: ArtifactStore, log: DecisionLog,
-               models: Any) -> ToolResult:
+def run_logged(tool: Any, record: dict[str, Any], decision_id: str, workspace: Workspace) -> ToolResult:
     """Run a call whose approval is already in the decision log, for callers outside the graph (LangChain tools,
     the MCP server), and record its outcome.
 
@@ -193,12 +192,13 @@ def run_logged(tool: Any, record: dict[str, Any], decision_id: str, *, store: Ar
         ToolFailed: the call can't run here, or the tool failed; the message is for people and is what the log
             records as the reason.
     """
-    ready = readiness(tool, record, store.root)
+    log = workspace.log
+    ready = readiness(tool, record, workspace.root)
     if not ready.can_run:
         message = ready.line(tool.name)
         log.finish(decision_id, "failed", (), message)
         raise ToolFailed(message)
-    ctx = ToolContext(store=store, call=call_record(tool, record), models=models)
+    ctx = ToolContext(store=workspace.store, call=call_record(tool, record), models=workspace.models)
     try:
         result = tool.run(tool.Args.model_validate(record), ctx)
     except Exception as error:

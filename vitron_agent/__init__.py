@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
+    "Workspace": "vitron_agent.workspace",
     "parse_invocation": "vitron_agent.invocation",
     "Invocation": "vitron_agent.invocation",
     "Command": "vitron_agent.invocation",
@@ -65,6 +66,7 @@ if TYPE_CHECKING:
     from vitron_agent.planners.vitron import VitronPlanner
     from vitron_agent.regions import Box, RegionError
     from vitron_agent.session import Session, SessionError, Turn
+    from vitron_agent.workspace import Workspace
 
 
 def __getattr__(name: str) -> Any:

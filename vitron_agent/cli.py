@@ -225,18 +225,16 @@ def main() -> None:
 def _open(workspace: Path, planner_spec: str | None, policy: str, resume: str | None, media: list[Path],
           region: str | None) -> _Opened:
     """Build the planner and session, and import the media the person named (their folders are granted)."""
-    from vitron_agent.models import ModelManager
     from vitron_agent.planners.choose import configured_spec, planner_from_spec
     from vitron_agent.regions import parse_box
     from vitron_agent.session import Session
+    from vitron_agent.workspace import Workspace
 
-    workspace = workspace.expanduser().resolve()
-    spec = planner_spec or configured_spec(workspace)
-    models = ModelManager()
-    session = Session(workspace, planner_from_spec(spec, workspace=workspace, models=models),
-                      policy=_policy(policy), thread_id=resume, models=models)
+    opened = Workspace(workspace, import_roots=[Path.cwd()])
+    spec = planner_spec or configured_spec(opened)
+    session = Session(opened, planner_from_spec(spec, workspace=opened), policy=_policy(policy), thread_id=resume)
     if resume is not None and session.agent.get_state(session.config).created_at is None:
-        raise CliError(f"there is no thread {resume!r} in {workspace}; {_known_threads(session)}")
+        raise CliError(f"there is no thread {resume!r} in {opened.root}; {_known_threads(session)}")
     attachments = [session.store.import_file(path, grant=True) for path in media]
     box = parse_box(region) if region else None
     if box is not None and attachments:

@@ -45,26 +45,24 @@ def as_langchain_tools(
     """LangChain ``StructuredTool`` objects for the vision tools (and ``import_media``).
 
     Args:
-        workspace: where artifacts and the decision log live (as for a session).
+        workspace: the open workspace (share a session's to share its store, log and loaded models), or its
+            folder.
         tools: tool classes or instances; by default the built-ins and installed plugins.
-        models: the model manager to load through (share a session's to share its loaded models).
-        import_roots: folders ``import_media`` may read from, besides the workspace and the current folder.
+        models: when ``workspace`` is a folder: the model manager to load through.
+        import_roots: when ``workspace`` is a folder: folders ``import_media`` may read from, besides the
+            workspace and the current folder.
 
     Returns:
         The tools; each returns its text, with the made artifacts (id, kind, path) as the tool message's artifact.
     """
     from langchain_core.tools import StructuredTool
 
-    from vitron_agent.artifacts import ArtifactStore
-    from vitron_agent.decisions import DecisionLog
-    from vitron_agent.models import ModelManager
     from vitron_agent.tools import load_tools
+    from vitron_agent.workspace import Workspace
 
-    root = Path(workspace).expanduser().resolve()
-    store = ArtifactStore(root, import_roots=[Path.cwd(), *import_roots])
-    log = DecisionLog(root)
-    manager = models or ModelManager()
-    made = [_as_structured_tool(tool, store, log, manager) for tool in load_tools(tools).values()]
+    opened = Workspace.of(workspace, import_roots=[Path.cwd(), *import_roots], models=models)
+    store = opened.store
+    made = [_as_structured_tool(tool, opened) for tool in load_tools(tools).values()]
 
     def import_media(path: str) -> tuple[str, list[dict[str, Any]]]:
         artifact = store.import_file(path)
@@ -80,7 +78,7 @@ def as_langchain_tools(
     return made
 
 
-def _as_structured_tool(tool: Any, store: Any, log: Any, models: Any) -> Any:
+def _as_structured_tool(tool: Any, workspace: Any) -> Any:
     from langchain_core.tools import StructuredTool, ToolException
 
     from vitron_agent.tools import ToolFailed, call_arguments, outside_decision, run_logged, tool_description
@@ -90,12 +88,12 @@ def _as_structured_tool(tool: Any, store: Any, log: Any, models: Any) -> Any:
     def run(**arguments: Any) -> tuple[str, list[dict[str, Any]]]:
         record = call_arguments(tool.Args.model_validate(arguments))
         decision = outside_decision(THREAD, tool, record, action="approve", by="langchain caller")
-        log.record(THREAD, decision)
+        workspace.log.record(THREAD, decision)
         try:
-            result = run_logged(tool, record, decision["id"], store=store, log=log, models=models)
+            result = run_logged(tool, record, decision["id"], workspace)
         except ToolFailed as error:  # one line with the fix, as LangChain's tool error (the agent sees it)
             raise ToolException(str(error)) from None
-        return result.text or "Done.", [store.get(i).brief() for i in result.artifacts]
+        return result.text or "Done.", [workspace.store.get(i).brief() for i in result.artifacts]
 
     confirm = " Confirm with the person first." if tool.side_effects else ""
     return StructuredTool.from_function(

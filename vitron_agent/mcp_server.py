@@ -36,12 +36,11 @@ def build_server(workspace: str | os.PathLike[str], *, policy: str = "ask", tool
         tools: tool classes or instances; by default the built-ins and installed plugins.
     """
     from mcp.server.mcpserver import MCPServer
+
+    from vitron_agent.workspace import Workspace
     from mcp.server.mcpserver.exceptions import ToolError
 
-    from vitron_agent.artifacts import ArtifactStore
-    from vitron_agent.decisions import DecisionLog
     from vitron_agent.graphs.review import summary
-    from vitron_agent.models import ModelManager
     from vitron_agent.readiness import Readiness, check
     from vitron_agent.tools import (
         ToolFailed,
@@ -55,10 +54,8 @@ def build_server(workspace: str | os.PathLike[str], *, policy: str = "ask", tool
 
     if policy not in ("ask", "auto"):
         raise ValueError(f"policy={policy!r} must be 'ask' or 'auto' for the MCP server")
-    root = Path(workspace).expanduser().resolve()
-    store = ArtifactStore(root, import_roots=[Path.cwd()])
-    log = DecisionLog(root)
-    models = ModelManager()
+    opened = Workspace.of(workspace, import_roots=[Path.cwd()])
+    root, store, log = opened.root, opened.store, opened.log
     available = load_tools(tools)
     server = MCPServer("vitron-agent", instructions=(
         "Vision tools: generate, segment and edit images and videos. Images and videos are artifact ids; "
@@ -67,7 +64,7 @@ def build_server(workspace: str | os.PathLike[str], *, policy: str = "ask", tool
 
     def run(tool: Any, record: dict[str, Any], decision_id: str) -> str:
         try:
-            result = run_logged(tool, record, decision_id, store=store, log=log, models=models)
+            result = run_logged(tool, record, decision_id, opened)
         except ToolFailed as error:  # recorded by run_logged, then told to the client as the tool's error
             raise ToolError(str(error)) from None
         made = [store.get(artifact_id).brief() for artifact_id in result.artifacts]

@@ -32,14 +32,14 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.types import Command
 from pydantic import BaseModel, ConfigDict
 
-from vitron_agent.artifacts import Artifact, ArtifactStore
+from vitron_agent.artifacts import Artifact
 from vitron_agent.calls import Attachment
-from vitron_agent.decisions import DecisionLog
 from vitron_agent.graphs.agent import Policy, build_agent, check_policy
 from vitron_agent.graphs.plan import Plan
 from vitron_agent.models import ModelManager
 from vitron_agent.planners.base import Planner
 from vitron_agent.regions import Box, parse_box
+from vitron_agent.workspace import Workspace
 
 __all__ = ["Session", "SessionError", "Turn"]
 
@@ -66,20 +66,23 @@ class Session:
     """One conversation thread over one workspace.
 
     Args:
-        workspace: folder for artifacts, decisions and checkpoints (created if missing).
+        workspace: an open :class:`~vitron_agent.workspace.Workspace`, or the folder for artifacts, decisions and
+            checkpoints (created if missing).
         planner: anything with ``plan(messages, attachments, region)``.
         policy: ``"ask"`` (default), ``"auto"`` or a set of tool names that must ask.
         thread_id: continue this thread; None starts a new one.
         tools: tool classes or instances; by default the built-ins and installed plugins.
         checkpointer: any LangGraph checkpointer; None keeps SQLite in the workspace.
-        import_roots: folders attachments may come from, besides the workspace and the current folder.
+        import_roots: when ``workspace`` is a folder: folders files may be imported from without a person naming
+            them, besides the workspace and the current folder.
         on_progress: called with each progress event a running tool reports.
-        models: the model manager to load through (share one between sessions to share loaded models).
+        models: when ``workspace`` is a folder: the model manager to load through (share one between sessions to
+            share loaded models; an open workspace brings its own).
     """
 
     def __init__(
         self,
-        workspace: str | os.PathLike[str],
+        workspace: Workspace | str | os.PathLike[str],
         planner: Planner,
         *,
         policy: Policy = "ask",
@@ -91,14 +94,12 @@ class Session:
         max_corrections: int = 3,
         models: ModelManager | None = None,
     ) -> None:
-        self.workspace = Path(workspace).expanduser().resolve()
-        self.store = ArtifactStore(self.workspace, import_roots=[Path.cwd(), *import_roots])
-        self.log = DecisionLog(self.workspace)
+        self.workspace = Workspace.of(workspace, import_roots=[Path.cwd(), *import_roots], models=models)
+        self.store, self.log, self.models = self.workspace.store, self.workspace.log, self.workspace.models
         self._cancel = threading.Event()
-        self.models = models or ModelManager()
         self.agent = build_agent(
             planner, tools=tools, workspace=self.workspace, policy=policy, checkpointer=checkpointer,
-            max_corrections=max_corrections, cancelled=self._cancel.is_set, models=self.models,
+            max_corrections=max_corrections, cancelled=self._cancel.is_set,
         )
         self.thread_id = thread_id or uuid.uuid4().hex
         self.config: dict[str, Any] = {"configurable": {"thread_id": self.thread_id, "policy": check_policy(policy)}}

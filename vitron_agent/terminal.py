@@ -152,7 +152,7 @@ class Terminal:
             pass
         self.console.print(
             f"Saved. Continue with: vitron-agent chat --resume {self.session.thread_id} "
-            f"--workspace {shown_path(self.session.workspace)}"
+            f"--workspace {shown_path(self.session.workspace.root)}"
         )
 
     def request(self, text: str) -> None:
@@ -375,7 +375,7 @@ class Terminal:
     def _welcome(self) -> None:
         self.console.print(
             f"[bold]vitron-agent[/] · thread {self.session.thread_id} · workspace "
-            f"{escape(shown_path(self.session.workspace))} · planner {escape(self.planner or 'custom')} · policy "
+            f"{escape(shown_path(self.session.workspace.root))} · planner {escape(self.planner or 'custom')} · policy "
             f"{policy_name(self.session.policy)}"
         )
         for artifact in self.staged:

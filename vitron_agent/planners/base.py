@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from vitron_agent.artifacts import ArtifactStore
     from vitron_agent.calls import Attachment, ToolCall
     from vitron_agent.regions import Box
+    from vitron_agent.workspace import Workspace
 
 __all__ = ["AttachmentFiles", "Planner", "PlannerOutput"]
 
@@ -38,12 +39,15 @@ class Planner(Protocol):
 class AttachmentFiles:
     """The files behind attachments, for planners that look at pixels (Vitron, chat models with images).
 
-    Attachments carry artifact ids; the files are in the workspace's store, opened once on first use.
+    Attachments carry artifact ids; the files are in the workspace's store: an open workspace's own, or one
+    opened on first use when only a folder was given.
     """
 
-    def __init__(self, workspace: str | os.PathLike[str] | None) -> None:
-        self.workspace = Path(workspace) if workspace is not None else None
-        self._store: ArtifactStore | None = None
+    def __init__(self, workspace: Workspace | str | os.PathLike[str] | None) -> None:
+        from vitron_agent.workspace import Workspace, root_of
+
+        self.workspace = root_of(workspace)
+        self._store: ArtifactStore | None = workspace.store if isinstance(workspace, Workspace) else None
 
     def path(self, attachment: Attachment) -> Path:
         """Raises:

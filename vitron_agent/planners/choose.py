@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vitron_agent.planners.base import Planner
+
+if TYPE_CHECKING:
+    from vitron_agent.workspace import Workspace
 
 __all__ = ["DEFAULT_SPEC", "PlannerUnavailable", "configured_spec", "planner_from_spec"]
 
@@ -29,21 +32,23 @@ class PlannerUnavailable(ValueError):
     """The spec names a planner that cannot be built here; the message says what to install or fix."""
 
 
-def configured_spec(workspace: Path | None = None) -> str:
+def configured_spec(workspace: Workspace | Path | None = None) -> str:
     """The planner spec from ``VITRON_PLANNER``, then ``[planner] spec`` in ``vitron.toml``, then ``rules``."""
     from vitron_agent.weights import settings
+    from vitron_agent.workspace import root_of
 
-    section = settings(workspace).get("planner", {})
+    section = settings(root_of(workspace)).get("planner", {})
     return os.environ.get("VITRON_PLANNER") or str(section.get("spec") or DEFAULT_SPEC)
 
 
-def planner_from_spec(spec: str | None = None, *, workspace: Path | None = None, models: Any = None) -> Planner:
+def planner_from_spec(spec: str | None = None, *, workspace: Workspace | Path | None = None,
+                      models: Any = None) -> Planner:
     """Build the planner a spec names (None: the configured one).
 
     Args:
-        workspace: where attachments are stored (planners that look at pixels read them from its store) and
-            where ``vitron.toml`` is read.
-        models: the model manager the Vitron planner loads through.
+        workspace: the open workspace (or its folder): where attachments are stored (planners that look at
+            pixels read them from its store) and where ``vitron.toml`` is read.
+        models: the model manager the Vitron planner loads through (default: the open workspace's).
 
     Raises:
         PlannerUnavailable: an unknown kind, a missing provider package, a malformed spec.
@@ -70,7 +75,7 @@ def planner_from_spec(spec: str | None = None, *, workspace: Path | None = None,
     )
 
 
-def _chat_planner(provider: str, model: str, workspace: Path | None) -> Planner:
+def _chat_planner(provider: str, model: str, workspace: Workspace | Path | None) -> Planner:
     try:
         from langchain.chat_models import init_chat_model  # type: ignore[import-not-found]
     except ImportError:

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from vitron_agent.calls import Attachment
     from vitron_agent.models import ModelManager
     from vitron_agent.regions import Box
+    from vitron_agent.workspace import Workspace
 
 __all__ = ["DEFAULT_BASE", "VitronPlanner"]
 
@@ -48,21 +49,23 @@ class VitronPlanner:
 
     Args:
         source: the release's LoRA folder or hub id (``Vitron/vitron-lora``), or a merged model folder.
-        workspace: where attachments are stored and ``vitron.toml`` is read.
-        models: the model manager to load through (a new one when None).
+        workspace: the open workspace (or its folder): where attachments are stored and ``vitron.toml`` is read.
+        models: the model manager to load through (the workspace's when open, else a new one).
         max_new_tokens, temperature: generation settings (0 decodes greedily).
         quantize: "4bit", "8bit" or None (default: ``[planner] quantize`` or ``VITRON_QUANTIZE``).
         on_text: called with each piece of generated text (default: the LangGraph custom stream, when planning
             inside a graph).
     """
 
-    def __init__(self, source: str, *, workspace: str | os.PathLike[str] | None = None,
+    def __init__(self, source: str, *, workspace: Workspace | str | os.PathLike[str] | None = None,
                  models: ModelManager | None = None, max_new_tokens: int = 512, temperature: float = 0.0,
                  quantize: str | None = None, on_text: Callable[[str], None] | None = None) -> None:
+        from vitron_agent.workspace import Workspace, root_of
+
         self.source = source
-        self.workspace = Path(workspace) if workspace is not None else None
+        self.workspace = root_of(workspace)
         self.files = AttachmentFiles(workspace)
-        self._models = models
+        self._models = models or (workspace.models if isinstance(workspace, Workspace) else None)
         self._lora: Path | None = None
         self.max_new_tokens, self.temperature = max_new_tokens, temperature
         section = settings(self.workspace).get("planner", {})
