@@ -25,6 +25,7 @@ from langgraph.types import Command
 
 from vitron_agent import ArtifactStore, RulePlanner, build_agent
 from vitron_agent.calls import Attachment
+from vitron_agent.decisions import Decision
 
 HERE = Path(__file__).resolve().parent
 
@@ -76,9 +77,10 @@ def main() -> None:
 
     first = workflow.invoke({"photo": args.photo,
                              "messages": [HumanMessage("segment the motorcycle [60, 90, 580, 380]")]}, config)
-    decision = first["__interrupt__"][0].value  # vitron-agent's review, surfaced to the parent's caller
-    print("decision:", decision["summary"])
-    done = workflow.invoke(Command(resume={"action": "approve"}), config)
+    asked = first["__interrupt__"][0].value  # vitron-agent's review, surfaced to the parent's caller
+    decision = Decision.from_interrupt(asked)  # the typed decision; asked["action_requests"] is LangChain's view
+    print("decision:", decision.summary)
+    done = workflow.invoke(Command(resume={"decisions": [{"type": "approve"}]}), config)  # LangChain's HITL answer
     print("answer:", done["messages"][-1].content)
     print("report:", done["report"])
 

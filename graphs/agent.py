@@ -31,7 +31,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage
@@ -39,18 +38,19 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import interrupt
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from vitron_agent import database
 from vitron_agent.artifacts import ArtifactStore
 from vitron_agent.calls import Attachment, CallError, CallInputs
-from vitron_agent.decisions import DecisionLog
+from vitron_agent.decisions import AnswerError, Cancel, DecisionLog, Edit, LogEntry, Reject, Remove, read_answer
 from vitron_agent.graphs.plan import (
     Plan,
     PlanStep,
     check_references,
     complete_calls,
     parse_plan,
+    plain_output,
     references_to,
     renumber_after_removal,
     resolve_references,
@@ -59,12 +59,11 @@ from vitron_agent.graphs.plan import (
 from vitron_agent.graphs.preview import draw_region_preview
 from vitron_agent.graphs.review import (
     Policy,
+    build_decision,
     check_policy,
-    decision_record,
+    log_entry,
     must_ask,
     policy_name,
-    read_answer,
-    shown,
     thread_id,
 )
 from vitron_agent.graphs.state import AgentState
@@ -83,17 +82,16 @@ from vitron_agent.tools import (
     failure_text,
     load_tools,
     readiness,
+    validated_args,
 )
 
-__all__ = ["Policy", "build_agent", "check_policy", "sqlite_checkpointer"]
+__all__ = ["Policy", "build_agent", "check_policy"]
 
 logger = logging.getLogger("vitron_agent.graphs")
 
 # Messages meant for the planner.
 CORRECTION = "Your last output could not be used: {error}\nAnswer again, fixing that."
 PERSON_CORRECTION = "Correction from the person: {feedback}"
-CANCELLED = "Cancelled {tool}; nothing ran."
-STOPPED = "Stopped the plan before step {number}; steps 1 to {done} are kept."
 GAVE_UP = "I could not turn the planner's answer into a valid call after {count} tries. The last problem: {error}"
 PLANNER_FAILED = "The planner failed: {error}. The session is saved; try again, or choose another planner."
 
@@ -154,7 +152,7 @@ def build_agent(
         graph.add_conditional_edges(name, _follow_step, targets)
     graph.add_edge("report", END)
     if checkpointer is None:
-        checkpointer = sqlite_checkpointer(workspace.root / "checkpoints.sqlite")
+        checkpointer = database.sqlite_checkpointer(workspace.root / "checkpoints.sqlite")
     elif checkpointer is False:
         checkpointer = None
     return graph.compile(checkpointer=checkpointer, name="vitron_agent")
@@ -162,13 +160,6 @@ def build_agent(
 
 def _follow_step(state: AgentState) -> str:
     return state["step"]
-
-
-def sqlite_checkpointer(path: Path) -> Any:
-    """The default checkpointer: LangGraph's SqliteSaver on one of the workspace's SQLite files."""
-    from langgraph.checkpoint.sqlite import SqliteSaver
-
-    return SqliteSaver(database.connect(path, isolation_level=""))
 
 
 class _Nodes:
@@ -199,7 +190,7 @@ class _Nodes:
         attachments = [Attachment.model_validate(a) for a in state.get("attachments") or []]
         region = Box.of(state["region"]) if state.get("region") else None
         try:
-            output = _plain_output(self.planner.plan(state.get("messages", []), attachments, region), self.tools)
+            output = plain_output(self.planner.plan(state.get("messages", []), attachments, region), self.tools)
         except Exception as error:  # a planner bug or an unreachable model must not kill the session
             logger.warning("the planner failed", exc_info=error)
             return {"answer": PLANNER_FAILED.format(error=str(error).strip() or "it gave no reason"),
@@ -246,7 +237,7 @@ class _Nodes:
         if not isinstance(call.get("args"), Mapping):
             raise ValueError(f"the arguments of {tool.name} must be an object of named values, "
                              f"not {type(call.get('args')).__name__}")
-        args = call_arguments(_validate_args(tool, call["args"]))
+        args = call_arguments(validated_args(tool, call["args"]))
         return PlanStep(tool=tool.name, module=tool.module.value if tool.module else None, args=args)
 
     def _correction(self, state: AgentState, said: list[AIMessage], error: str) -> dict[str, Any]:
@@ -285,82 +276,99 @@ class _Nodes:
         policy = check_policy((config.get("configurable") or {}).get("policy") or self.policy)
         waiting = [i for i, step in enumerate(plan.steps) if step.status in ("planned", "failed")]
         if not waiting:  # nothing left to decide (a state edited from outside): close the turn
-            return {"answer": _done_text(plan), "step": "report"}
+            return {"answer": plan.done_text(), "step": "report"}
         if policy == "step":
             waiting = waiting[:1]
         number = len(state.get("decisions") or [])
         failed = any(plan.steps[i].status == "failed" for i in waiting)  # retrying is always the person's call
         if not failed and not any(must_ask(policy, self.tools[plan.steps[i].tool]) for i in waiting):
             return self._approved(plan, waiting, None, policy, number, config)
-        answer = interrupt(shown(plan, waiting, self.tools))
-        action, payload, step_number = read_answer(answer)
-        if action == "approve":
-            return self._approved(plan, waiting, "person", policy, number, config)
-        if action == "edit":
-            return self._edited(plan, step_number or waiting[0] + 1, payload)
-        if action == "remove":
-            return self._removed(plan, step_number)
-        if action == "reject":
-            decision = decision_record(plan.steps[waiting[0]], plan, config, number, "reject", "person",
-                                       feedback=str(payload or ""))
-            self.log.record(thread_id(config), decision)
-            correction = HumanMessage(PERSON_CORRECTION.format(feedback=payload or "(no reason given)"))
-            return {"plan": None, "decisions": [decision], "messages": [correction], "corrections": 0,
-                    "step": "plan"}
-        if action == "cancel":
-            decision = decision_record(plan.steps[waiting[0]], plan, config, number, "cancel", "person")
-            self.log.record(thread_id(config), decision)
-            for step in plan.steps:  # the rest of the plan goes with it
-                if step.status in ("planned", "failed"):
-                    step.status = "cancelled"
-            return {"plan": plan.model_dump(), "decisions": [decision], "answer": _cancelled_text(plan),
-                    "step": "report"}
-        plan.error = f"unknown answer {answer!r}; use approve, edit, remove, reject or cancel"
-        return {"plan": plan.model_dump(), "step": "review"}
+        decision = build_decision(plan, waiting, self.tools, thread_id(config), policy)
+        try:
+            answers = read_answer(interrupt(decision.interrupt_value()), decision)
+        except AnswerError as error:
+            return _refused(plan, str(error))
+        rejected = [answer for answer in answers if isinstance(answer, Reject)]
+        if rejected:
+            feedback = "; ".join(answer.feedback for answer in rejected if answer.feedback)
+            return self._rejected(plan, waiting, number, config, feedback)
+        if isinstance(answers[0], Cancel):
+            return self._cancelled(plan, waiting, number, config)
+        if isinstance(answers[0], Remove):
+            return self._removed(plan, answers[0].step)
+        edits = [answer for answer in answers if isinstance(answer, Edit)]
+        if edits:  # applied and shown again, approvals beside them included: the person sees what will run
+            return self._edited(plan, [(edit.step or waiting[0] + 1, edit.args, edit.replace) for edit in edits])
+        return self._approved(plan, waiting, "person", policy, number, config)
 
     def _approved(self, plan: Plan, waiting: list[int], by: str | None, policy: Policy, number: int,
                   config: RunnableConfig) -> dict[str, Any]:
         """Record one approval per step, then mark the steps approved: the log has them before any tool runs."""
-        decisions = []
+        entries = []
         for offset, index in enumerate(waiting):
             step = plan.steps[index]
             tool = self.tools[step.tool]
             who = by or ("policy: no side effects" if not tool.side_effects else f"policy: {policy_name(policy)}")
-            decision = decision_record(step, plan, config, number + offset, "approve", who)
-            self.log.record(thread_id(config), decision)
-            step.status, step.decision = "approved", decision["id"]
-            decisions.append(decision)
+            entry = self.log.record(thread_id(config), log_entry(step, plan, config, number + offset, "approve", who))
+            step.status, step.decision = "approved", entry.id
+            entries.append(entry.decided())
         plan.error = None
-        return {"plan": plan.model_dump(), "decisions": decisions, "step": "execute"}
+        return {"plan": plan.model_dump(), "decisions": entries, "step": "execute"}
 
-    def _edited(self, plan: Plan, number: int, changes: Any) -> dict[str, Any]:
-        if not 1 <= number <= len(plan.steps) or plan.steps[number - 1].status not in ("planned", "failed"):
-            plan.error = f"there is no step {number} waiting to run"
-            return {"plan": plan.model_dump(), "step": "review"}
-        step = plan.steps[number - 1]
-        tool = self.tools[step.tool]
-        if not isinstance(changes, Mapping) or not changes:
-            plan.error = "an edit needs the changed arguments, by name"
-            return {"plan": plan.model_dump(), "step": "review"}
-        unknown = sorted(set(changes) - set(tool.Args.model_fields))
+    def _rejected(self, plan: Plan, waiting: list[int], number: int, config: RunnableConfig,
+                  feedback: str) -> dict[str, Any]:
+        """The correction goes back to the planner, which plans again."""
+        entry = log_entry(plan.steps[waiting[0]], plan, config, number, "reject", "person", feedback=feedback)
+        self.log.record(thread_id(config), entry)
+        correction = HumanMessage(PERSON_CORRECTION.format(feedback=feedback or "(no reason given)"))
+        return {"plan": None, "decisions": [entry.decided()], "messages": [correction], "corrections": 0,
+                "step": "plan"}
+
+    def _cancelled(self, plan: Plan, waiting: list[int], number: int, config: RunnableConfig) -> dict[str, Any]:
+        """Nothing more of the plan runs, and the planner is not asked again."""
+        entry = log_entry(plan.steps[waiting[0]], plan, config, number, "cancel", "person")
+        self.log.record(thread_id(config), entry)
+        for step in plan.steps:  # the rest of the plan goes with it
+            if step.status in ("planned", "failed"):
+                step.status = "cancelled"
+        return {"plan": plan.model_dump(), "decisions": [entry.decided()], "answer": plan.cancelled_text(),
+                "step": "report"}
+
+    def _edited(self, plan: Plan, edits: list[tuple[int, dict[str, Any], bool]]) -> dict[str, Any]:
+        """Apply each edit (step number, arguments, whether they replace the step's whole argument list) to a copy
+        of the plan; if every one validates, the edited plan is shown again, else the plan as it was, with why."""
+        edited = plan.model_copy(deep=True)
         try:
-            if unknown:
-                raise ValueError(f"{tool.name} has no argument {', '.join(unknown)}")
-            args = call_arguments(_validate_args(tool, {**step.args, **changes}))
-            edited = plan.model_copy(deep=True)
-            edited.steps[number - 1].args = args
+            for number, changes, replace in edits:
+                self._edit_step(edited, number, changes, replace)
             problems = check_references(edited, self.outputs)
             if problems:
                 raise ValueError("; ".join(problems))
         except (ValidationError, ValueError) as error:
-            plan.error = _error_text(error)
-            return {"plan": plan.model_dump(), "step": "review"}
+            return _refused(plan, _error_text(error))
+        edited.error = None
+        return {"plan": edited.model_dump(), "step": "review"}
+
+    def _edit_step(self, plan: Plan, number: int, changes: dict[str, Any], replace: bool) -> None:
+        """Raises:
+            ValueError: no such step waiting, no changes, an unknown argument, or arguments that fail validation.
+        """
+        if not 1 <= number <= len(plan.steps) or plan.steps[number - 1].status not in ("planned", "failed"):
+            raise ValueError(f"there is no step {number} waiting to run")
+        step = plan.steps[number - 1]
+        tool = self.tools[step.tool]
+        if not changes:
+            raise ValueError("an edit needs the changed arguments, by name")
+        unknown = sorted(set(changes) - set(tool.Args.model_fields))
+        if unknown:
+            raise ValueError(f"{tool.name} has no argument {', '.join(unknown)}")
+        args = call_arguments(validated_args(tool, changes if replace else {**step.args, **changes}))
+        changed = {name for name in set(args) | set(step.args) if args.get(name) != step.args.get(name)} if replace \
+            else set(changes)
         region_kept = args.get("region") == step.args.get("region") and args.get("image") == step.args.get("image")
-        step.args, step.changed = args, sorted({*step.changed, *changes})
+        step.args, step.changed = args, sorted({*step.changed, *changed})
         step.preview = step.preview if region_kept else self._preview(step)
         self._describe(step)
-        plan.error = None
-        return {"plan": plan.model_dump(), "step": "review"}
 
     def _removed(self, plan: Plan, number: int | None) -> dict[str, Any]:
         if number is None or not 1 <= number <= len(plan.steps) or plan.steps[number - 1].status != "planned":
@@ -390,10 +398,10 @@ class _Nodes:
         index = plan.next_step("approved")
         assert index is not None  # the router only comes here with an approved step
         step = plan.steps[index]
-        decision = next(d for d in reversed(state["decisions"]) if d["id"] == step.decision)
+        decision = LogEntry.model_validate(next(d for d in reversed(state["decisions"]) if d["id"] == step.decision))
         logged = self.log.record(thread_id(config), decision)
-        if logged["outcome"] == "ok":  # it finished before a crash lost the checkpoint: don't run it again
-            return self._after_step(plan, index, logged["artifacts"], logged["message"])
+        if logged.outcome == "ok":  # it finished before a crash lost the checkpoint: don't run it again
+            return self._after_step(plan, index, list(logged.artifacts), logged.message or "")
         tool = self.tools[step.tool]
         try:
             args = resolve_references(step.args, plan, lambda ref: self.store.get(ref).kind)
@@ -414,13 +422,13 @@ class _Nodes:
             models=self.models,
         )
         try:
-            result = tool.run(_validate_args(tool, args), ctx)
+            result = tool.run(validated_args(tool, args), ctx)
         except ToolCancelled:
             return self._step_failed(plan, index, decision, "cancelled",
                                      f"{tool.name} was cancelled; nothing was kept from it.")
         except Exception as error:  # a tool's bug must become a message, never a dead session
             return self._step_failed(plan, index, decision, "failed", failure_text(tool, error))
-        self.log.finish(decision["id"], "ok", result.artifacts, result.text)
+        self.log.finish(decision.id, "ok", result.artifacts, result.text)
         return self._after_step(plan, index, list(result.artifacts), result.text)
 
     def _after_step(self, plan: Plan, index: int, artifacts: list[str], text: str) -> dict[str, Any]:
@@ -431,13 +439,13 @@ class _Nodes:
             return {**update, "step": "execute"}
         if plan.next_step("planned") is not None:
             return {**update, "step": "review"}
-        return {**update, "answer": _done_text(plan), "step": "report"}
+        return {**update, "answer": plan.done_text(), "step": "report"}
 
-    def _step_failed(self, plan: Plan, index: int, decision: dict[str, Any], outcome: str,
+    def _step_failed(self, plan: Plan, index: int, decision: LogEntry, outcome: str,
                      message: str) -> dict[str, Any]:
         """A failed step stops the plan; finished steps are kept. One step: the turn ends with the message.
         Several: the plan waits in review, offering retry (approve), edit, or stop (cancel)."""
-        self.log.finish(decision["id"], outcome, (), message)
+        self.log.finish(decision.id, outcome, (), message)
         for later in plan.steps[index + 1:]:
             if later.decision:  # approved with the plan, never run: say so in the log
                 self.log.finish(later.decision, "skipped", (), f"step {index + 1} did not finish")
@@ -447,7 +455,7 @@ class _Nodes:
             step.status = "failed" if outcome == "failed" else "cancelled"
             for later in plan.steps[index + 1:]:
                 later.status = "cancelled"
-            answer = message if len(plan.steps) == 1 else f"{_done_text(plan)} {message}".strip()
+            answer = message if len(plan.steps) == 1 else f"{plan.done_text()} {message}".strip()
             return {"plan": plan.model_dump(), "answer": answer, "step": "report"}
         step.status = "failed"
         for later in plan.steps[index + 1:]:
@@ -464,6 +472,12 @@ class _Nodes:
         return {"messages": [AIMessage(answer)] if answer else [], "output": None}
 
 
+def _refused(plan: Plan, why: str) -> dict[str, Any]:
+    """The plan shown again as it was, with why the answer was not applied; nothing runs."""
+    plan.error = why
+    return {"plan": plan.model_dump(), "step": "review"}
+
+
 def _inputs(state: AgentState) -> CallInputs:
     """What the person supplied beside their words, from the state: attachments, box, and the box's frame."""
     return CallInputs(
@@ -473,53 +487,7 @@ def _inputs(state: AgentState) -> CallInputs:
     )
 
 
-def _plain_output(output: Any, tools: Mapping[str, Tool]) -> Any:
-    """Planner output as checkpointable data: text, or a list of ``{"name", "args"}`` calls (a typed call is
-    named by the tool whose ``Args`` it is)."""
-    if isinstance(output, str):
-        return output
-    if isinstance(output, (BaseModel, Mapping)):
-        output = [output]
-    if isinstance(output, (list, tuple)) and output:
-        calls = []
-        for call in output:
-            if isinstance(call, BaseModel):
-                tool = next((t for t in tools.values() if type(call) is t.Args), None)
-                if tool is None:
-                    return f"a call of arguments {type(call).__name__}, which no installed tool takes"
-                calls.append({"name": tool.name, "args": call_arguments(call)})
-            elif isinstance(call, Mapping) and "name" in call:
-                args = call.get("args") or {}
-                calls.append({"name": str(call["name"]), "args": dict(args) if isinstance(args, Mapping) else args})
-            else:
-                return str(output)
-        return calls
-    return str(output)
-
-
-def _validate_args(tool: Tool, args: Mapping[str, Any]) -> BaseModel:
-    try:
-        return tool.Args.model_validate(dict(args))
-    except ValidationError as error:
-        raise CallError.from_validation(tool.name, error) from None
-
-
 def _error_text(error: Exception) -> str:
     if isinstance(error, ValidationError):
         return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
     return str(error).strip("'\"")
-
-
-def _done_text(plan: Plan) -> str:
-    """The answer a plan ends with: each finished step's message (numbered when there are several)."""
-    done = [(i + 1, step) for i, step in enumerate(plan.steps) if step.status == "done"]
-    if len(plan.steps) == 1:
-        return done[0][1].message if done else ""
-    return " ".join(f"{number}. {step.message}" for number, step in done)
-
-
-def _cancelled_text(plan: Plan) -> str:
-    first = plan.next_step("cancelled")
-    if first == 0 or first is None:
-        return CANCELLED.format(tool=plan.steps[0].tool if len(plan.steps) == 1 else "the plan")
-    return STOPPED.format(number=first + 1, done=first)

@@ -37,11 +37,14 @@ __all__ = [
     "check_references",
     "complete_calls",
     "parse_plan",
+    "plain_output",
     "resolve_references",
     "steps_from_invocations",
 ]
 
 StepStatus = Literal["planned", "approved", "done", "failed", "cancelled"]
+CANCELLED = "Cancelled {tool}; nothing ran."
+STOPPED = "Stopped the plan before step {number}; steps 1 to {done} are kept."
 
 MEDIA_FIELDS: dict[str, str] = {"image": "image", "video": "video"}
 """Arguments that take an artifact, and the kind a reference there means by default."""
@@ -81,6 +84,48 @@ class Plan(BaseModel):
     def next_step(self, *statuses: StepStatus) -> int | None:
         """The index of the first step in one of ``statuses``, or None."""
         return next((i for i, step in enumerate(self.steps) if step.status in statuses), None)
+
+    def done_text(self) -> str:
+        """The answer a plan ends with: each finished step's message (numbered when there are several)."""
+        done = [(i + 1, step) for i, step in enumerate(self.steps) if step.status == "done"]
+        if len(self.steps) == 1:
+            return done[0][1].message if done else ""
+        return " ".join(f"{number}. {step.message}" for number, step in done)
+
+    def cancelled_text(self) -> str:
+        """The answer when the person cancels: nothing ran, or the plan stopped after the finished steps."""
+        first = self.next_step("cancelled")
+        if first == 0 or first is None:
+            return CANCELLED.format(tool=self.steps[0].tool if len(self.steps) == 1 else "the plan")
+        return STOPPED.format(number=first + 1, done=first)
+
+
+def plain_output(output: Any, tools: Mapping[str, Any]) -> Any:
+    """Planner output as checkpointable data: text, or a list of ``{"name", "args"}`` calls (a typed call is
+    named by the tool whose ``Args`` it is)."""
+    from pydantic import BaseModel
+
+    from vitron_agent.tools import call_arguments
+
+    if isinstance(output, str):
+        return output
+    if isinstance(output, (BaseModel, Mapping)):
+        output = [output]
+    if isinstance(output, (list, tuple)) and output:
+        calls = []
+        for call in output:
+            if isinstance(call, BaseModel):
+                tool = next((t for t in tools.values() if type(call) is t.Args), None)
+                if tool is None:
+                    return f"a call of arguments {type(call).__name__}, which no installed tool takes"
+                calls.append({"name": tool.name, "args": call_arguments(call)})
+            elif isinstance(call, Mapping) and "name" in call:
+                args = call.get("args") or {}
+                calls.append({"name": str(call["name"]), "args": dict(args) if isinstance(args, Mapping) else args})
+            else:
+                return str(output)
+        return calls
+    return str(output)
 
 
 def parse_plan(text: str) -> list[Invocation]:

@@ -1,29 +1,31 @@
-"""What the person is asked and how their answer is read: the policy that decides whether a step waits, the
-decision as shown (a LangGraph interrupt's payload, JSON-serialisable), the answer, and the record the decision
-log keeps. The graph's ``review`` and ``execute`` nodes use these; the terminal and the MCP server show the same
-``summary`` and ``shown_step``.
+"""What the person is asked: the policy that decides whether a step waits, the typed
+:class:`~vitron_agent.decisions.Decision` built from a plan, and the log entry each decision leaves. The graph's
+``review`` and ``execute`` nodes use these; the terminal and the MCP server show the same ``summary`` and
+``step_view``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Literal
 
 from langchain_core.runnables import RunnableConfig
 
+from vitron_agent.decisions import Decision, LogEntry, StepView
 from vitron_agent.graphs.plan import Plan, PlanStep
 from vitron_agent.invocation import Module
 from vitron_agent.tools import Tool
 
 __all__ = [
     "Policy",
+    "build_decision",
+    "call_decision",
     "check_policy",
-    "decision_record",
+    "log_entry",
     "must_ask",
     "policy_name",
-    "read_answer",
-    "shown",
-    "shown_step",
+    "step_view",
     "summary",
     "thread_id",
 ]
@@ -58,39 +60,39 @@ def policy_name(policy: Policy) -> str:
     return policy if isinstance(policy, str) else "per tool"
 
 
-def shown(plan: Plan, waiting: list[int], tools: Mapping[str, Tool]) -> dict[str, Any]:
-    """The decision as the person sees it, JSON-serialisable: the step it is about (the first waiting one) at
-    the top level, as for a single call, and the whole plan under ``steps``."""
-    current = plan.steps[waiting[0]]
-    module = Module(current.module) if current.module else None
-    return {
-        "id": plan.id,
-        "tool": current.tool,
-        "module": module.value if module else None,
-        "module_name": module.human_name if module else None,
-        "args": current.args,
-        "summary": summary(current.tool, current.args),
-        "preview": current.preview,
-        "backend": current.backend,
-        "readiness": current.readiness.model_dump(),
-        "can_run": current.readiness.can_run,
-        "notes": current.notes,
-        "changed": current.changed,
-        "response": plan.response,
-        "error": plan.error,
-        "step": waiting[0] + 1,
-        "asking": [i + 1 for i in waiting],
-        "steps": [{**shown_step(i + 1, step), "side_effects": tools[step.tool].side_effects}
-                  for i, step in enumerate(plan.steps)],
-    }
+def build_decision(plan: Plan, waiting: list[int], tools: Mapping[str, Tool], thread: str,
+                   policy: Policy) -> Decision:
+    """The decision as the person sees it: every step of the plan, the ones asking now (``waiting``, indexes),
+    and why the last answer was refused, if it was."""
+    return Decision(id=plan.id, thread=thread, response=plan.response,
+                    steps=[step_view(index + 1, step, tools) for index, step in enumerate(plan.steps)],
+                    asking=[index + 1 for index in waiting], policy=policy_name(policy), error=plan.error)
 
 
-def shown_step(number: int, step: PlanStep) -> dict[str, Any]:
+def step_view(number: int, step: PlanStep, tools: Mapping[str, Tool]) -> StepView:
     """One step of a plan as the person sees it (in a decision, and in the terminal's ``/plan``)."""
-    return {"number": number, "tool": step.tool, "module": step.module, "args": step.args,
-            "summary": summary(step.tool, step.args), "status": step.status, "preview": step.preview,
-            "backend": step.backend, "readiness": step.readiness.model_dump(), "notes": step.notes,
-            "changed": step.changed, "message": step.message}
+    module = Module(step.module) if step.module else None
+    tool = tools.get(step.tool)
+    return StepView(number=number, tool=step.tool, module=step.module,
+                    module_name=module.human_name if module else None, args=step.args,
+                    summary=summary(step.tool, step.args), status=step.status,
+                    side_effects=tool.side_effects if tool is not None else True, preview=step.preview,
+                    backend=step.backend, readiness=step.readiness, notes=step.notes, changed=step.changed,
+                    message=step.message)
+
+
+def call_decision(decision_id: str, thread: str, tool: Tool, args: dict[str, Any], workspace: Path) -> Decision:
+    """The decision for one call made outside the graph (an MCP proposal): one step, asking."""
+    from vitron_agent.readiness import Readiness, check
+    from vitron_agent.tools import describe_call
+
+    runs_on = describe_call(tool, args, workspace)
+    step = StepView(number=1, tool=tool.name, module=tool.module.value if tool.module else None,
+                    module_name=tool.module.human_name if tool.module else None, args=args,
+                    summary=summary(tool.name, args), side_effects=tool.side_effects,
+                    backend=runs_on.backend if runs_on else None,
+                    readiness=check(runs_on, workspace) if runs_on else Readiness())
+    return Decision(id=decision_id, thread=thread, steps=[step], asking=[1])
 
 
 def summary(tool: str, args: Mapping[str, Any]) -> str:
@@ -108,38 +110,15 @@ def summary(tool: str, args: Mapping[str, Any]) -> str:
     return text if len(text) <= 160 else text[:157] + "..."
 
 
-def read_answer(answer: Any) -> tuple[str, Any, int | None]:
-    """(action, payload, step number) from ``"approve"`` or ``{"action": ..., "args"/"feedback", "step"}``."""
-    if isinstance(answer, str):
-        return answer.strip().lower(), None, None
-    if isinstance(answer, Mapping):
-        action = str(answer.get("action", "")).lower()
-        step = answer.get("step")
-        number = int(step) if isinstance(step, (int, str)) and str(step).isdigit() else None
-        return action, answer.get("args") if action == "edit" else answer.get("feedback"), number
-    return "", None, None
-
-
-def decision_record(step: PlanStep, plan: Plan, config: RunnableConfig, number: int, action: str, by: str,
-                    **extra: Any) -> dict[str, Any]:
-    """A decision record; its id is derived from the thread, the step and the thread's decision count, so a node
-    that re-runs makes the same record, not a second one, and a forked thread never reuses its origin's ids."""
-    return {
-        "id": f"{thread_id(config)}/{step.id}-{number}",
-        "call": step.id,
-        "plan": plan.id,
-        "step": plan.steps.index(step) + 1,
-        "steps": len(plan.steps),
-        "tool": step.tool,
-        "module": step.module,
-        "action": action,
-        "by": by,
-        "args": step.args,
-        "changed": step.changed,
-        "preview": step.preview,
-        "backend": step.backend,
-        **extra,
-    }
+def log_entry(step: PlanStep, plan: Plan, config: RunnableConfig, number: int, action: str, by: str,
+              **extra: Any) -> LogEntry:
+    """The decision log's entry for a decision on one step; its id is derived from the thread, the step and the
+    thread's decision count, so a node that re-runs makes the same entry, not a second one, and a forked thread
+    never reuses its origin's ids."""
+    return LogEntry(id=f"{thread_id(config)}/{step.id}-{number}", call=step.id, plan=plan.id,
+                    step=plan.steps.index(step) + 1, steps=len(plan.steps), tool=step.tool, module=step.module,
+                    action=action, by=by, args=step.args, changed=step.changed, preview=step.preview,
+                    backend=step.backend, **extra)
 
 
 def thread_id(config: RunnableConfig) -> str:

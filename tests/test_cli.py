@@ -18,6 +18,8 @@ import pytest
 
 from vitron_agent.decisions import DecisionLog
 
+from vitron_agent.decisions import Decision
+
 from conftest import ROOT
 
 SCRIPT = Path(sys.executable).parent / "vitron-agent"
@@ -97,7 +99,7 @@ def test_approve_edit_artifacts_history_and_undo(workspace: Path) -> None:
     thread = quit_session(child)
 
     entries = DecisionLog(workspace).list(thread)
-    assert [(e["action"], e["outcome"], e["changed"]) for e in entries] == [("approve", "ok", ["target"])]
+    assert [(e.action, e.outcome, e.changed) for e in entries] == [("approve", "ok", ["target"])]
 
 
 def test_reject_with_a_correction_then_cancel(workspace: Path) -> None:
@@ -170,7 +172,7 @@ def test_ctrl_c_cancels_the_running_tool_not_the_session(workspace: Path) -> Non
     history = ask(child, "/history")
     assert "cancelled" in history
     thread = quit_session(child)
-    assert [e["outcome"] for e in DecisionLog(workspace).list(thread)] == ["cancelled"]
+    assert [e.outcome for e in DecisionLog(workspace).list(thread)] == ["cancelled"]
     assert not list((workspace / "artifacts").rglob("*.npz"))
 
 
@@ -202,7 +204,7 @@ def test_run_json_reports_decisions_artifacts_and_text(workspace: Path) -> None:
                    "--json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert set(report) == {"thread", "decisions", "artifacts", "text"}
+    assert set(report) == {"thread", "decisions", "pending", "artifacts", "text"} and report["pending"] is None
     assert report["text"].startswith("Segmented 'motorcycle' with classic")
     (decision,) = report["decisions"]
     assert decision["tool"] == "segment_image" and decision["module"] == "B"
@@ -218,9 +220,10 @@ def test_run_json_reports_decisions_artifacts_and_text(workspace: Path) -> None:
 
     waiting = run_cli(workspace, "segment the motorcycle", str(MOTORCYCLE), "--region", "60,90,580,380", "--json")
     assert waiting.returncode == 3
-    pending = json.loads(waiting.stdout)
-    assert [d["action"] for d in pending["decisions"]] == ["pending"] and pending["artifacts"] == []
-    assert pending["decisions"][0]["message"].startswith("segment_image: target 'motorcycle'")
+    report = json.loads(waiting.stdout)
+    assert report["decisions"] == [] and report["artifacts"] == []
+    pending = Decision.model_validate(report["pending"])  # the typed decision, as JSON
+    assert pending.summary.startswith("segment_image: target 'motorcycle'") and pending.asking == [1]
 
     shown = run_cli(workspace, "segment the motorcycle", str(MOTORCYCLE), "--region", "60,90,580,380")
     assert shown.returncode == 3 and "decision · B image segmentation · segment_image" in shown.stdout

@@ -18,7 +18,7 @@ import sys, time
 from pathlib import Path
 from vitron_agent.artifacts import ArtifactStore
 from vitron_agent.decisions import DecisionLog
-from vitron_agent.graphs.agent import sqlite_checkpointer
+from vitron_agent.database import sqlite_checkpointer
 workspace, start = Path(sys.argv[1]), float(sys.argv[2])
 while time.time() < start:
     pass

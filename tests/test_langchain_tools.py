@@ -56,7 +56,7 @@ def test_an_agent_imports_a_photo_and_segments_it(workspace: Path) -> None:
     assert Path(tool_messages[1].artifact[0]["path"]).is_file()
     assert result["messages"][-1].content == "The motorcycle is cut out."
     [logged] = DecisionLog(workspace).list("langchain")
-    assert logged["tool"] == "segment_image" and logged["by"] == "langchain caller" and logged["outcome"] == "ok"
+    assert logged.tool == "segment_image" and logged.by == "langchain caller" and logged.outcome == "ok"
 
 
 class _Lazy:
@@ -89,4 +89,4 @@ def test_a_call_that_cannot_run_here_is_the_tools_error_with_the_fix(workspace: 
     assert message.status == "error" and message.content.startswith("edit_image can't run here:")
     assert "vitron-agent pull pix2pix" in message.content and "Error" not in message.content
     [logged] = DecisionLog(workspace).list("langchain")
-    assert logged["outcome"] == "failed" and logged["message"] == message.content
+    assert logged.outcome == "failed" and logged.message == message.content

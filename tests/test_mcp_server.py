@@ -13,7 +13,7 @@ pytest.importorskip("mcp")
 from mcp import ClientSession, StdioServerParameters  # noqa: E402
 from mcp.client.stdio import stdio_client  # noqa: E402
 
-from vitron_agent.decisions import DecisionLog  # noqa: E402
+from vitron_agent.decisions import Decision, DecisionLog  # noqa: E402
 
 from conftest import ROOT  # noqa: E402
 
@@ -63,15 +63,16 @@ def test_a_change_waits_for_approval_through_a_second_call(workspace: Path) -> N
         proposed, _ = await call(session, "segment_image",
                                  {"image": photo["id"], "target": "motorcycle", "region": [60, 90, 580, 380]})
         before_approval = sorted(p.name for p in (workspace / "artifacts").rglob("*.png"))
-        done, error = await call(session, "approve_decision", {"decision": proposed["decision"]})
-        again, again_error = await call(session, "approve_decision", {"decision": proposed["decision"]})
+        done, error = await call(session, "approve_decision", {"decision": proposed["decision"]["id"]})
+        again, again_error = await call(session, "approve_decision", {"decision": proposed["decision"]["id"]})
         bad, bad_error = await call(session, "segment_image", {"image": photo["id"], "region": [5, 5, 1, 1]})
         return photo, proposed, before_approval, (done, error), (again, again_error), (bad, bad_error)
 
     photo, proposed, before_approval, done, again, bad = talk(workspace, conversation)
     assert photo["kind"] == "image" and (photo["width"], photo["height"]) == (640, 480)
-    assert proposed["status"] == "needs_approval" and proposed["tool"] == "segment_image"
-    assert proposed["runs_on"] == "classic (OpenCV GrabCut; configured)"
+    decision = Decision.model_validate(proposed["decision"])
+    assert proposed["status"] == "needs_approval" and decision.tool == "segment_image" and decision.can_run
+    assert decision.current.backend == "classic (OpenCV GrabCut; configured)"
     assert before_approval == []  # nothing ran before the approval
     result, error = done
     assert not error and result["status"] == "done" and [a["kind"] for a in result["artifacts"]] == ["mask", "preview"]
@@ -79,17 +80,17 @@ def test_a_change_waits_for_approval_through_a_second_call(workspace: Path) -> N
     assert again[1] and "already approved" in again[0]
     assert bad[1] and "region" in bad[0]
     entries = DecisionLog(workspace).list("mcp")
-    assert [(e["action"], e["outcome"]) for e in entries] == [("propose", "approved"), ("approve", "ok")]
+    assert [(e.action, e.outcome) for e in entries] == [("propose", "approved"), ("approve", "ok")]
 
 
 def test_rejected_and_auto(workspace: Path) -> None:
     async def rejecting(session):
         photo, _ = await call(session, "import_media", {"path": PHOTO})
         proposed, _ = await call(session, "segment_image", {"image": photo["id"], "region": [60, 90, 580, 380]})
-        return await call(session, "reject_decision", {"decision": proposed["decision"], "reason": "not now"})
+        return await call(session, "reject_decision", {"decision": proposed["decision"]["id"], "reason": "not now"})
 
     assert talk(workspace, rejecting)[0]["status"] == "rejected"
-    assert DecisionLog(workspace).list("mcp")[0]["outcome"] == "rejected"
+    assert DecisionLog(workspace).list("mcp")[0].outcome == "rejected"
 
     async def automatic(session):
         photo, _ = await call(session, "import_media", {"path": PHOTO})
@@ -97,7 +98,7 @@ def test_rejected_and_auto(workspace: Path) -> None:
 
     result, error = talk(workspace, automatic, "--policy", "auto")
     assert not error and result["status"] == "done"
-    assert DecisionLog(workspace).list("mcp")[-1]["by"] == "policy: auto"
+    assert DecisionLog(workspace).list("mcp")[-1].by == "policy: auto"
 
 
 def test_a_call_that_cannot_run_here_says_so_in_the_proposal_and_fails_in_one_line(workspace: Path) -> None:
@@ -106,10 +107,11 @@ def test_a_call_that_cannot_run_here_says_so_in_the_proposal_and_fails_in_one_li
     async def conversation(session):
         photo, _ = await call(session, "import_media", {"path": PHOTO})
         proposed, _ = await call(session, "edit_image", {"image": photo["id"], "prompts": ["make it red"]})
-        return proposed, await call(session, "approve_decision", {"decision": proposed["decision"]})
+        return proposed, await call(session, "approve_decision", {"decision": proposed["decision"]["id"]})
 
     proposed, (failed, error) = talk(workspace, conversation)
-    assert proposed["status"] == "needs_approval" and proposed["can_run"] is False
-    assert proposed["readiness"]["status"] == "needs_weights" and "vitron-agent pull pix2pix" in proposed["message"]
+    decision = Decision.model_validate(proposed["decision"])  # the typed decision every surface shows
+    assert proposed["status"] == "needs_approval" and not decision.can_run
+    assert decision.current.readiness.status == "needs_weights" and "vitron-agent pull pix2pix" in proposed["message"]
     assert error and "edit_image can't run here:" in failed and "\n" not in failed  # after the SDK's own prefix
-    assert DecisionLog(workspace).list("mcp")[-1]["outcome"] == "failed"
+    assert DecisionLog(workspace).list("mcp")[-1].outcome == "failed"

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from vitron_agent.tools.edit_image import EditImage
+from vitron_agent.decisions import Decision
 from vitron_agent.invocation import Module
 from vitron_agent.planners import ScriptedPlanner
 from vitron_agent.readiness import Readiness, RunsOn, check
 from vitron_agent.session import Session
 from vitron_agent.tools import ToolContext, ToolResult
+from vitron_agent.tools.edit_image import EditImage
 from vitron_agent.weights import Family
 
 from conftest import MOTORCYCLE, PHOTO, ROOT, configure
@@ -71,32 +72,32 @@ def test_each_status_and_its_fix(workspace: Path, tmp_path: Path, monkeypatch: p
 def test_a_plugin_that_cannot_run_says_so_before_approval_and_fails_in_one_line(workspace: Path) -> None:
     s = Session(workspace, ScriptedPlanner([SKETCH, SKETCH]), tools=[Sketch])
     turn = s.send("make it a pencil sketch", attachments=[PHOTO])
-    assert turn.pending["can_run"] is False
-    assert turn.pending["readiness"]["status"] == "needs_extra"
-    assert turn.pending["readiness"]["fix"] == "pip install 'vitron-agent[vision]'"
-    assert turn.pending["steps"][0]["readiness"]["status"] == "needs_extra"
+    assert turn.pending.can_run is False
+    assert turn.pending.current.readiness.status == "needs_extra"
+    assert turn.pending.current.readiness.fix == "pip install 'vitron-agent[vision]'"
+    assert turn.pending.steps[0].readiness.status == "needs_extra"
     # the answer keys still work: an edit is re-shown, with the same verdict
     edited = s.edit(prompts=["charcoal"])
-    assert edited.pending["args"]["prompts"] == ["charcoal"] and edited.pending["can_run"] is False
+    assert edited.pending.args["prompts"] == ["charcoal"] and edited.pending.can_run is False
     done = s.approve()
     assert done.pending is None and Sketch.runs == 0
     assert done.text == ("sketch can't run here: it needs the vision extra (no_such_package_for_vitron_tests is "
                          "not installed). To fix: pip install 'vitron-agent[vision]'")
     entry = s.history()[-1]
-    assert entry["action"] == "approve" and entry["outcome"] == "failed" and entry["message"] == done.text
+    assert entry.action == "approve" and entry.outcome == "failed" and entry.message == done.text
 
 
 def test_a_builtin_tool_without_its_weights_names_the_pull(workspace: Path) -> None:
     """edit_image with no weights here and HF_HUB_OFFLINE: the decision names the family and the commands."""
     s = Session(workspace, ScriptedPlanner(["<module>C</module> <instruction>editing: make it red</instruction>"]))
     turn = s.send("make the motorcycle red", attachments=[PHOTO])
-    readiness = turn.pending["readiness"]
-    assert turn.pending["tool"] == "edit_image" and readiness["status"] == "needs_weights"
-    assert readiness["families"] == ["pix2pix"]
-    assert "vitron-agent pull pix2pix" in readiness["fix"] and "hf download timbrooks/instruct-pix2pix" in readiness["fix"]
+    readiness = turn.pending.current.readiness
+    assert turn.pending.tool == "edit_image" and readiness.status == "needs_weights"
+    assert readiness.families == ("pix2pix",)
+    assert "vitron-agent pull pix2pix" in readiness.fix and "hf download timbrooks/instruct-pix2pix" in readiness.fix
     done = s.approve()
     assert done.text.startswith("edit_image can't run here: the weights pix2pix (timbrooks/instruct-pix2pix)")
-    assert s.history()[-1]["outcome"] == "failed"
+    assert s.history()[-1].outcome == "failed"
 
 
 def test_the_terminal_panel_and_run_say_it_before_and_after(workspace: Path) -> None:
@@ -115,5 +116,5 @@ def test_the_terminal_panel_and_run_say_it_before_and_after(workspace: Path) -> 
     assert "Traceback" not in approved.stdout + approved.stderr and "Error" not in approved.stdout
     as_json = subprocess.run([str(SCRIPT), "run", "make the motorcycle red", photo, "--json", "--workspace",
                               str(workspace)], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
-    pending = json.loads(as_json.stdout)["decisions"][-1]
-    assert pending["action"] == "pending" and pending["readiness"]["status"] == "needs_weights"
+    pending = Decision.model_validate(json.loads(as_json.stdout)["pending"])
+    assert not pending.can_run and pending.current.readiness.status == "needs_weights"

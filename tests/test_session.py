@@ -41,40 +41,40 @@ def test_decision_is_shown_then_approved(workspace: Path) -> None:
     turn = s.send("make the bike black and white", attachments=[PHOTO])
     shown = turn.pending
     assert shown is not None and turn.artifacts == []
-    assert shown["tool"] == "grayscale" and shown["module"] == "C" and shown["module_name"] == "image editing"
-    assert shown["args"]["prompts"] == ["make it black and white"]
-    assert shown["summary"].startswith("grayscale: prompts ['make it black and white'], region (")
-    preview = s.store.get(shown["preview"])  # the region drawn on the photo
-    assert preview.kind == "preview" and preview.parents == (shown["args"]["image"],)
+    assert shown.tool == "grayscale" and shown.current.module == "C" and shown.current.module_name == "image editing"
+    assert shown.args["prompts"] == ["make it black and white"]
+    assert shown.summary.startswith("grayscale: prompts ['make it black and white'], region (")
+    preview = s.store.get(shown.current.preview)  # the region drawn on the photo
+    assert preview.kind == "preview" and preview.parents == (shown.args["image"],)
     assert not (workspace / RUNS_FILE).exists()  # nothing ran before the approval
     assert turn.text == "Sure, I will make it black and white."
 
     done = s.approve()
     assert done.pending is None and done.text == "Grayed the region."
     [result] = done.artifacts
-    region = shown["args"]["region"]
+    region = shown.args["region"]
     assert is_gray(result.path, (round(region["x1"]), round(region["y1"]), round(region["x2"]), round(region["y2"])))
-    assert s.store.lineage(result.id)[0].id == shown["args"]["image"]
+    assert s.store.lineage(result.id)[0].id == shown.args["image"]
     [entry] = s.log.list(s.thread_id)
-    assert entry["action"] == "approve" and entry["by"] == "person" and entry["outcome"] == "ok"
-    assert entry["artifacts"] == [result.id]
+    assert entry.action == "approve" and entry.by == "person" and entry.outcome == "ok"
+    assert entry.artifacts == [result.id]
 
 
 def test_edit_is_validated_and_shown_again(workspace: Path) -> None:
     s = session(workspace, [GRAY])
     s.send("gray please", attachments=[PHOTO])
     shown = s.edit(region=[0, 0, 100, 50]).pending
-    assert shown["args"]["region"] == {"x1": 0, "y1": 0, "x2": 100, "y2": 50} and shown["changed"] == ["region"]
-    assert shown["error"] is None
+    assert shown.args["region"] == {"x1": 0, "y1": 0, "x2": 100, "y2": 50} and shown.current.changed == ["region"]
+    assert shown.error is None
     bad = s.edit(steps=0).pending
-    assert "steps" in bad["error"] and bad["args"]["steps"] == 30  # refused; the call is unchanged
+    assert "steps" in bad.error and bad.args["steps"] == 30  # refused; the call is unchanged
     unknown = s.edit(colour="red").pending
-    assert "no argument colour" in unknown["error"]
+    assert "no argument colour" in unknown.error
     done = s.approve()
     assert is_gray(done.artifacts[0].path, (0, 0, 100, 50))
     assert not is_gray(done.artifacts[0].path, (200, 100, 400, 300))
     [entry] = s.log.list(s.thread_id)
-    assert entry["changed"] == ["region"]
+    assert entry.changed == ["region"]
 
 
 def test_rejection_goes_back_to_the_planner(workspace: Path) -> None:
@@ -99,19 +99,19 @@ def test_the_planner_sees_the_correction(workspace: Path) -> None:
     decisions = s.agent.get_state(s.config).values["decisions"]
     assert [d["action"] for d in decisions] == ["reject"] and decisions[0]["feedback"] == "use the whole photo"
     [logged] = s.log.list(s.thread_id)
-    assert logged["action"] == "reject" and logged["by"] == "person" and logged["outcome"] is None
+    assert logged.action == "reject" and logged.by == "person" and logged.outcome is None
 
 
 def test_policy_auto_and_per_tool(workspace: Path) -> None:
     auto = session(workspace / "auto", [GRAY], policy="auto")
     turn = auto.send("gray", attachments=[PHOTO])
     assert turn.pending is None and len(turn.artifacts) == 1
-    assert auto.log.list()[0]["by"] == "policy: auto"
+    assert auto.log.list()[0].by == "policy: auto"
 
     planner = ScriptedPlanner([GRAY])
     per_tool = Session(workspace / "per-tool", planner, tools=[Grayscale, Crop], policy={"grayscale"},
                        import_roots=[ROOT])
-    assert per_tool.send("gray", attachments=[PHOTO]).pending["tool"] == "grayscale"
+    assert per_tool.send("gray", attachments=[PHOTO]).pending.tool == "grayscale"
     gray = per_tool.approve().artifacts[0]
     planner.outputs.append({"name": "crop", "args": {"image": gray.id, "box": [0, 0, 64, 32]}})
     cropped = per_tool.send("crop the corner")
@@ -122,7 +122,7 @@ def test_tools_without_side_effects_never_ask(workspace: Path) -> None:
     s = session(workspace, [{"name": "measure", "args": {"image": "x", "box": [1, 2, 11, 22]}}])
     turn = s.send("how big is this box?")
     assert turn.pending is None and turn.text == "The box is 10 x 20 pixels."
-    assert s.log.list()[0]["by"] == "policy: no side effects"
+    assert s.log.list()[0].by == "policy: no side effects"
 
 
 def test_understanding_needs_no_tool(workspace: Path) -> None:
@@ -154,7 +154,7 @@ def test_a_bad_output_then_a_good_one(workspace: Path) -> None:
                                "200, 9]</region>", GRAY])
     s = Session(workspace, planner, tools=[Grayscale], import_roots=[ROOT])
     turn = s.send("gray", attachments=[PHOTO])
-    assert turn.pending is not None and turn.pending["args"]["region"] is None
+    assert turn.pending is not None and turn.pending.args["region"] is None
     assert "x1 < x2" in planner.seen[1].messages[-1].content
 
 
@@ -174,7 +174,7 @@ def test_a_failing_tool_leaves_a_live_session(workspace: Path, error: BaseExcept
     turn = s.send("segment the bike", attachments=[PHOTO])
     assert turn.text.startswith(expected) and turn.artifacts == []
     assert "Error" not in turn.text  # people never see an exception's class name
-    assert s.log.list()[0]["outcome"] == "failed"
+    assert s.log.list()[0].outcome == "failed"
     again = s.send("then make it gray")
     assert len(again.artifacts) == 1
 
@@ -193,7 +193,7 @@ def test_progress_and_cancellation(workspace: Path, monkeypatch: pytest.MonkeyPa
     assert events[0] == {"tool": "grayscale", "step": 1, "steps": 1, "done": 1, "total": 4, "message": "graying"}
     assert len(events) < 4
     assert "cancelled" in turn.text and turn.artifacts == []
-    assert s.log.list()[0]["outcome"] == "cancelled"
+    assert s.log.list()[0].outcome == "cancelled"
 
 
 def test_wrong_moment_errors(workspace: Path) -> None:
@@ -243,11 +243,11 @@ def test_killed_at_the_interrupt_then_approved_elsewhere(workspace: Path) -> Non
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     s = Session(workspace, ScriptedPlanner([]), thread_id="t1", tools=[Grayscale])
-    assert s.pending is not None and s.pending["tool"] == "grayscale"
+    assert s.pending is not None and s.pending.tool == "grayscale"
     turn = s.approve()
     assert len(turn.artifacts) == 1
     assert len((workspace / RUNS_FILE).read_text().splitlines()) == 1  # ran exactly once
-    assert s.log.list("t1")[0]["outcome"] == "ok"
+    assert s.log.list("t1")[0].outcome == "ok"
 
 
 def test_killed_mid_tool_is_offered_again(workspace: Path) -> None:
@@ -258,11 +258,11 @@ def test_killed_mid_tool_is_offered_again(workspace: Path) -> None:
     process.wait()
     s = Session(workspace, ScriptedPlanner([]), thread_id="t1", tools=[Grayscale])
     shown = s.pending
-    assert shown is not None and shown["tool"] == "grayscale"  # re-offered, not silently re-run
+    assert shown is not None and shown.tool == "grayscale"  # re-offered, not silently re-run
     assert len((workspace / RUNS_FILE).read_text().splitlines()) == 1
     turn = s.approve()
     assert len(turn.artifacts) == 1
-    outcomes = [entry["outcome"] for entry in s.log.list("t1")]
+    outcomes = [entry.outcome for entry in s.log.list("t1")]
     assert outcomes == ["interrupted", "ok"]
     assert len(s.store.list("image")) == 2  # the photo and one result
 
@@ -276,7 +276,7 @@ def test_cancelling_a_decision_runs_nothing_and_asks_no_one(workspace: Path) -> 
     assert len(planner.seen) == 1  # the planner was not asked again
     assert not (workspace / RUNS_FILE).exists()
     [logged] = s.log.list(s.thread_id)
-    assert logged["action"] == "cancel" and logged["by"] == "person"
+    assert logged.action == "cancel" and logged.by == "person"
     with pytest.raises(SessionError, match="nothing is waiting"):
         s.cancel_decision()
 
@@ -287,7 +287,7 @@ def test_policy_can_change_between_turns(workspace: Path) -> None:
     s.cancel_decision()
     s.policy = "auto"
     assert s.send("gray, and don't ask").pending is None
-    assert [e["by"] for e in s.log.list(s.thread_id)] == ["person", "policy: auto"]
+    assert [e.by for e in s.log.list(s.thread_id)] == ["person", "policy: auto"]
     with pytest.raises(ValueError, match="policy="):
         s.policy = "sometimes"
 
@@ -306,7 +306,7 @@ def test_undo_sets_the_last_result_aside_through_the_history(workspace: Path) ->
     assert [a.id for a in s.artifacts()] == [photo.id, gray.id]
     assert crop.path.is_file()  # set aside, not deleted
     assert s.agent.get_state(s.config).values["messages"][-1].content == text
-    assert [e["undone"] for e in s.history()] == [False, True]
+    assert [e.undone for e in s.history()] == [False, True]
 
     s.undo()
     assert [a.id for a in s.artifacts()] == [photo.id]
@@ -327,7 +327,7 @@ def test_a_person_named_file_is_imported_from_anywhere(workspace: Path, tmp_path
     assert s.store.import_file(elsewhere / "photo.jpg", grant=True).kind == "image"
     # the caller's own attachments are the caller's: send() imports them from wherever they are ...
     turn = s.send("gray it", attachments=[elsewhere / "photo.jpg"])
-    assert turn.pending["args"]["image"] == s.artifacts()[0].id
+    assert turn.pending.args["image"] == s.artifacts()[0].id
     # ... while a path a planner names stays inside the workspace
     planner = ScriptedPlanner([{"name": "grayscale", "args": {"image": str(elsewhere / "photo.jpg"),
                                                               "prompts": ["g"]}}])

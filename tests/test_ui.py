@@ -10,18 +10,19 @@ from PIL import Image
 from rich.console import Console
 
 from vitron_agent.artifacts import Artifact
+from vitron_agent.decisions import Decision, LogEntry, StepView
 from vitron_agent.ui import decision_panel, history_table, result_view, thumbnail
 
 from conftest import PHOTO
 
-SHOWN = {
-    "id": "c1", "tool": "segment_image", "module": "B", "module_name": "image segmentation",
-    "args": {"image": "549a74bc70d197fe", "target": "the white motorcycle", "region": {"x1": 60.0, "y1": 90.0,
-             "x2": 580.0, "y2": 380.0}, "points": []},
-    "summary": "", "preview": "p1", "backend": "classic (OpenCV GrabCut; configured)",
-    "notes": ["box (60, 90, 700, 380) was clipped to the 640 x 480 image: (60, 90, 640, 380)"],
-    "changed": ["target"], "response": "Segmenting motorcycle.", "error": None,
-}
+STEP = StepView(
+    number=1, tool="segment_image", module="B", module_name="image segmentation",
+    args={"image": "549a74bc70d197fe", "target": "the white motorcycle", "region": {"x1": 60.0, "y1": 90.0,
+          "x2": 580.0, "y2": 380.0}, "points": []},
+    summary="", preview="p1", backend="classic (OpenCV GrabCut; configured)",
+    notes=["box (60, 90, 700, 380) was clipped to the 640 x 480 image: (60, 90, 640, 380)"], changed=["target"],
+)
+SHOWN = Decision(id="c1", steps=[STEP], asking=[1], response="Segmenting motorcycle.")
 
 
 def text_of(renderable: object, width: int = 120) -> str:
@@ -42,7 +43,7 @@ def test_the_decision_panel_shows_module_arguments_backend_preview_and_notes() -
 
 
 def test_a_refused_edit_is_said_in_the_panel() -> None:
-    text = text_of(decision_panel({**SHOWN, "error": "segment_image has no argument colour"}))
+    text = text_of(decision_panel(SHOWN.model_copy(update={"error": "segment_image has no argument colour"})))
     assert "That change was not applied: segment_image has no argument colour" in text
 
 
@@ -60,10 +61,9 @@ def test_results_and_history_list_ids_kinds_paths_and_outcomes(tmp_path: Path) -
                     parents=("p0",), call={"tool": "segment_image"}, created=datetime.now(timezone.utc))
     text = text_of(result_view("Segmented it.", [mask]))
     assert "Segmented it." in text and "m1" in text and "mask" in text and "m.png" in text
-    entries = [{"tool": "segment_image", "action": "approve", "by": "person", "outcome": "ok", "artifacts": ["m1"],
-                "message": "Segmented it.", "changed": ["region"], "undone": True},
-               {"tool": "edit_image", "action": "reject", "by": "person", "outcome": None, "artifacts": [],
-                "feedback": "not the van"}]
+    entries = [LogEntry(id="1", tool="segment_image", action="approve", by="person", outcome="ok", artifacts=["m1"],
+                        message="Segmented it.", changed=["region"], undone=True),
+               LogEntry(id="2", tool="edit_image", action="reject", by="person", feedback="not the van")]
     history = text_of(history_table(entries))
     assert "approve (region edited)" in history and "ok (undone)" in history
     assert "reject" in history and "not the van" in history

@@ -25,7 +25,7 @@ def test_every_surface_shares_the_open_workspace(workspace: Path) -> None:
     done = tools["segment_image"].invoke({"image": photo.id, "region": [60, 90, 580, 380]})
     assert done.startswith("Segmented the region")
     # both surfaces wrote to the one log, each under its own thread
-    assert {entry["thread_id"] for entry in opened.log.list()} == {session.thread_id, "langchain"}
+    assert {entry.thread for entry in opened.log.list()} == {session.thread_id, "langchain"}
     assert planner_from_spec("rules", workspace=opened) is not None
     assert build_agent(RulePlanner(), workspace=opened) is not None
 

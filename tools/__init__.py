@@ -42,6 +42,7 @@ from vitron_agent.tools.base import (
     outside_decision,
     readiness,
     run_logged,
+    validated_args,
 )
 
 from vitron_agent.invocation import Module
@@ -67,6 +68,7 @@ __all__ = [
     "readiness",
     "run_logged",
     "tool_for_module",
+    "validated_args",
 ]
 
 ENTRY_POINT_GROUP = "vitron_agent.tools"

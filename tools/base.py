@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from vitron_agent.artifacts import ArtifactStore
+    from vitron_agent.decisions import LogEntry
     from vitron_agent.invocation import Module
     from vitron_agent.workspace import Workspace
 
@@ -60,6 +61,7 @@ __all__ = [
     "outside_decision",
     "readiness",
     "run_logged",
+    "validated_args",
 ]
 
 logger = logging.getLogger("vitron_agent.tools")
@@ -134,6 +136,22 @@ def call_arguments(args: BaseModel) -> dict[str, Any]:
     return args.arguments() if isinstance(args, ToolCall) else args.model_dump(mode="json")
 
 
+def validated_args(tool: Any, args: dict[str, Any]) -> BaseModel:
+    """The tool's typed arguments from JSON data.
+
+    Raises:
+        CallError: naming the tool and each argument that is wrong, in words a planner or person can act on.
+    """
+    from pydantic import ValidationError
+
+    from vitron_agent.calls import CallError
+
+    try:
+        return tool.Args.model_validate(dict(args))
+    except ValidationError as error:
+        raise CallError.from_validation(tool.name, error) from None
+
+
 def call_record(tool: Any, args: BaseModel | dict[str, Any]) -> dict[str, Any]:
     """``{"tool": name, "args": ...}``: how a call is kept with the artifacts it made (``ToolContext.call``)."""
     return {"tool": tool.name, "args": call_arguments(args) if isinstance(args, BaseModel) else dict(args)}
@@ -177,11 +195,14 @@ def failure_text(tool: Any, error: BaseException) -> str:
     return f"{tool.name} failed: {reason}"
 
 
-def outside_decision(thread: str, tool: Any, record: dict[str, Any], *, action: str, by: str) -> dict[str, Any]:
+def outside_decision(thread: str, tool: Any, record: dict[str, Any], *, action: str, by: str,
+                     **extra: Any) -> LogEntry:
     """A decision-log entry for a call made outside the graph (LangChain tools, the MCP server): a new id in
     ``thread``, the tool and its module, the arguments as recorded, and who decided what."""
-    return {"id": f"{thread}/{uuid.uuid4().hex}", "tool": tool.name,
-            "module": tool.module.value if tool.module else None, "args": record, "action": action, "by": by}
+    from vitron_agent.decisions import LogEntry
+
+    return LogEntry(id=f"{thread}/{uuid.uuid4().hex}", tool=tool.name,
+                    module=tool.module.value if tool.module else None, args=record, action=action, by=by, **extra)
 
 
 def run_logged(tool: Any, record: dict[str, Any], decision_id: str, workspace: Workspace) -> ToolResult:

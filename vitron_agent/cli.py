@@ -138,21 +138,20 @@ def run(
             turn = session.send(request, attachments=opened.attachments, region=opened.region)
             made += turn.artifacts
             for _ in range(MAX_APPROVALS):
-                if turn.pending is None or not yes or _failed_step(turn.pending):
+                if turn.pending is None or not yes or turn.pending.failed:
                     break  # a failed step is not retried blindly: the person decides (chat --resume)
                 turn = session.approve()
                 made += turn.artifacts
-        decisions = [_logged_decision(entry) for entry in session.history()[known:]]
-        if turn.pending is not None:
-            decisions.append(_pending_decision(turn.pending))
+        decisions = session.history()[known:]
     if as_json:
-        print(json.dumps({"thread": session.thread_id, "decisions": decisions,
+        print(json.dumps({"thread": session.thread_id, "decisions": [d.model_dump(mode="json") for d in decisions],
+                          "pending": turn.pending.model_dump(mode="json") if turn.pending else None,
                           "artifacts": [_artifact_json(a) for a in made], "text": turn.text}, indent=2))
     else:
         _print_run(console, session, turn, made)
     if turn.pending is not None:
-        raise typer.Exit(1 if _failed_step(turn.pending) else NEEDS_APPROVAL)
-    if any(d["outcome"] in ("failed", "cancelled", "interrupted") for d in decisions):
+        raise typer.Exit(1 if turn.pending.failed else NEEDS_APPROVAL)
+    if any(d.outcome in ("failed", "cancelled", "interrupted") for d in decisions):
         raise typer.Exit(1)
 
 
@@ -233,7 +232,7 @@ def _open(workspace: Path, planner_spec: str | None, policy: str, resume: str | 
     opened = Workspace(workspace, import_roots=[Path.cwd()])
     spec = planner_spec or configured_spec(opened)
     session = Session(opened, planner_from_spec(spec, workspace=opened), policy=_policy(policy), thread_id=resume)
-    if resume is not None and session.agent.get_state(session.config).created_at is None:
+    if resume is not None and not session.exists():
         raise CliError(f"there is no thread {resume!r} in {opened.root}; {_known_threads(session)}")
     attachments = [session.store.import_file(path, grant=True) for path in media]
     box = parse_box(region) if region else None
@@ -299,9 +298,7 @@ def _policy(text: str) -> Any:
 
 
 def _known_threads(session: Session) -> str:
-    threads = list(dict.fromkeys(
-        item.config["configurable"]["thread_id"] for item in session.agent.checkpointer.list(None, limit=500)
-    ))
+    threads = session.threads()
     return f"threads there: {', '.join(threads[:10])}" if threads else "it holds no threads yet"
 
 
@@ -328,26 +325,11 @@ def _print_run(console: Console, session: Session, turn: Turn, made: list[Artifa
     if turn.pending is None:
         console.print(result_view(turn.text, made), soft_wrap=not made)  # a text answer stays one line
         return
-    preview = turn.pending.get("preview")
+    preview = turn.pending.current.preview
     console.print(decision_panel(turn.pending, preview=session.store.get(preview).path if preview else None,
                                  keys="not run"))
     console.print(f"Not run (exit {NEEDS_APPROVAL}): add --yes to approve it, or review it with "
                   f"vitron-agent chat --resume {session.thread_id}", highlight=False, soft_wrap=True)
-
-
-def _failed_step(shown: dict[str, Any]) -> bool:
-    return any(step.get("status") == "failed" for step in shown.get("steps") or [])
-
-
-def _logged_decision(entry: dict[str, Any]) -> dict[str, Any]:
-    keys = ("id", "tool", "module", "args", "action", "by", "backend", "outcome", "artifacts", "message")
-    return {key: entry.get(key) for key in keys}
-
-
-def _pending_decision(shown: dict[str, Any]) -> dict[str, Any]:
-    return {"id": shown["id"], "tool": shown["tool"], "module": shown.get("module"), "args": shown["args"],
-            "action": "pending", "by": None, "backend": shown.get("backend"), "readiness": shown.get("readiness"),
-            "outcome": None, "artifacts": [], "message": shown.get("summary")}
 
 
 def _artifact_json(artifact: Artifact) -> dict[str, Any]:

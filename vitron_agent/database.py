@@ -14,8 +14,9 @@ import random
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
-__all__ = ["connect"]
+__all__ = ["connect", "sqlite_checkpointer"]
 
 TIMEOUT_S = 30.0
 
@@ -39,3 +40,10 @@ def connect(path: str | Path, *, isolation_level: str | None = None) -> sqlite3.
             time.sleep(random.uniform(0.005, 0.05))
     connection.execute("PRAGMA synchronous = NORMAL")
     return connection
+
+
+def sqlite_checkpointer(path: Path) -> Any:
+    """The graph's default checkpointer: LangGraph's SqliteSaver on one of the workspace's SQLite files."""
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    return SqliteSaver(connect(path, isolation_level=""))

@@ -1,15 +1,25 @@
-"""The decision log: every approval, edit and rejection, with what was shown and what came of it.
+"""Decisions: what the person is shown before anything runs, how they answer, and the log of what was decided.
 
-Graph state already holds each thread's decisions; this log keeps them beside the artifacts, queryable across
-threads, and is written by the node that acts on a decision, before it acts: an approval is on disk before its
-tool starts, so no side-effecting tool ever runs without a recorded approval, and a tool that finished is
-known to have finished even if the process died before the graph saved its checkpoint.
+- :class:`Decision` is what the review shows, built once by the graph: the plan's steps (tool, module, typed
+  arguments, summary, preview, what runs, whether it can run here), which steps are asking, the policy, and why
+  the last answer was refused. The review's LangGraph interrupt carries it as JSON beside LangChain's
+  human-in-the-loop fields (``action_requests``, ``review_configs``), so LangChain front ends can drive it.
+- The answers: ours (:class:`Approve`, :class:`Edit`, :class:`Remove`, :class:`Reject`, :class:`Cancel`) and
+  LangChain's ``{"decisions": [...]}``, both read by :func:`read_answer`.
+- :class:`DecisionLog` keeps every decision as a :class:`LogEntry` beside the artifacts, queryable across
+  threads, written by the node that acts on a decision before it acts: an approval is on disk before its tool
+  starts, so no side-effecting tool ever runs without a recorded approval, and a tool that finished is known to
+  have finished even if the process died before the graph saved its checkpoint.
 
 Usage::
 
+    decision = Decision.from_interrupt(snapshot.interrupts[0].value)
+    print(decision.summary, decision.can_run)
+    agent.invoke(Command(resume={"decisions": [{"type": "approve"}]}), config)   # or {"action": "approve"}
+
     log = DecisionLog(workspace)
-    log.record(thread_id, decision)                   # before running
-    log.finish(decision["id"], "ok", artifacts, "")  # after
+    log.record(thread_id, entry)                      # before running
+    log.finish(entry.id, "ok", artifacts, "")         # after
 """
 
 from __future__ import annotations
@@ -19,11 +29,27 @@ import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from vitron_agent import database
+from vitron_agent.readiness import Readiness
 
-__all__ = ["DecisionLog"]
+__all__ = [
+    "Answer",
+    "AnswerError",
+    "Approve",
+    "Cancel",
+    "Decision",
+    "DecisionLog",
+    "Edit",
+    "LogEntry",
+    "Reject",
+    "Remove",
+    "StepView",
+    "read_answer",
+]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS decisions (
@@ -39,6 +65,55 @@ CREATE TABLE IF NOT EXISTS decisions (
 )
 """
 _FIELDS = "thread_id, created, decision, outcome, artifacts, message, finished"
+ALLOWED = ("approve", "edit", "reject")
+"""What a LangChain front end may answer for each action (LangChain's ``review_configs``)."""
+
+
+# -- the log's entries --------------------------------------------------------------------------------------------
+
+
+class LogEntry(BaseModel):
+    """One decision about one call: who decided what, on which arguments, and, once known, what came of it.
+
+    The graph writes one per plan step it approves (and one per rejection or cancel); the MCP server and the
+    LangChain tools write one per call they run or propose. The log fills in ``thread``, ``recorded`` and the
+    outcome fields.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    id: str
+    tool: str
+    module: str | None = None
+    action: Literal["approve", "reject", "cancel", "propose"]
+    by: str
+    """who decided: "person", "policy: ask", "mcp client", "langchain caller", ..."""
+    args: dict[str, Any] = {}
+    call: str | None = None
+    """the plan step's id (graph decisions)"""
+    plan: str | None = None
+    step: int | None = None
+    steps: int | None = None
+    changed: list[str] = []
+    preview: str | None = None
+    backend: str | None = None
+    feedback: str = ""
+    proposal: str | None = None
+    """the proposal this approval answers (MCP)"""
+    thread: str = ""
+    recorded: str | None = None
+    outcome: str | None = None
+    """ok, failed, cancelled, interrupted, skipped; approved or rejected for a proposal; None until known"""
+    artifacts: list[str] = []
+    message: str | None = None
+    finished: str | None = None
+    undone: bool = False
+    """set by ``Session.history``: the run's results were set aside by undo"""
+
+    def decided(self) -> dict[str, Any]:
+        """What is stored as the decision itself (the log keeps the thread and outcome in their own columns)."""
+        return self.model_dump(mode="json", exclude={"thread", "recorded", "outcome", "artifacts", "message",
+                                                     "finished", "undone"})
 
 
 class DecisionLog:
@@ -60,15 +135,15 @@ class DecisionLog:
         with self._lock:
             self._db.close()
 
-    def record(self, thread_id: str, decision: Mapping[str, Any]) -> dict[str, Any]:
-        """Store a decision (it must have an ``id``) unless that id is already stored; return the stored entry,
-        with its outcome if it has one."""
+    def record(self, thread_id: str, entry: LogEntry) -> LogEntry:
+        """Store a decision unless its id is already stored; return the stored entry, with its outcome if it
+        has one."""
         with self._lock:
             self._db.execute(
                 "INSERT OR IGNORE INTO decisions (id, thread_id, created, decision) VALUES (?, ?, ?, ?)",
-                (decision["id"], thread_id, _now(), json.dumps(dict(decision), default=str)),
+                (entry.id, thread_id, _now(), json.dumps(entry.decided(), default=str)),
             )
-            row = self._db.execute(f"SELECT {_FIELDS} FROM decisions WHERE id = ?", (decision["id"],)).fetchone()
+            row = self._db.execute(f"SELECT {_FIELDS} FROM decisions WHERE id = ?", (entry.id,)).fetchone()
         return _entry(row)
 
     def finish(self, decision_id: str, outcome: str, artifacts: Sequence[str] = (), message: str = "") -> None:
@@ -79,12 +154,12 @@ class DecisionLog:
                 (outcome, json.dumps(list(artifacts)), message, _now(), decision_id),
             )
 
-    def get(self, decision_id: str) -> dict[str, Any] | None:
+    def get(self, decision_id: str) -> LogEntry | None:
         with self._lock:
             row = self._db.execute(f"SELECT {_FIELDS} FROM decisions WHERE id = ?", (decision_id,)).fetchone()
         return _entry(row) if row else None
 
-    def list(self, thread_id: str | None = None) -> list[dict[str, Any]]:
+    def list(self, thread_id: str | None = None) -> list[LogEntry]:
         """Every decision (of one thread, or all), oldest first, each with its outcome once known."""
         query = f"SELECT {_FIELDS} FROM decisions"
         with self._lock:
@@ -95,18 +170,210 @@ class DecisionLog:
         return [_entry(row) for row in rows]
 
 
-def _entry(row: tuple) -> dict[str, Any]:
+def _entry(row: tuple) -> LogEntry:
     thread_id, created, decision, outcome, artifacts, message, finished = row
-    return {
-        **json.loads(decision),
-        "thread_id": thread_id,
-        "recorded": created,
-        "outcome": outcome,
-        "artifacts": json.loads(artifacts) if artifacts else [],
-        "message": message,
-        "finished": finished,
-    }
+    return LogEntry.model_validate({
+        **json.loads(decision), "thread": thread_id, "recorded": created, "outcome": outcome,
+        "artifacts": json.loads(artifacts) if artifacts else [], "message": message, "finished": finished,
+    })
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat()
+
+
+# -- what the review shows -----------------------------------------------------------------------------------------
+
+
+class StepView(BaseModel):
+    """One step of a plan as the person sees it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    number: int
+    tool: str
+    module: str | None = None
+    module_name: str | None = None
+    args: dict[str, Any]
+    summary: str
+    status: str = "planned"
+    side_effects: bool = True
+    preview: str | None = None
+    """the artifact id of the region drawn on its image"""
+    backend: str | None = None
+    """what it runs on (backend and checkpoint), as its tool says"""
+    readiness: Readiness = Readiness()
+    notes: list[str] = []
+    changed: list[str] = []
+    """the arguments the person edited"""
+    message: str = ""
+    """what came of it (finished or failed steps)"""
+
+
+class Decision(BaseModel):
+    """A decision waiting for a person: the plan (one step or several), the steps asking now, and the refusal of
+    the last answer, if any. Frozen: an answer makes the graph build a new one."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    """the plan's id"""
+    thread: str = ""
+    response: str = ""
+    """what the planner said"""
+    steps: list[StepView]
+    asking: list[int]
+    """the numbers of the steps this answer decides (all waiting ones, or one under policy "step")"""
+    policy: str = "ask"
+    error: str | None = None
+    """why the last answer was not applied, or why a step failed"""
+
+    @property
+    def current(self) -> StepView:
+        """The first step asking (a single call's only step)."""
+        return self.steps[self.asking[0] - 1]
+
+    @property
+    def tool(self) -> str:
+        return self.current.tool
+
+    @property
+    def args(self) -> dict[str, Any]:
+        return self.current.args
+
+    @property
+    def summary(self) -> str:
+        return self.current.summary
+
+    @property
+    def can_run(self) -> bool:
+        """Every asking step can run on this machine (each step's ``readiness`` says why not)."""
+        return all(self.steps[number - 1].readiness.can_run for number in self.asking)
+
+    @property
+    def failed(self) -> bool:
+        """A step asking again after it failed (approve retries it)."""
+        return any(self.steps[number - 1].status == "failed" for number in self.asking)
+
+    def action_requests(self) -> list[dict[str, Any]]:
+        """LangChain's ``action_requests``: one per asking step, its tool, its arguments, its summary."""
+        return [{"name": step.tool, "args": step.args, "description": step.summary}
+                for step in (self.steps[number - 1] for number in self.asking)]
+
+    def review_configs(self) -> list[dict[str, Any]]:
+        """LangChain's ``review_configs``: approve, edit or reject for each tool asking."""
+        names = dict.fromkeys(self.steps[number - 1].tool for number in self.asking)
+        return [{"action_name": name, "allowed_decisions": list(ALLOWED)} for name in names]
+
+    def interrupt_value(self) -> dict[str, Any]:
+        """What the review's interrupt carries: LangChain's human-in-the-loop request, and this decision whole
+        under ``decision`` (JSON data)."""
+        return {"action_requests": self.action_requests(), "review_configs": self.review_configs(),
+                "decision": self.model_dump(mode="json")}
+
+    @classmethod
+    def from_interrupt(cls, value: Mapping[str, Any]) -> Decision:
+        return cls.model_validate(value["decision"])
+
+
+# -- the answers ---------------------------------------------------------------------------------------------------
+
+
+class Approve(BaseModel):
+    """Run the asking steps as shown (a failed step: try it again)."""
+
+    action: Literal["approve"] = "approve"
+
+
+class Edit(BaseModel):
+    """Change a step's arguments (by default the first asking one); the decision is validated and shown again.
+    ``replace`` takes ``args`` as the whole argument list (a LangChain edit) instead of the changes."""
+
+    action: Literal["edit"] = "edit"
+    args: dict[str, Any]
+    step: int | None = None
+    replace: bool = False
+
+
+class Remove(BaseModel):
+    """Take a step out of the plan (refused while a later step uses its output)."""
+
+    action: Literal["remove"] = "remove"
+    step: int
+
+
+class Reject(BaseModel):
+    """Refuse the plan and tell the planner what was wrong; it plans again."""
+
+    action: Literal["reject"] = "reject"
+    feedback: str = ""
+
+
+class Cancel(BaseModel):
+    """Drop the plan: nothing more runs and the planner is not asked again."""
+
+    action: Literal["cancel"] = "cancel"
+
+
+Answer = Annotated[Union[Approve, Edit, Remove, Reject, Cancel], Field(discriminator="action")]  # noqa: UP007
+_ANSWER: TypeAdapter[Any] = TypeAdapter(Answer)
+
+
+class AnswerError(ValueError):
+    """An answer that cannot be applied; the message is shown with the decision, and nothing runs."""
+
+
+def read_answer(answer: Any, decision: Decision) -> list[Approve | Edit | Remove | Reject | Cancel]:
+    """The person's answer as typed answers: ``"approve"`` or ``"cancel"``, one of ours as a mapping
+    (``{"action": "edit", "args": {...}, "step": 2}``), or LangChain's ``{"decisions": [...]}`` with one
+    decision per asking step, in order.
+
+    Raises:
+        AnswerError: what is wrong with it, in a sentence (a wrong count, an unknown type, an edit of another
+            tool, a malformed answer).
+    """
+    if isinstance(answer, str):
+        word = answer.strip().lower()
+        if word in ("approve", "cancel"):
+            return [_ANSWER.validate_python({"action": word})]
+        raise AnswerError(f"{answer!r} is not an answer here; use approve, edit, remove, reject or cancel")
+    if isinstance(answer, Mapping) and "decisions" in answer:
+        return _langchain_answers(answer["decisions"], decision)
+    if isinstance(answer, Mapping):
+        try:
+            return [_ANSWER.validate_python(dict(answer))]
+        except ValidationError as error:
+            raise AnswerError(_answer_problem(error)) from None
+    raise AnswerError("an answer is approve, edit, remove, reject or cancel, or LangChain's {\"decisions\": [...]}")
+
+
+def _langchain_answers(decisions: Any, decision: Decision) -> list[Approve | Edit | Remove | Reject | Cancel]:
+    """LangChain's human-in-the-loop decisions, one per asking step, as ours."""
+    if not isinstance(decisions, list) or len(decisions) != len(decision.asking):
+        count = len(decisions) if isinstance(decisions, list) else "no list of"
+        raise AnswerError(f"the answer has {count} decisions for {len(decision.asking)} action(s); send one per "
+                          "action, in the order of action_requests")
+    answers: list[Approve | Edit | Remove | Reject | Cancel] = []
+    for number, given in zip(decision.asking, decisions):
+        step = decision.steps[number - 1]
+        kind = given.get("type") if isinstance(given, Mapping) else None
+        if kind == "approve":
+            answers.append(Approve())
+        elif kind == "reject":
+            answers.append(Reject(feedback=str(given.get("message") or "")))
+        elif kind == "edit":
+            edited = given.get("edited_action")
+            if not isinstance(edited, Mapping) or not isinstance(edited.get("args"), Mapping):
+                raise AnswerError(f"the edit of step {number} needs edited_action with name and args")
+            if edited.get("name") != step.tool:
+                raise AnswerError(f"the edit of step {number} must keep its tool {step.tool}, not "
+                                  f"{edited.get('name')!r}; reject it with a message to ask for another tool")
+            answers.append(Edit(args=dict(edited["args"]), step=number, replace=True))
+        else:
+            raise AnswerError(f"unknown decision type {kind!r} for step {number}; use approve, edit or reject")
+    return answers
+
+
+def _answer_problem(error: ValidationError) -> str:
+    lines = [f"{'.'.join(map(str, item['loc'])) or 'answer'}: {item['msg']}" for item in error.errors()]
+    return "that answer cannot be read (" + "; ".join(lines) + "); use approve, edit, remove, reject or cancel"

@@ -90,7 +90,7 @@ def _as_structured_tool(tool: Any, workspace: Any) -> Any:
         decision = outside_decision(THREAD, tool, record, action="approve", by="langchain caller")
         workspace.log.record(THREAD, decision)
         try:
-            result = run_logged(tool, record, decision["id"], workspace)
+            result = run_logged(tool, record, decision.id, workspace)
         except ToolFailed as error:  # one line with the fix, as LangChain's tool error (the agent sees it)
             raise ToolException(str(error)) from None
         return result.text or "Done.", [workspace.store.get(i).brief() for i in result.artifacts]

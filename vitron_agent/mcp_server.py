@@ -16,125 +16,140 @@ import inspect
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-__all__ = ["build_server"]
+if TYPE_CHECKING:
+    from vitron_agent.workspace import Workspace
+
+__all__ = ["VitronMcp", "build_server"]
 
 THREAD = "mcp"
 """The decision log's thread for calls made over MCP."""
 NEEDS_APPROVAL = ("Not run yet: {tool} changes things, so its decision waits for approval. Show it to the person, "
                   "then call approve_decision with decision={id!r} to run it, or reject_decision to drop it.")
+INSTRUCTIONS = ("Vision tools: generate, segment and edit images and videos. Images and videos are artifact ids; "
+                "import_media turns a file path into one. A tool that changes things answers with a decision to "
+                "approve (approve_decision) before it runs.")
 
 
-def build_server(workspace: str | os.PathLike[str], *, policy: str = "ask", tools: Any = None) -> Any:
+def build_server(workspace: Workspace | str | os.PathLike[str], *, policy: str = "ask", tools: Any = None) -> Any:
     """The MCP server: one MCP tool per vision tool, plus ``import_media``, ``approve_decision`` and
     ``reject_decision``.
 
     Args:
-        workspace: where artifacts and the decision log live.
+        workspace: the open workspace, or its folder (files may then be imported from the current folder too).
         policy: ``"ask"``: side-effecting calls wait for ``approve_decision``; ``"auto"``: they run at once.
         tools: tool classes or instances; by default the built-ins and installed plugins.
     """
-    from mcp.server.mcpserver import MCPServer
+    return VitronMcp(workspace, policy=policy, tools=tools).server()
 
-    from vitron_agent.workspace import Workspace
-    from mcp.server.mcpserver.exceptions import ToolError
 
-    from vitron_agent.graphs.review import summary
-    from vitron_agent.readiness import Readiness, check
-    from vitron_agent.tools import (
-        ToolFailed,
-        call_arguments,
-        describe_call,
-        load_tools,
-        outside_decision,
-        run_logged,
-        tool_description,
-    )
+class VitronMcp:
+    """The endpoints of vitron-agent's MCP server, one method each, over one workspace; :meth:`server` registers
+    them with the SDK's ``MCPServer``."""
 
-    if policy not in ("ask", "auto"):
-        raise ValueError(f"policy={policy!r} must be 'ask' or 'auto' for the MCP server")
-    opened = Workspace.of(workspace, import_roots=[Path.cwd()])
-    root, store, log = opened.root, opened.store, opened.log
-    available = load_tools(tools)
-    server = MCPServer("vitron-agent", instructions=(
-        "Vision tools: generate, segment and edit images and videos. Images and videos are artifact ids; "
-        "import_media turns a file path into one. A tool that changes things answers with a decision to approve "
-        "(approve_decision) before it runs."))
+    def __init__(self, workspace: Workspace | str | os.PathLike[str], *, policy: str = "ask",
+                 tools: Any = None) -> None:
+        from vitron_agent.tools import load_tools
+        from vitron_agent.workspace import Workspace
 
-    def run(tool: Any, record: dict[str, Any], decision_id: str) -> str:
+        if policy not in ("ask", "auto"):
+            raise ValueError(f"policy={policy!r} must be 'ask' or 'auto' for the MCP server")
+        self.policy = policy
+        self.workspace = Workspace.of(workspace, import_roots=[Path.cwd()])
+        self.tools = load_tools(tools)
+
+    def server(self) -> Any:
+        """The SDK's server with every endpoint registered."""
+        from mcp.server.mcpserver import MCPServer
+
+        from vitron_agent.tools import tool_description
+
+        server = MCPServer("vitron-agent", instructions=INSTRUCTIONS)
+        for tool in self.tools.values():
+            def call(__tool: Any = tool, **arguments: Any) -> str:
+                return self.call(__tool, arguments)
+
+            call.__signature__ = _signature(tool.Args)  # type: ignore[attr-defined]
+            effect = " Answers with a decision to approve first." if tool.side_effects and self.policy == "ask" else ""
+            server.add_tool(call, name=tool.name, description=f"{tool_description(tool)}{effect}",
+                            meta={"side_effects": tool.side_effects})
+        for endpoint in (self.approve_decision, self.reject_decision, self.import_media):
+            server.add_tool(endpoint)
+        return server
+
+    def call(self, tool: Any, arguments: dict[str, Any]) -> str:
+        """A vision tool's call: under ``ask`` a side-effecting one is proposed (its decision, recorded, waits for
+        ``approve_decision``); otherwise it runs now, its approval recorded first."""
+        from vitron_agent.graphs.review import call_decision
+        from vitron_agent.tools import call_arguments, outside_decision
+
         try:
-            result = run_logged(tool, record, decision_id, opened)
-        except ToolFailed as error:  # recorded by run_logged, then told to the client as the tool's error
-            raise ToolError(str(error)) from None
-        made = [store.get(artifact_id).brief() for artifact_id in result.artifacts]
-        return json.dumps({"status": "done", "text": result.text, "artifacts": made})
+            record = call_arguments(tool.Args.model_validate(arguments))
+        except ValueError as error:  # pydantic's ValidationError included: the client sees what to fix
+            raise _tool_error(str(error)) from None
+        if self.policy == "ask" and tool.side_effects:
+            entry = outside_decision(THREAD, tool, record, action="propose", by="mcp client")
+            self.workspace.log.record(THREAD, entry)
+            decision = call_decision(entry.id, THREAD, tool, record, self.workspace.root)
+            line = decision.current.readiness.line(tool.name)
+            message = f"{line} {NEEDS_APPROVAL.format(tool=tool.name, id=entry.id)}".strip()
+            return json.dumps({"status": "needs_approval", "decision": decision.model_dump(mode="json"),
+                               "message": message})
+        entry = outside_decision(THREAD, tool, record, action="approve", by=f"policy: {self.policy}")
+        self.workspace.log.record(THREAD, entry)
+        return self._run(tool, record, entry.id)
 
-    def register(tool: Any) -> None:
-        def call(**arguments: Any) -> str:
-            try:
-                record = call_arguments(tool.Args.model_validate(arguments))
-            except ValueError as error:  # pydantic's ValidationError included: the client sees what to fix
-                raise ToolError(str(error)) from None
-            if policy == "ask" and tool.side_effects:
-                decision = outside_decision(THREAD, tool, record, action="propose", by="mcp client")
-                log.record(THREAD, decision)
-                runs_on = describe_call(tool, record, root)
-                ready = check(runs_on, root) if runs_on is not None else Readiness()
-                message = NEEDS_APPROVAL.format(tool=tool.name, id=decision["id"])
-                return json.dumps({"status": "needs_approval", "decision": decision["id"], "tool": tool.name,
-                                   "args": record, "summary": summary(tool.name, record),
-                                   "runs_on": runs_on.backend if runs_on else None, "can_run": ready.can_run,
-                                   "readiness": ready.model_dump(),
-                                   "message": f"{ready.line(tool.name)} {message}".strip()})
-            decision = outside_decision(THREAD, tool, record, action="approve", by=f"policy: {policy}")
-            log.record(THREAD, decision)
-            return run(tool, record, decision["id"])
+    def approve_decision(self, decision: str) -> str:
+        """Run a proposed call, as it was shown (the decision's id from a tool's needs_approval answer)."""
+        from vitron_agent.tools import outside_decision
 
-        call.__signature__ = _signature(tool.Args)  # type: ignore[attr-defined]
-        effect = (" Answers with a decision to approve first." if tool.side_effects and policy == "ask" else "")
-        server.add_tool(call, name=tool.name, description=f"{tool_description(tool)}{effect}",
-                        meta={"side_effects": tool.side_effects})
+        proposal = self.workspace.log.get(decision)
+        if proposal is None or proposal.action != "propose":
+            raise _tool_error(f"there is no proposed decision {decision!r}; call the tool first")
+        if proposal.outcome is not None:
+            raise _tool_error(f"decision {decision!r} was already {proposal.outcome}")
+        tool = self.tools[proposal.tool]
+        approval = outside_decision(THREAD, tool, proposal.args, action="approve", by="mcp client",
+                                    proposal=decision).model_copy(update={"id": f"{decision}/approve"})
+        self.workspace.log.record(THREAD, approval)
+        self.workspace.log.finish(decision, "approved", (), "approved by the MCP client")
+        return self._run(tool, proposal.args, approval.id)
 
-    for tool in available.values():
-        register(tool)
-
-    @server.tool()
-    def approve_decision(decision: str) -> str:
-        """Run a proposed call, as it was shown (the decision id from a tool's needs_approval answer)."""
-        proposal = log.get(decision)
-        if proposal is None or proposal.get("action") != "propose":
-            raise ToolError(f"there is no proposed decision {decision!r}; call the tool first")
-        if proposal["outcome"] is not None:
-            raise ToolError(f"decision {decision!r} was already {proposal['outcome']}")
-        tool = available[proposal["tool"]]
-        approval = {"id": f"{decision}/approve", "tool": tool.name, "module": proposal.get("module"),
-                    "args": proposal["args"], "action": "approve", "by": "mcp client", "proposal": decision}
-        log.record(THREAD, approval)
-        log.finish(decision, "approved", (), "approved by the MCP client")
-        return run(tool, proposal["args"], approval["id"])
-
-    @server.tool()
-    def reject_decision(decision: str, reason: str = "") -> str:
+    def reject_decision(self, decision: str, reason: str = "") -> str:
         """Drop a proposed call; nothing runs."""
-        proposal = log.get(decision)
-        if proposal is None or proposal.get("action") != "propose" or proposal["outcome"] is not None:
-            raise ToolError(f"there is no open proposed decision {decision!r}")
-        log.finish(decision, "rejected", (), reason or "rejected by the MCP client")
+        proposal = self.workspace.log.get(decision)
+        if proposal is None or proposal.action != "propose" or proposal.outcome is not None:
+            raise _tool_error(f"there is no open proposed decision {decision!r}")
+        self.workspace.log.finish(decision, "rejected", (), reason or "rejected by the MCP client")
         return json.dumps({"status": "rejected", "decision": decision})
 
-    @server.tool()
-    def import_media(path: str) -> str:
+    def import_media(self, path: str) -> str:
         """Bring an image or video file (inside the server's folder or workspace) into the store; answers with
         its artifact id, for the tools' image or video argument."""
         try:
-            artifact = store.import_file(path)
+            artifact = self.workspace.store.import_file(path)
         except (ValueError, OSError) as error:  # MediaError and PathOutsideWorkspace are ValueErrors
-            raise ToolError(str(error)) from None
+            raise _tool_error(str(error)) from None
         return json.dumps({"id": artifact.id, "kind": artifact.kind, "width": artifact.meta["width"],
                            "height": artifact.meta["height"]})
 
-    return server
+    def _run(self, tool: Any, record: dict[str, Any], decision_id: str) -> str:
+        from vitron_agent.tools import ToolFailed, run_logged
+
+        try:
+            result = run_logged(tool, record, decision_id, self.workspace)
+        except ToolFailed as error:  # recorded by run_logged, then told to the client as the tool's error
+            raise _tool_error(str(error)) from None
+        made = [self.workspace.store.get(artifact_id).brief() for artifact_id in result.artifacts]
+        return json.dumps({"status": "done", "text": result.text, "artifacts": made})
+
+
+def _tool_error(message: str) -> Exception:
+    """The SDK's tool error: the client sees the message as the call's error."""
+    from mcp.server.mcpserver.exceptions import ToolError
+
+    return ToolError(message)
 
 
 def _signature(model: Any) -> inspect.Signature:
@@ -149,5 +164,5 @@ def _signature(model: Any) -> inspect.Signature:
         default = inspect.Parameter.empty if field.is_required() else field.get_default(call_default_factory=True)
         described = Field(description=field.description) if field.description else Field()
         parameters.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
-                                            annotation=Annotated[field.annotation, *field.metadata, described]))
+                                            annotation=Annotated[(field.annotation, *field.metadata, described)]))
     return inspect.Signature(parameters, return_annotation=str)

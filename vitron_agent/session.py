@@ -13,7 +13,7 @@ Usage::
 
     session = Session("workspace", ScriptedPlanner([...]), tools=[Grayscale()])
     turn = session.send("make it black and white", attachments=["photo.jpg"])
-    print(turn.pending["summary"])        # what would run
+    print(turn.pending.summary)           # what would run (a typed Decision)
     turn = session.approve()
     print(turn.text, [a.path for a in turn.artifacts])
 """
@@ -24,16 +24,19 @@ import copy
 import os
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.messages import HumanMessage
 from langgraph.types import Command
 from pydantic import BaseModel, ConfigDict
 
 from vitron_agent.artifacts import Artifact
 from vitron_agent.calls import Attachment
+from vitron_agent.decisions import Decision, LogEntry
+from vitron_agent.graphs import history
 from vitron_agent.graphs.agent import Policy, build_agent, check_policy
 from vitron_agent.graphs.plan import Plan
 from vitron_agent.models import ModelManager
@@ -45,7 +48,6 @@ __all__ = ["Session", "SessionError", "Turn"]
 
 Progress = Callable[[dict[str, Any]], None]
 
-UNDONE = "Undid {tool}: its results are set aside (still in the store: {artifacts})."
 
 
 class SessionError(RuntimeError):
@@ -57,7 +59,7 @@ class Turn(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    pending: dict[str, Any] | None
+    pending: Decision | None
     text: str
     artifacts: list[Artifact]
 
@@ -109,10 +111,9 @@ class Session:
     # -- the conversation ----------------------------------------------------------------------------------
 
     @property
-    def pending(self) -> dict[str, Any] | None:
+    def pending(self) -> Decision | None:
         """The decision waiting for the person, or None."""
-        interrupts = self.agent.get_state(self.config).interrupts
-        return interrupts[0].value if interrupts else None
+        return history.waiting(self.agent, self.config)
 
     @property
     def policy(self) -> Policy:
@@ -144,7 +145,7 @@ class Session:
         """
         if self.pending is not None:
             raise SessionError("a decision is waiting; approve(), edit() or reject() it first")
-        known = list(self.agent.get_state(self.config).values.get("attachments") or [])
+        known = [attachment.model_dump() for attachment in self.attachments()]
         for item in attachments:
             artifact = item if isinstance(item, Artifact) else self.store.import_file(item, grant=True)
             known.append(Attachment.from_artifact(artifact).model_dump())
@@ -191,24 +192,30 @@ class Session:
 
     def artifacts(self) -> list[Artifact]:
         """The thread's artifacts, oldest first: attachments and what tools made (minus undone results)."""
-        values = self.agent.get_state(self.config).values
-        ids = [a["ref"] for a in values.get("attachments") or []] + list(values.get("artifacts") or [])
+        ids = [a.ref for a in self.attachments()] + history.produced(self.agent, self.config)
         return [self.store.get(i) for i in dict.fromkeys(ids)]
 
-    def history(self) -> list[dict[str, Any]]:
+    def attachments(self) -> list[Attachment]:
+        """The media attached in this thread, oldest first (the latest is what the next request works on)."""
+        return history.attachments(self.agent, self.config)
+
+    def history(self) -> list[LogEntry]:
         """Every decision of this thread from the decision log, oldest first, with its outcome; ``undone`` marks
         a tool run whose results were set aside by :meth:`undo`."""
-        present = set(self.agent.get_state(self.config).values.get("artifacts") or [])
-        return [
-            {**entry, "undone": bool(entry["artifacts"]) and present.isdisjoint(entry["artifacts"])}
-            for entry in self.log.list(self.thread_id)
-        ]
+        return history.entries(self.agent, self.config, self.log)
 
     @property
     def plan(self) -> Plan | None:
         """The thread's plan: the one waiting or running, else the last one (finished)."""
-        value = self.agent.get_state(self.config).values.get("plan")
-        return Plan.model_validate(value) if value else None
+        return history.plan(self.agent, self.config)
+
+    def exists(self) -> bool:
+        """Whether the workspace holds this thread yet (a new session's thread exists after its first turn)."""
+        return history.exists(self.agent, self.config)
+
+    def threads(self) -> list[str]:
+        """The workspace's threads, most recently written first."""
+        return history.threads(self.agent)
 
     def undo(self, step: int | None = None) -> str | Turn:
         """Go back through the checkpointer's history; nothing is deleted (artifacts are immutable and the old
@@ -225,94 +232,35 @@ class Session:
         Raises:
             SessionError: a decision is waiting (no step), or there is nothing to go back to.
         """
-        if step is not None:
-            before, plan = self._before_step(step)
-            self.agent.update_state(before.config, {"plan": _replanned(plan, step).model_dump(), "step": "review"},
-                                    as_node="validate")
-            return self._run(None)
-        state = self.agent.get_state(self.config)
-        if state.interrupts:
-            raise SessionError("a decision is waiting; answer it before undoing")
-        present = set(state.values.get("artifacts") or [])
-        last = next((entry for entry in reversed(self.log.list(self.thread_id))
-                     if entry["outcome"] == "ok" and present.intersection(entry["artifacts"])), None)
-        if last is None:
-            raise SessionError("there is no tool result to undo in this thread")
-        before = self._checkpoint(lambda plan, index: plan.steps[index].decision == last["id"])
-        plan = Plan.model_validate(before.values["plan"])
-        for later in plan.steps[plan.next_step("approved") or 0:]:
-            later.status = "cancelled" if later.status == "approved" else later.status
-        text = UNDONE.format(tool=last["tool"], artifacts=", ".join(last["artifacts"]))
-        self.agent.update_state(before.config, {"plan": plan.model_dump(), "answer": text,
-                                                "messages": [AIMessage(text)]}, as_node="report")
-        return text
+        with _said_as_session_errors():
+            if step is None:
+                return history.undo_last(self.agent, self.config, self.log)
+            history.back_to_step(self.agent, self.config, step)
+        return self._run(None)
 
     def fork(self, step: int | None = None) -> Session:
         """A new thread that starts from this one's state (now, or just before step ``step`` of the current plan
         ran, with that step and the later ones waiting for review); this thread stays as it is.
 
         Returns:
-            a session on the new thread, sharing this one's graph, store and models.
+            a session on the new thread, sharing this one's graph, workspace and models.
         """
-        if step is None:
-            source = self.agent.get_state(self.config)
-            values, as_node = dict(source.values), "report"
-            if source.next:
-                raise SessionError("fork while a decision waits needs a step number (fork(step=N))")
-        else:
-            before, plan = self._before_step(step)
-            values = {**before.values, "plan": _replanned(plan, step).model_dump(), "step": "review"}
-            as_node = "validate"
         forked = copy.copy(self)
         forked.thread_id = uuid.uuid4().hex
         forked.config = {"configurable": {**self.config["configurable"], "thread_id": forked.thread_id}}
         forked._cancel = threading.Event()
-        self.agent.update_state(forked.config, values, as_node=as_node)
-        if as_node == "validate":
-            forked._run(None)
+        with _said_as_session_errors():
+            if history.fork(self.agent, self.config, forked.config, step):
+                forked._run(None)
         return forked
-
-    def _before_step(self, step: int) -> tuple[Any, Plan]:
-        current = self.plan
-        if current is None or not 1 <= step <= len(current.steps):
-            raise SessionError(f"the current plan has no step {step}")
-        before = self._checkpoint(lambda plan, index: plan.id == current.id and index == step - 1)
-        return before, Plan.model_validate(before.values["plan"])
-
-    def _checkpoint(self, wanted: Callable[[Plan, int], bool]) -> Any:
-        """Walk the thread's parents back to the checkpoint taken just before a step ran: the first whose plan's
-        next approved step satisfies ``wanted(plan, index)``."""
-        snapshot = self.agent.get_state(self.config)
-        while snapshot is not None:
-            if snapshot.next == ("execute",) and snapshot.values.get("plan"):
-                plan = Plan.model_validate(snapshot.values["plan"])
-                index = plan.next_step("approved")
-                if index is not None and wanted(plan, index):
-                    return snapshot
-            snapshot = self.agent.get_state(snapshot.parent_config) if snapshot.parent_config else None
-        raise SessionError("that step never ran in this thread, so there is no state before it to return to")
 
     def recover(self) -> None:
         """If a run was cut off while a step ran (the process died, or the terminal stopped waiting), offer that
         step and the rest of its plan again as a decision; finished steps are kept and never re-run. If the step
         had in fact finished, the plan just goes on. Runs on construction; harmless when nothing was cut off."""
-        snapshot = self.agent.get_state(self.config)
-        if snapshot.next != ("execute",):
-            return
-        plan = Plan.model_validate(snapshot.values["plan"])
-        index = plan.next_step("approved")
-        entry = self.log.get(plan.steps[index].decision or "") if index is not None else None
-        if index is not None and (entry is None or entry["outcome"] != "ok"):
-            if entry is not None:
-                self.log.finish(entry["id"], "interrupted", (), "the process stopped while the tool was running")
-            for later in plan.steps[index:]:
-                if later.status == "approved":
-                    if later is not plan.steps[index] and later.decision:
-                        self.log.finish(later.decision, "skipped", (), "the process stopped before it ran")
-                    later.status, later.decision = "planned", None
-            self.agent.update_state(self.config, {"plan": plan.model_dump(), "step": "review"}, as_node="validate")
-        for _ in self.agent.stream(None, self.config, stream_mode="custom"):
-            pass
+        if history.cut_off(self.agent, self.config, self.log):
+            for _ in self.agent.stream(None, self.config, stream_mode="custom"):
+                pass
 
     # -- internals -----------------------------------------------------------------------------------------
 
@@ -322,25 +270,24 @@ class Session:
         return self._run(Command(resume=answer))
 
     def _run(self, graph_input: Any) -> Turn:
-        before = len(self.agent.get_state(self.config).values.get("artifacts") or [])
+        before = len(history.produced(self.agent, self.config))
         self._cancel.clear()
         for event in self.agent.stream(graph_input, self.config, stream_mode="custom"):
             if self.on_progress is not None and isinstance(event, dict) and "progress" in event:
                 self.on_progress(event["progress"])
         snapshot = self.agent.get_state(self.config)
-        pending = snapshot.interrupts[0].value if snapshot.interrupts else None
-        produced = (snapshot.values.get("artifacts") or [])[before:]
-        text = pending.get("response", "") if pending else snapshot.values.get("answer") or ""
-        return Turn(pending=pending, text=text, artifacts=[self.store.get(i) for i in produced])
+        pending = Decision.from_interrupt(snapshot.interrupts[0].value) if snapshot.interrupts else None
+        made = (snapshot.values.get("artifacts") or [])[before:]
+        text = pending.response if pending else snapshot.values.get("answer") or ""
+        return Turn(pending=pending, text=text, artifacts=[self.store.get(i) for i in made])
 
 
-def _replanned(plan: Plan, step: int) -> Plan:
-    """The plan with step ``step`` and the later ones waiting for review again, their results forgotten."""
-    plan = plan.model_copy(deep=True)
-    for later in plan.steps[step - 1:]:
-        later.status, later.decision, later.artifacts, later.message = "planned", None, [], ""
-    plan.error = None
-    return plan
+@contextmanager
+def _said_as_session_errors() -> Iterator[None]:
+    try:
+        yield
+    except history.HistoryError as error:
+        raise SessionError(str(error)) from None
 
 
 def _box(region: Box | Sequence[float] | str | None) -> Box | None:

@@ -29,7 +29,8 @@ from rich.text import Text
 
 from vitron_agent.artifacts import Artifact, ArtifactNotFound
 from vitron_agent.calls import Attachment
-from vitron_agent.graphs.review import policy_name, shown_step
+from vitron_agent.decisions import Decision
+from vitron_agent.graphs.review import policy_name, step_view
 from vitron_agent.media import MediaError
 from vitron_agent.paths import PathOutsideWorkspace
 from vitron_agent.regions import Box, RegionError, parse_box
@@ -192,8 +193,8 @@ class Terminal:
             self.console.print(result_view(turn.text, turn.artifacts))
             self._show_thumbnail(next((a for a in turn.artifacts if a.kind in ("image", "preview")), None))
 
-    def _decide(self, shown: dict[str, Any]) -> Turn | None:
-        self._show_decision(shown)
+    def _decide(self, decision: Decision) -> Turn | None:
+        self._show_decision(decision)
         while True:
             line = self._read("decide> ")
             if line.startswith("/"):
@@ -235,10 +236,10 @@ class Terminal:
             self._hint(str(error))
             return None
 
-    def _show_decision(self, shown: dict[str, Any]) -> None:
-        preview = self._artifact(shown.get("preview"))
+    def _show_decision(self, decision: Decision) -> None:
+        preview = self._artifact(decision.current.preview)
         picture = self._picture(preview)
-        self.console.print(decision_panel(shown, preview=preview.path if preview else None, picture=picture))
+        self.console.print(decision_panel(decision, preview=preview.path if preview else None, picture=picture))
 
     # -- slash commands ------------------------------------------------------------------------------------
 
@@ -297,8 +298,8 @@ class Terminal:
             self.console.print("No plan in this thread yet.")
             return
         pending = self.session.pending
-        steps = pending["steps"] if pending else [shown_step(i + 1, step) for i, step in enumerate(plan.steps)]
-        self.console.print(plan_table(steps, pending["asking"] if pending else ()))
+        steps = pending.steps if pending else [step_view(i + 1, step, {}) for i, step in enumerate(plan.steps)]
+        self.console.print(plan_table(steps, pending.asking if pending else ()))
 
     def _cmd_undo(self, args: list[str]) -> None:
         if not args:
@@ -389,8 +390,8 @@ class Terminal:
     def _latest_attachment(self) -> Attachment | None:
         if self.staged:
             return Attachment.from_artifact(self.staged[-1])
-        known = self.session.agent.get_state(self.session.config).values.get("attachments") or []
-        return Attachment.model_validate(known[-1]) if known else None
+        known = self.session.attachments()
+        return known[-1] if known else None
 
     def _region_text(self) -> str:
         return ", ".join(f"{v:g}" for v in self.region.as_tuple()) if self.region else "none"

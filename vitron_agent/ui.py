@@ -7,7 +7,7 @@ them. Nothing here reads input or changes state.
 Usage::
 
     console = Console()
-    console.print(decision_panel(turn.pending, preview=store.get(turn.pending["preview"]).path))
+    console.print(decision_panel(turn.pending, preview=store.get(turn.pending.current.preview).path))
     with ProgressView(console) as on_progress:
         session.on_progress = on_progress
         turn = session.approve()
@@ -31,7 +31,9 @@ from rich.text import Text
 
 if TYPE_CHECKING:
     from vitron_agent.artifacts import Artifact
+    from vitron_agent.decisions import Decision, LogEntry, StepView
     from vitron_agent.doctor import DoctorReport
+    from vitron_agent.readiness import Readiness
 
 __all__ = [
     "DECISION_KEYS",
@@ -87,86 +89,79 @@ def thumbnail(path: Path, columns: int = THUMBNAIL_COLUMNS) -> Text:
     return text
 
 
-def decision_panel(shown: Mapping[str, Any], *, preview: Path | None = None, picture: Text | None = None,
+def decision_panel(decision: Decision, *, preview: Path | None = None, picture: Text | None = None,
                    keys: str = DECISION_KEYS) -> Panel:
     """One decision as the person reviews it: what the planner said, the call's arguments (edited ones marked),
-    what will run, the region drawn on the image, notes, and the problem with the last edit, if any.
+    what will run and whether it can run here, the region drawn on the image, notes, the plan when there are
+    several steps, and why the last answer was not applied, if it was not.
 
     Args:
-        shown: the decision as the review interrupt shows it (``Turn.pending``).
+        decision: the decision waiting (``Turn.pending``).
         preview: the file of the region preview artifact, when there is one.
         picture: an inline thumbnail of the preview, where the terminal can show one.
         keys: the line under the panel saying how to answer.
     """
+    step = decision.current
     parts: list[RenderableType] = []
-    if shown.get("response"):
-        parts.append(Text(shown["response"], style="italic"))
-    changed = set(shown.get("changed") or [])
+    if decision.response:
+        parts.append(Text(decision.response, style="italic"))
     rows = Table(box=None, show_header=False, padding=(0, 2, 0, 0))
     rows.add_column(no_wrap=True)
     rows.add_column(overflow="fold")
-    for name, value in (shown.get("args") or {}).items():
-        rows.add_row(Text(name, style="bold cyan"), _value(value, edited=name in changed))
-    rows.add_row(Text("runs on", style="dim"), Text(shown.get("backend") or "the tool did not say"))
-    readiness = _readiness_text(shown.get("readiness"))
-    if readiness is not None:
-        rows.add_row(Text("here", style="dim"), readiness)
+    for name, value in step.args.items():
+        rows.add_row(Text(name, style="bold cyan"), _value(value, edited=name in step.changed))
+    rows.add_row(Text("runs on", style="dim"), Text(step.backend or "the tool did not say"))
+    if step.readiness.status != "ready":
+        rows.add_row(Text("here", style="dim"), _readiness_text(step.readiness))
     if preview is not None:
         rows.add_row(Text("preview", style="dim"), Text(shown_path(preview)))
-    for note in shown.get("notes") or []:
+    for note in step.notes:
         rows.add_row(Text("note", style="dim"), Text(note))
     parts.append(rows)
     if picture is not None:
         parts.append(picture)
-    steps = shown.get("steps") or []
-    if len(steps) > 1:
-        parts.append(plan_table(steps, shown.get("asking") or []))
+    if len(decision.steps) > 1:
+        parts.append(plan_table(decision.steps, decision.asking))
         if keys == DECISION_KEYS:
             keys = PLAN_KEYS
-    if shown.get("error"):
-        failed = any(step.get("status") == "failed" for step in steps)
-        parts.append(Text(shown["error"] if failed else f"That change was not applied: {shown['error']}",
+    if decision.error:
+        parts.append(Text(decision.error if decision.failed else f"That change was not applied: {decision.error}",
                           style="bold red"))
-    module = f"{shown['module']} {shown['module_name']} · " if shown.get("module") else ""
-    where = f"step {shown['step']} of {len(steps)} · " if len(steps) > 1 else ""
-    blocked = shown.get("can_run") is False
+    module = f"{step.module} {step.module_name} · " if step.module else ""
+    where = f"step {step.number} of {len(decision.steps)} · " if len(decision.steps) > 1 else ""
     return Panel(
         Group(*parts),
-        title=f"[bold]decision[/] · {where}{module}[bold]{escape(shown['tool'])}[/]",
+        title=f"[bold]decision[/] · {where}{escape(module)}[bold]{escape(step.tool)}[/]",
         title_align="left",
         subtitle=keys,
         subtitle_align="left",
-        border_style="red" if shown.get("error") or blocked else "blue",
+        border_style="red" if decision.error or not decision.can_run else "blue",
     )
 
 
-def _readiness_text(readiness: Mapping[str, Any] | None) -> Text | None:
-    """Whether the call can run on this machine, and the fix when it can't (None when nothing is known)."""
-    if not readiness:
-        return None
-    status, reason, fix = readiness.get("status"), readiness.get("reason", ""), readiness.get("fix", "")
-    if status == "ready":
+def _readiness_text(readiness: Readiness) -> Text:
+    """Whether the call can run on this machine, and the fix when it can't."""
+    if readiness.status == "ready":
         return Text("ready", style="green")
-    if status == "downloads":
-        return Text.assemble(("downloads its weights first", "yellow"), f": {reason}. To fetch them now: {fix}")
-    return Text.assemble(("can't run here", "bold red"), f": {reason}. To fix: {fix}. You can still edit, reject "
-                         "or cancel it; approving it only records that it failed.")
+    if readiness.status == "downloads":
+        return Text.assemble(("downloads its weights first", "yellow"),
+                             f": {readiness.reason}. To fetch them now: {readiness.fix}")
+    return Text.assemble(("can't run here", "bold red"), f": {readiness.reason}. To fix: {readiness.fix}. You can "
+                         "still edit, reject or cancel it; approving it only records that it failed.")
 
 
-def plan_table(steps: Sequence[Mapping[str, Any]], asking: Sequence[int] = ()) -> Table:
+def plan_table(steps: Sequence[StepView], asking: Sequence[int] = ()) -> Table:
     """A plan's steps: number, what each does, and how far it got (the steps waiting for this answer marked)."""
     table = Table(title="plan", title_justify="left", show_edge=False, header_style="bold")
     for column in ("#", "step", "status", "result"):
         table.add_column(column, overflow="fold")
     for step in steps:
-        status = step.get("status", "")
-        if step.get("number") in asking:
+        status = step.status
+        if step.number in asking:
             status = "[bold]asking[/]" if status == "planned" else f"[bold]{status}, asking[/]"
-        if (step.get("readiness") or {}).get("status") in ("needs_extra", "needs_weights") \
-                and step.get("status") in ("planned", "failed"):
+        if not step.readiness.can_run and step.status in ("planned", "failed"):
             status += " [red](can't run here)[/]"
-        table.add_row(str(step.get("number", "")), Text(step.get("summary") or step.get("tool", "")),
-                      status, Text(step.get("message") or ""))
+        table.add_row(str(step.number), Text(step.summary), status, Text(step.message))
     return table
 
 
@@ -190,21 +185,18 @@ def artifacts_table(artifacts: Iterable[Artifact], *, title: str | None = "artif
     return table
 
 
-def history_table(entries: Iterable[Mapping[str, Any]]) -> Table:
+def history_table(entries: Iterable[LogEntry]) -> Table:
     """The thread's decisions and what came of them, oldest first."""
     table = Table(title="decisions", title_justify="left", show_edge=False, header_style="bold")
     for column in ("#", "tool", "decided", "by", "outcome", "artifacts", "message"):
         table.add_column(column, overflow="fold")
     for number, entry in enumerate(entries, start=1):
-        outcome = entry.get("outcome") or ("-" if entry.get("action") != "approve" else "not run")
-        if entry.get("undone"):
+        outcome = entry.outcome or ("-" if entry.action != "approve" else "not run")
+        if entry.undone:
             outcome += " (undone)"
-        edited = f" ({', '.join(entry['changed'])} edited)" if entry.get("changed") else ""
-        table.add_row(
-            str(number), Text(entry.get("tool", "")), Text(f"{entry.get('action', '')}{edited}"),
-            Text(entry.get("by", "")), Text(outcome), ", ".join(entry.get("artifacts") or []),
-            Text(entry.get("message") or entry.get("feedback") or ""),
-        )
+        edited = f" ({', '.join(entry.changed)} edited)" if entry.changed else ""
+        table.add_row(str(number), Text(entry.tool), Text(f"{entry.action}{edited}"), Text(entry.by), Text(outcome),
+                      ", ".join(entry.artifacts), Text(entry.message or entry.feedback or ""))
     return table
 
 

@@ -16,6 +16,7 @@ from langgraph.types import Command
 
 from vitron_agent import ArtifactStore, ScriptedPlanner, build_agent
 from vitron_agent.calls import Attachment
+from vitron_agent.decisions import Decision
 
 from conftest import GRAY, GRAY_REGION, PHOTO, ROOT
 from support_tools import Grayscale
@@ -37,9 +38,12 @@ def test_interrupt_carries_a_json_decision_and_resume_runs_it(workspace: Path, p
     config = {"configurable": {"thread_id": "t"}}
     first = agent.invoke(start(photo), config)
     [waiting] = first["__interrupt__"]
-    decision = json.loads(json.dumps(waiting.value))
-    assert {"tool", "module", "module_name", "args", "summary", "preview"} <= set(decision)
-    assert decision["preview"] is not None
+    value = json.loads(json.dumps(waiting.value))  # plain data, as a LangGraph server sends it
+    assert set(value) == {"action_requests", "review_configs", "decision"}
+    decision = Decision.from_interrupt(value)
+    assert decision.tool == "grayscale" and decision.current.module_name == "image editing"
+    assert decision.current.preview is not None and decision.summary.startswith("grayscale: prompts")
+    assert value["action_requests"] == [{"name": "grayscale", "args": decision.args, "description": decision.summary}]
     assert agent.get_state(config).next == ("review",)
 
     events = list(agent.stream(Command(resume={"action": "approve"}), config, stream_mode=["custom", "updates"]))
@@ -55,7 +59,8 @@ def test_default_checkpointer_is_sqlite_in_the_workspace(workspace: Path, photo:
     agent.invoke(start(photo), {"configurable": {"thread_id": "t"}})
     assert (workspace / "checkpoints.sqlite").stat().st_size > 0
     again = build_agent(ScriptedPlanner([]), tools=[Grayscale], workspace=workspace)
-    assert again.get_state({"configurable": {"thread_id": "t"}}).interrupts[0].value["tool"] == "grayscale"
+    assert Decision.from_interrupt(again.get_state({"configurable": {"thread_id": "t"}}).interrupts[0].value).tool == \
+        "grayscale"
 
 
 def test_bad_policy_is_refused(workspace: Path) -> None:
@@ -86,7 +91,7 @@ def test_as_a_subgraph_interrupts_pass_through_the_parent(workspace: Path, photo
     config = {"configurable": {"thread_id": "parent"}}
 
     first = parent.invoke(start(photo), config)
-    assert first["__interrupt__"][0].value["tool"] == "grayscale"
+    assert first["__interrupt__"][0].value["action_requests"][0]["name"] == "grayscale"
     assert first["audit"] == ["before"]
     done = parent.invoke(Command(resume={"action": "approve"}), config)
     assert done["audit"] == ["before", "after: 1 artifact(s)"]

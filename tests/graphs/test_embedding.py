@@ -36,7 +36,7 @@ def test_langgraph_json_names_a_graph_the_server_can_load(workspace: Path, monke
     thread = {"configurable": {"thread_id": "served"}}
     first = graph.invoke({"messages": [HumanMessage("segment the motorcycle [60, 90, 580, 380]")],
                           "attachments": [photo.model_dump()]}, thread)
-    assert first["__interrupt__"][0].value["tool"] == "segment_image"
+    assert first["__interrupt__"][0].value["action_requests"][0]["name"] == "segment_image"
     done = graph.invoke(Command(resume={"action": "approve"}), thread)
     assert done["messages"][-1].content.startswith("Segmented 'motorcycle' with classic")
 

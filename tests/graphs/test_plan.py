@@ -100,18 +100,18 @@ def test_a_bad_reference_goes_back_to_the_planner_before_anything_runs(workspace
 def test_a_plan_is_shown_whole_then_runs_step_by_step(workspace: Path) -> None:
     s = session(workspace, [gray_chain(3)])
     shown = s.send("gray it three times", attachments=[PHOTO]).pending
-    assert [step["status"] for step in shown["steps"]] == ["planned"] * 3 and shown["asking"] == [1, 2, 3]
-    assert [step["args"]["image"] for step in shown["steps"]][1:] == ["@1", "@2"]
-    assert shown["steps"][1]["summary"].startswith("grayscale: image @1")
+    assert [step.status for step in shown.steps] == ["planned"] * 3 and shown.asking == [1, 2, 3]
+    assert [step.args["image"] for step in shown.steps][1:] == ["@1", "@2"]
+    assert shown.steps[1].summary.startswith("grayscale: image @1")
     events: list[dict] = []
     s.on_progress = events.append
     done = s.approve()
     first, second, third = done.artifacts
     assert second.parents == (first.id,) and third.parents == (second.id,)  # each step on the one before
-    assert s.store.lineage(third.id)[0].id == shown["steps"][0]["args"]["image"]  # back to the photo
+    assert s.store.lineage(third.id)[0].id == shown.steps[0].args["image"]  # back to the photo
     assert done.text.startswith("1. Grayed the region. 2. Grayed the region. 3.")
     assert {(e["step"], e["steps"]) for e in events} == {(1, 3), (2, 3), (3, 3)}
-    assert [(e["step"], e["action"], e["by"], e["outcome"]) for e in s.history()] == [
+    assert [(e.step, e.action, e.by, e.outcome) for e in s.history()] == [
         (1, "approve", "person", "ok"), (2, "approve", "person", "ok"), (3, "approve", "person", "ok")]
     assert [step.status for step in s.plan.steps] == ["done"] * 3
 
@@ -120,25 +120,25 @@ def test_edit_one_step_and_remove_another(workspace: Path) -> None:
     s = session(workspace, [gray_chain(3)])
     s.send("gray it three times", attachments=[PHOTO])
     edited = s.edit_step(2, region=[0, 0, 40, 40]).pending
-    assert edited["steps"][1]["args"]["region"] == {"x1": 0, "y1": 0, "x2": 40, "y2": 40}
-    assert edited["steps"][1]["changed"] == ["region"] and edited["error"] is None
-    assert "step 1 cannot go: step 2 uses its output" in s.remove_step(1).pending["error"]
-    assert "has no argument colour" in s.edit_step(3, colour="red").pending["error"]
-    assert "only steps 1 to 1 come before it" in s.edit_step(2, image="@3").pending["error"]
+    assert edited.steps[1].args["region"] == {"x1": 0, "y1": 0, "x2": 40, "y2": 40}
+    assert edited.steps[1].changed == ["region"] and edited.error is None
+    assert "step 1 cannot go: step 2 uses its output" in s.remove_step(1).pending.error
+    assert "has no argument colour" in s.edit_step(3, colour="red").pending.error
+    assert "only steps 1 to 1 come before it" in s.edit_step(2, image="@3").pending.error
     shown = s.remove_step(3).pending
-    assert len(shown["steps"]) == 2 and shown["error"] is None
+    assert len(shown.steps) == 2 and shown.error is None
     done = s.approve()
     assert len(done.artifacts) == 2 and runs(workspace) == 2
 
 
 def test_policy_step_asks_before_each_step(workspace: Path) -> None:
     s = session(workspace, [gray_chain(3)], policy="step")
-    assert s.send("gray it three times", attachments=[PHOTO]).pending["asking"] == [1]
+    assert s.send("gray it three times", attachments=[PHOTO]).pending.asking == [1]
     second = s.approve()
-    assert len(second.artifacts) == 1 and second.pending["step"] == 2
-    assert [step["status"] for step in second.pending["steps"]] == ["done", "planned", "planned"]
+    assert len(second.artifacts) == 1 and second.pending.current.number == 2
+    assert [step.status for step in second.pending.steps] == ["done", "planned", "planned"]
     third = s.approve()
-    assert third.pending["step"] == 3
+    assert third.pending.current.number == 3
     assert len(s.approve().artifacts) == 1 and runs(workspace) == 3
 
 
@@ -153,14 +153,14 @@ def test_a_failed_step_keeps_the_finished_ones_and_offers_retry_edit_or_stop(wor
     failed = s.approve()
     assert len(failed.artifacts) == 1  # step 1 finished and is kept
     shown = failed.pending
-    assert shown["step"] == 2 and "step 2 failed: segment_image failed: the model file is corrupt" in shown["error"]
-    assert [step["status"] for step in shown["steps"]] == ["done", "failed", "planned"]
+    assert shown.current.number == 2 and "step 2 failed: segment_image failed: the model file is corrupt" in shown.error
+    assert [step.status for step in shown.steps] == ["done", "failed", "planned"]
     again = s.approve()  # retry: it fails the same way
-    assert again.pending is not None and "step 2 failed" in again.pending["error"]
+    assert again.pending is not None and "step 2 failed" in again.pending.error
     stopped = s.cancel_decision()
     assert stopped.pending is None and stopped.text == "Stopped the plan before step 2; steps 1 to 1 are kept."
     assert [a.kind for a in s.artifacts()] == ["image", "image"] and runs(workspace) == 1
-    assert [(e["step"], e["outcome"]) for e in s.history() if e["action"] == "approve"] == [
+    assert [(e.step, e.outcome) for e in s.history() if e.action == "approve"] == [
         (1, "ok"), (2, "failed"), (3, "skipped"), (2, "failed"), (3, "skipped")]
 
 
@@ -177,13 +177,13 @@ def test_four_step_plan_offline_with_real_tools(workspace: Path, tiny_diffusion:
     ]
     s = Session(workspace, ScriptedPlanner([plan]), import_roots=[ROOT])
     shown = s.send("repaint, outline, restyle, animate", attachments=[MOTORCYCLE[0]]).pending
-    assert [step["tool"] for step in shown["steps"]] == ["edit_image", "segment_image", "edit_image",
+    assert [step.tool for step in shown.steps] == ["edit_image", "segment_image", "edit_image",
                                                          "animate_image"]
-    assert shown["steps"][3]["args"]["image"] == "@3"  # left out: the latest image so far, step 3's
-    assert shown["steps"][0]["preview"] and shown["steps"][1]["preview"] is None  # @1 does not exist yet
-    assert s.edit_step(4, seed=6).pending["steps"][3]["args"]["seed"] == 6
+    assert shown.steps[3].args["image"] == "@3"  # left out: the latest image so far, step 3's
+    assert shown.steps[0].preview and shown.steps[1].preview is None  # @1 does not exist yet
+    assert s.edit_step(4, seed=6).pending.steps[3].args["seed"] == 6
     s.approve()
-    photo = shown["steps"][0]["args"]["image"]
+    photo = shown.steps[0].args["image"]
     steps = s.plan.steps
     assert [step.status for step in steps] == ["done"] * 4, [step.message for step in steps]
     by_kind = [{s.store.get(a).kind: s.store.get(a) for a in step.artifacts} for step in steps]
@@ -194,7 +194,7 @@ def test_four_step_plan_offline_with_real_tools(workspace: Path, tiny_diffusion:
     ancestors = [a.id for a in s.store.lineage(clip.id)]  # lineage chains across the steps, oldest first
     assert ancestors.index(photo) < ancestors.index(repainted.id) < ancestors.index(restyled.id)
     assert np.asarray(load_image(mask.path)).any()
-    assert [e["outcome"] for e in s.history()] == ["ok"] * 4
+    assert [e.outcome for e in s.history()] == ["ok"] * 4
 
 
 # -- durability: kill -9 mid-plan, resume in a new process -----------------------------------------------------
@@ -213,7 +213,7 @@ CHILD = textwrap.dedent("""
     if sys.argv[2] == "step":
         s.approve()
         s.approve()
-        print("AT STEP", s.pending["step"], flush=True)
+        print("AT STEP", s.pending.current.number, flush=True)
     else:
         print("APPROVING", flush=True)
         s.approve()
@@ -233,12 +233,12 @@ def test_killed_after_step_2_resumes_at_step_3(workspace: Path) -> None:
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     s = Session(workspace, ScriptedPlanner([]), thread_id="t1", tools=[Grayscale], policy="step")
-    assert s.pending["step"] == 3
-    assert [step["status"] for step in s.pending["steps"]] == ["done", "done", "planned", "planned"]
+    assert s.pending.current.number == 3
+    assert [step.status for step in s.pending.steps] == ["done", "done", "planned", "planned"]
     s.approve()
     s.approve()
     assert runs(workspace) == 4  # steps 1 and 2 were not run again
-    assert [e["outcome"] for e in s.history()] == ["ok"] * 4
+    assert [e.outcome for e in s.history()] == ["ok"] * 4
     images = [s.store.get(a) for step in s.plan.steps for a in step.artifacts]
     assert [img.parents[0] for img in images[1:]] == [img.id for img in images[:-1]]
 
@@ -254,10 +254,10 @@ def test_killed_mid_step_3_offers_it_again_and_keeps_1_and_2(workspace: Path) ->
     process.wait()
     s = Session(workspace, ScriptedPlanner([]), thread_id="t1", tools=[Grayscale])
     shown = s.pending
-    assert shown["asking"] == [3, 4] and [st["status"] for st in shown["steps"]][:2] == ["done", "done"]
+    assert shown.asking == [3, 4] and [st.status for st in shown.steps][:2] == ["done", "done"]
     done = s.approve()
     assert len(done.artifacts) == 2 and runs(workspace) == 5  # 1, 2, 3 (cut off), 3, 4
-    assert [(e["step"], e["outcome"]) for e in s.history()] == [
+    assert [(e.step, e.outcome) for e in s.history()] == [
         (1, "ok"), (2, "ok"), (3, "interrupted"), (4, "skipped"), (3, "ok"), (4, "ok")]
 
 
@@ -272,7 +272,7 @@ def test_undo_to_a_step_and_fork_from_one(workspace: Path) -> None:
 
     fork = s.fork(step=2)
     assert fork.thread_id != s.thread_id
-    assert fork.pending["asking"] == [2, 3, 4]
+    assert fork.pending.asking == [2, 3, 4]
     assert [step.status for step in s.plan.steps] == ["done"] * 4  # the original is intact
     assert [a.id for a in fork.artifacts()][1:] == finished[:1]
     fork.edit_step(2, region=[0, 0, 30, 30])
@@ -281,7 +281,7 @@ def test_undo_to_a_step_and_fork_from_one(workspace: Path) -> None:
     assert s.store.get(forked.artifacts[0].id).parents == (finished[0],)  # the branch starts from step 1's image
 
     waiting = s.undo(step=2)
-    assert waiting.pending["asking"] == [2, 3, 4]
+    assert waiting.pending.asking == [2, 3, 4]
     assert [a.id for a in s.artifacts()][1:] == finished[:1]  # steps 2-4 set aside
     assert [a.id for a in s.approve().artifacts] == finished[1:]  # same inputs, same calls: the same bytes
     with pytest.raises(Exception, match="no step 9"):
@@ -293,5 +293,5 @@ def test_under_policy_auto_a_failed_step_still_waits_for_the_person(workspace: P
             {"name": "segment_image", "args": {"image": "@1", "target": "car"}}]
     s = session(workspace, [plan], policy="auto")
     turn = s.send("gray, then segment", attachments=[PHOTO])  # once: no retrying by itself, forever
-    assert turn.pending is not None and "step 2 failed" in turn.pending["error"] and runs(workspace) == 1
+    assert turn.pending is not None and "step 2 failed" in turn.pending.error and runs(workspace) == 1
     assert s.cancel_decision().text == "Stopped the plan before step 2; steps 1 to 1 are kept."

@@ -1,4 +1,5 @@
-"""What the person is asked and how their answer is read, without running a graph."""
+"""What the person is asked (the typed Decision, in LangChain's human-in-the-loop shape too) and how their answer
+is read, without running a graph."""
 
 from __future__ import annotations
 
@@ -6,16 +7,19 @@ import json
 
 import pytest
 
-from vitron_agent.graphs.plan import Plan, PlanStep
-from vitron_agent.graphs.review import (
-    check_policy,
-    decision_record,
-    must_ask,
-    policy_name,
+from vitron_agent.decisions import (
+    AnswerError,
+    Approve,
+    Cancel,
+    Decision,
+    Edit,
+    Reject,
+    Remove,
+    StepView,
     read_answer,
-    shown,
-    summary,
 )
+from vitron_agent.graphs.plan import Plan, PlanStep
+from vitron_agent.graphs.review import build_decision, check_policy, log_entry, must_ask, policy_name, summary
 
 from support_tools import Crop, Grayscale
 
@@ -35,12 +39,43 @@ def test_who_must_be_asked() -> None:
     assert must_ask(frozenset({"grayscale"}), gray) and not must_ask(frozenset({"grayscale"}), crop)
 
 
-def test_answers_as_text_or_mappings() -> None:
-    assert read_answer(" Approve ") == ("approve", None, None)
-    assert read_answer({"action": "edit", "args": {"target": "cat"}, "step": "2"}) == ("edit", {"target": "cat"}, 2)
-    assert read_answer({"action": "reject", "feedback": "the left one"}) == ("reject", "the left one", None)
-    assert read_answer({"action": "remove", "step": "two"})[2] is None
-    assert read_answer(42) == ("", None, None)
+def two_steps() -> Decision:
+    steps = [StepView(number=n, tool=tool, args={"image": "abc"}, summary=tool) for n, tool in
+                  ((1, "crop"), (2, "grayscale"))]
+    return Decision(id="p", steps=steps, asking=[1, 2])
+
+
+def test_our_answers_as_text_or_mappings() -> None:
+    decision = two_steps()
+    assert read_answer(" Approve ", decision) == [Approve()]
+    assert read_answer({"action": "edit", "args": {"target": "cat"}, "step": "2"}, decision) == [
+        Edit(args={"target": "cat"}, step=2)]
+    assert read_answer({"action": "reject", "feedback": "the left one"}, decision) == [Reject(feedback="the left one")]
+    assert read_answer({"action": "remove", "step": 1}, decision) == [Remove(step=1)]
+    assert read_answer("cancel", decision) == [Cancel()]
+    for bad in (42, "maybe", {"action": "remove", "step": "two"}, {"action": "dance"}):
+        with pytest.raises(AnswerError):
+            read_answer(bad, decision)
+
+
+def test_langchains_decisions_one_per_action() -> None:
+    decision = two_steps()
+    answers = read_answer({"decisions": [{"type": "approve"},
+                                         {"type": "edit", "edited_action": {"name": "grayscale",
+                                                                            "args": {"image": "x"}}}]}, decision)
+    assert answers == [Approve(), Edit(args={"image": "x"}, step=2, replace=True)]
+    assert read_answer({"decisions": [{"type": "reject", "message": "no"}, {"type": "approve"}]}, decision)[0] == \
+        Reject(feedback="no")
+    problems = {
+        "has 1 decisions for 2 action(s)": {"decisions": [{"type": "approve"}]},
+        "unknown decision type 'respond'": {"decisions": [{"type": "respond", "message": "hi"}, {"type": "approve"}]},
+        "must keep its tool crop, not 'grayscale'": {"decisions": [
+            {"type": "edit", "edited_action": {"name": "grayscale", "args": {}}}, {"type": "approve"}]},
+        "needs edited_action with name and args": {"decisions": [{"type": "edit"}, {"type": "approve"}]},
+    }
+    for said, answer in problems.items():
+        with pytest.raises(AnswerError, match=said.replace("(", r"\(").replace(")", r"\)")):
+            read_answer(answer, decision)
 
 
 def test_summary_is_one_line() -> None:
@@ -55,11 +90,15 @@ def test_the_decision_shown_and_recorded() -> None:
         PlanStep(tool="crop", module="C", args={"image": "abc"}),
         PlanStep(tool="grayscale", args={"image": "@1", "prompts": ["gray"]}, status="done"),
     ])
-    payload = shown(plan, [0], {"crop": Crop(), "grayscale": Grayscale()})
-    json.dumps(payload)  # an interrupt's payload must be plain data
-    assert (payload["id"], payload["tool"], payload["module_name"]) == (plan.id, "crop", "image editing")
-    assert payload["asking"] == [1] and [s["status"] for s in payload["steps"]] == ["planned", "done"]
+    decision = build_decision(plan, [0], {"crop": Crop(), "grayscale": Grayscale()}, "t", "ask")
+    assert (decision.id, decision.tool, decision.current.module_name) == (plan.id, "crop", "image editing")
+    assert decision.asking == [1] and [s.status for s in decision.steps] == ["planned", "done"]
+    value = decision.interrupt_value()
+    assert json.loads(json.dumps(value)) == value  # an interrupt's value must be plain data
+    assert value["action_requests"] == [{"name": "crop", "args": {"image": "abc"}, "description": decision.summary}]
+    assert value["review_configs"] == [{"action_name": "crop", "allowed_decisions": ["approve", "edit", "reject"]}]
+    assert Decision.from_interrupt(value) == decision
     config = {"configurable": {"thread_id": "t"}}
-    record = decision_record(plan.steps[1], plan, config, 3, "approve", "person")
-    assert record["id"] == f"t/{plan.steps[1].id}-3"
-    assert (record["step"], record["steps"], record["action"], record["by"]) == (2, 2, "approve", "person")
+    entry = log_entry(plan.steps[1], plan, config, 3, "approve", "person")
+    assert entry.id == f"t/{plan.steps[1].id}-3"
+    assert (entry.step, entry.steps, entry.action, entry.by) == (2, 2, "approve", "person")

@@ -54,7 +54,7 @@ def test_a_model_without_tools_is_asked_for_vitron_text(workspace: Path) -> None
     session = Session(workspace, planner, import_roots=[ROOT])
     photo, box = MOTORCYCLE
     shown = session.send("cut out the motorcycle", attachments=[photo], region=box).pending
-    assert shown["tool"] == "segment_image" and shown["args"]["target"] == "the white motorcycle"
+    assert shown.tool == "segment_image" and shown.args["target"] == "the white motorcycle"
     system, request = seen.prompts[0][0], seen.prompts[0][-1]
     assert "<module>B</module>" in system.content
     assert "The person drew a region: [60, 90, 580, 380] in pixels" in request.content[0]["text"]
@@ -72,7 +72,7 @@ def test_a_tool_calling_model_gets_the_typed_calls_and_its_call_is_completed(wor
     photo, box = MOTORCYCLE
     shown = session.send("cut out the motorcycle", attachments=[photo], region=box).pending
     attached = session.store.list()[0]
-    assert shown["args"]["image"] == attached.id and shown["args"]["region"]["x2"] == 580
+    assert shown.args["image"] == attached.id and shown.args["region"]["x2"] == 580
     done = session.approve()
     assert sorted(a.kind for a in done.artifacts) == ["mask", "preview"]
 
@@ -86,11 +86,11 @@ def test_several_tool_calls_become_a_plan_whose_later_steps_use_earlier_outputs(
     session = Session(workspace, ChatModelPlanner(model, workspace=workspace), import_roots=[ROOT])
     photo, box = MOTORCYCLE
     shown = session.send("repaint it, animate it, and outline it", attachments=[photo], region=box).pending
-    steps = shown["steps"]
-    assert [step["tool"] for step in steps] == ["edit_image", "animate_image", "segment_image"]
+    steps = shown.steps
+    assert [step.tool for step in steps] == ["edit_image", "animate_image", "segment_image"]
     attached = session.store.list()[0].id
-    assert [step["args"]["image"] for step in steps] == [attached, "@1", "@1"]  # left out: the latest so far
-    assert steps[0]["args"]["region"]["x2"] == 580 and steps[2]["args"]["region"] is None  # the box goes once
+    assert [step.args["image"] for step in steps] == [attached, "@1", "@1"]  # left out: the latest so far
+    assert steps[0].args["region"]["x2"] == 580 and steps[2].args["region"] is None  # the box goes once
 
 
 def test_tool_schemas_come_from_the_tools_declarations() -> None:

@@ -100,7 +100,7 @@ def test_from_a_request_to_a_mask_offline(workspace: Path) -> None:
     session = Session(workspace, planner, import_roots=[ROOT])
     photo, box = MOTORCYCLE
     shown = session.send("cut out the motorcycle", attachments=[photo], region=box).pending
-    assert shown["tool"] == "segment_image" and shown["args"]["target"] == "motorcycle"
+    assert shown.tool == "segment_image" and shown.args["target"] == "motorcycle"
     done = session.approve()
     assert sorted(a.kind for a in done.artifacts) == ["mask", "preview"]
 

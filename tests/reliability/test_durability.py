@@ -75,18 +75,18 @@ def test_killed_at_ten_random_points_and_resumed(tmp_path: Path) -> None:
         time.sleep(rng.uniform(0.0, 1.5))  # three steps of about 0.4 s each: anywhere in them, or after
         os.kill(child.pid, signal.SIGKILL)
         child.wait()
-        finished_before = [e["step"] for e in Session(workspace, ScriptedPlanner([]), thread_id="t",
-                                                      tools=[Grayscale]).history() if e["outcome"] == "ok"]
+        finished_before = [e.step for e in Session(workspace, ScriptedPlanner([]), thread_id="t",
+                                                      tools=[Grayscale]).history() if e.outcome == "ok"]
         s = Session(workspace, ScriptedPlanner([]), thread_id="t", tools=[Grayscale])
         if s.pending is not None:
             s.approve()
         steps = s.plan.steps
         assert [step.status for step in steps] == ["done"] * 3, (trial, [st.message for st in steps])
         history = s.history()
-        ok = [e["step"] for e in history if e["outcome"] == "ok"]
+        ok = [e.step for e in history if e.outcome == "ok"]
         assert sorted(ok) == [1, 2, 3], (trial, history)  # each step finished exactly once
         assert ok[: len(finished_before)] == finished_before  # what had finished was not run again
-        interrupted = sum(e["outcome"] == "interrupted" for e in history)
+        interrupted = sum(e.outcome == "interrupted" for e in history)
         runs = len((workspace / RUNS_FILE).read_text().splitlines())
         assert runs == 3 + interrupted, (trial, runs, history)
         images = [s.store.get(a) for step in steps for a in step.artifacts]
@@ -105,5 +105,5 @@ def test_two_processes_on_one_workspace_at_once(tmp_path: Path) -> None:
     for n in range(2):
         s = Session(workspace, ScriptedPlanner([]), thread_id=f"thread-{n}", tools=[Grayscale])
         assert [step.status for step in s.plan.steps] == ["done"] * 3
-        assert [e["outcome"] for e in s.history()] == ["ok"] * 3
+        assert [e.outcome for e in s.history()] == ["ok"] * 3
     check_workspace(workspace)

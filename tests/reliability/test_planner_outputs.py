@@ -12,6 +12,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from vitron_agent import ArtifactStore, build_agent
 from vitron_agent.calls import Attachment
+from vitron_agent.decisions import Decision
 from vitron_agent.invocation import parse_invocation
 
 from conftest import PHOTO, ROOT
@@ -77,8 +78,8 @@ def test_ten_thousand_outputs_never_crash_and_bad_ones_get_a_message(workspace: 
         config = {"configurable": {"thread_id": f"t{number}"}}
         result = agent.invoke({"messages": [HumanMessage("do something")], "attachments": [photo]}, config)
         if result.get("__interrupt__"):
-            shown = result["__interrupt__"][0].value
-            assert shown["tool"] in ("grayscale", "crop") and shown["steps"], planner.output
+            shown = Decision.from_interrupt(result["__interrupt__"][0].value)
+            assert shown.tool in ("grayscale", "crop") and shown.steps, planner.output
             asked += 1
         else:
             answer = result["messages"][-1].content

@@ -38,7 +38,7 @@ def test_module_g_through_the_graph(workspace: Path, tiny_diffusion: dict[str, P
     configure(workspace, f'[weights.i2v]\nsource = "{tiny_diffusion["i2v"]}"\n')
     planner = ScriptedPlanner(["<module>G</module> <instruction>image-to-video: the bike drives off</instruction>"])
     session = Session(workspace, planner, import_roots=[ROOT])
-    assert session.send("animate it", attachments=[MOTORCYCLE[0]]).pending["tool"] == "animate_image"
+    assert session.send("animate it", attachments=[MOTORCYCLE[0]]).pending.tool == "animate_image"
     session.edit(num_frames=2, steps=1, seed=1)
     [clip] = session.approve().artifacts
     assert len(load_video(clip.path)) == 2

@@ -74,8 +74,8 @@ def test_module_c_through_the_graph(workspace: Path, tiny_diffusion: dict[str, P
                                " <region>[21, 42, 203, 177]</region>"])
     session = Session(workspace, planner, import_roots=[ROOT])
     shown = session.send("repaint the bike", attachments=[MOTORCYCLE[0]]).pending
-    assert shown["tool"] == "edit_image" and shown["args"]["prompts"] == ["make it red", "add snow"]
-    assert shown["backend"].startswith("StableDiffusionInpaintPipeline (") and shown["preview"]
+    assert shown.tool == "edit_image" and shown.args["prompts"] == ["make it red", "add snow"]
+    assert shown.current.backend.startswith("StableDiffusionInpaintPipeline (") and shown.current.preview
     session.edit(steps=1, seed=2)
     done = session.approve()
     assert [a.kind for a in done.artifacts] == ["mask", "image", "image"]

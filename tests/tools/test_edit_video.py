@@ -61,8 +61,8 @@ def test_module_f_with_two_instructions(workspace: Path, tiny_diffusion: dict[st
     session = Session(workspace, planner, import_roots=[workspace])
     shown = session.send("make the bike gold and the road snowy", attachments=[clip(workspace, 3)],
                          region=list(BIKE)).pending
-    assert (shown["args"]["foreground"], shown["args"]["background"]) == ("a golden motorbike", "a snowy road")
-    assert "tracking: classic" in shown["backend"]
+    assert (shown.args["foreground"], shown.args["background"]) == ("a golden motorbike", "a snowy road")
+    assert "tracking: classic" in shown.current.backend
     session.edit(steps=1, seed=3)
     masks, edited = session.approve().artifacts
     assert masks.kind == "masks" and len(load_video(edited.path)) == 3

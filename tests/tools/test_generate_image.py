@@ -97,7 +97,7 @@ def test_module_a_through_the_graph(workspace: Path, tiny_diffusion: dict[str, P
     planner = ScriptedPlanner(["Here you go. <module>A</module> <instruction>generation: a red fox</instruction>"])
     session = Session(workspace, planner)
     shown = session.send("draw a red fox").pending
-    assert shown["tool"] == "generate_image" and shown["backend"].startswith("StableDiffusionPipeline (")
+    assert shown.tool == "generate_image" and shown.current.backend.startswith("StableDiffusionPipeline (")
     session.edit(width=64, height=64, steps=2, seed=5)
     done = session.approve()
     [image] = done.artifacts

@@ -53,7 +53,7 @@ def test_module_d_through_the_graph(workspace: Path, tiny_diffusion: dict[str, P
     configure(workspace, f'[weights.t2v]\nsource = "{tiny_diffusion["t2v"]}"\n')
     planner = ScriptedPlanner(["<module>D</module> <instruction>video generation: a cat surfing</instruction>"])
     session = Session(workspace, planner)
-    assert session.send("make a video of a cat surfing").pending["tool"] == "generate_video"
+    assert session.send("make a video of a cat surfing").pending.tool == "generate_video"
     session.edit(num_frames=4, width=64, height=64, steps=1, seed=1)
     [clip] = session.approve().artifacts
     assert len(load_video(clip.path)) == 4

@@ -21,7 +21,7 @@ from vitron_agent.tools.backends.segmentation import NeedsRegion, choose_backend
 from vitron_agent.tools.segment_image import SegmentImageTool
 from vitron_agent.weights import WeightsUnavailable
 
-from conftest import MEDIA, MOTORCYCLE, ROOT, TENNIS_PLAYER, TEST_DATA, configure, sam2_settings
+from conftest import MOTORCYCLE, ROOT, TENNIS_PLAYER, TEST_DATA, configure, sam2_settings
 
 PLATE = TEST_DATA / "plate.jpg", (40, 120, 585, 455)
 

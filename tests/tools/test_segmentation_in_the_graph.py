@@ -22,9 +22,9 @@ def test_module_b_from_vitron_text_to_a_mask(workspace: Path) -> None:
     ])
     session = Session(workspace, planner, import_roots=[ROOT])  # the built-in tools
     shown = session.send("cut out the motorcycle", attachments=[MOTORCYCLE[0]]).pending
-    assert shown["tool"] == "segment_image" and shown["module"] == "B"
-    assert session.store.get(shown["preview"]).kind == "preview"
-    assert shown["backend"].startswith("classic")
+    assert shown.tool == "segment_image" and shown.current.module == "B"
+    assert session.store.get(shown.current.preview).kind == "preview"
+    assert shown.current.backend.startswith("classic")
     done = session.approve()
     kinds = sorted(a.kind for a in done.artifacts)
     assert kinds == ["mask", "preview"] and "with classic" in done.text
@@ -38,10 +38,10 @@ def test_module_e_tracks_through_a_clip(workspace: Path) -> None:
     planner = ScriptedPlanner(["<module>E</module> <instruction>tracking: the motorbike</instruction>"])
     session = Session(workspace, planner, import_roots=[ROOT])
     shown = session.send("follow the motorbike", attachments=[clip], region=[198, 172, 296, 278]).pending
-    preview = session.store.get(shown["preview"])  # the box drawn on the clip's first frame
+    preview = session.store.get(shown.current.preview)  # the box drawn on the clip's first frame
     assert preview.kind == "preview" and (preview.meta["width"], preview.meta["height"]) == (854, 480)
     done = session.approve()
     masks, overlay = done.artifacts
     assert masks.kind == "masks" and masks.meta["frames"] == 8 and overlay.kind == "video"
     assert np.load(masks.path)["masks"].shape == (8, 480, 854)
-    assert session.log.list()[0]["outcome"] == "ok"
+    assert session.log.list()[0].outcome == "ok"
