@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
 import numpy as np
 from PIL import Image
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from pydantic import BaseModel, ConfigDict
 
 from vitron_agent.tools.edit_image import EditImage
@@ -93,3 +95,14 @@ class Measure:
 
     def run(self, args: CropArgs, ctx: ToolContext) -> ToolResult:
         return ToolResult(text=f"The box is {args.box.width:g} x {args.box.height:g} pixels.")
+
+
+class ToolCallingFake(GenericFakeChatModel):
+    """LangChain's scripted chat model with tool binding, as a provider's model has: the bound tools are kept, to
+    check what a planner offered."""
+
+    bound_tools: list[Any] = []
+
+    def bind_tools(self, tools: Any, **kwargs: Any) -> ToolCallingFake:
+        self.bound_tools = list(tools)
+        return self

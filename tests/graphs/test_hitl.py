@@ -11,7 +11,6 @@ import pytest
 from langchain.agents import create_agent
 from langchain.agents.middleware import HumanInTheLoopMiddleware
 from langchain.agents.middleware.human_in_the_loop import HITLRequest, HITLResponse
-from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.tools import tool
 from langgraph.checkpoint.memory import InMemorySaver
@@ -23,17 +22,12 @@ from vitron_agent.planners import ScriptedPlanner
 from vitron_agent.session import Session
 
 from conftest import PHOTO
-from support_tools import RUNS_FILE, Crop, Grayscale
+from support_tools import RUNS_FILE, Crop, Grayscale, ToolCallingFake
 
 REQUEST, RESPONSE = TypeAdapter(HITLRequest), TypeAdapter(HITLResponse)
 GRAY = "<module>C</module> <instruction>editing: make it gray</instruction>"
 TWO = [{"name": "grayscale", "args": {"prompts": ["gray"]}}, {"name": "crop", "args": {"image": "@1",
                                                                                        "box": [0, 0, 64, 48]}}]
-
-
-class ToolCallingFake(GenericFakeChatModel):
-    def bind_tools(self, tools: Any, **kwargs: Any) -> ToolCallingFake:
-        return self
 
 
 @tool

@@ -21,16 +21,7 @@ from vitron_agent.planners.rules import RulePlanner
 from vitron_agent.session import Session
 
 from conftest import MOTORCYCLE, ROOT, configure
-
-
-class ToolCallingFake(GenericFakeChatModel):
-    """GenericFakeChatModel with tool binding, as a provider's model has: the bound tools are kept to check."""
-
-    bound_tools: list[Any] = []
-
-    def bind_tools(self, tools: Any, **kwargs: Any) -> ToolCallingFake:
-        self.bound_tools = list(tools)
-        return self
+from support_tools import ToolCallingFake
 
 
 class Seen(BaseCallbackHandler):

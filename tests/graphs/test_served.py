@@ -1,0 +1,87 @@
+"""The graph served by LangGraph's own server (``langgraph dev``, from ``langgraph-cli[inmem]``), driven over its
+HTTP API with the official SDK client: the review's interrupt arrives in LangChain's human-in-the-loop shape,
+and a ``{"decisions": [...]}`` resume edits, then approves, the call."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("langgraph_api")
+from langgraph_sdk import get_sync_client  # noqa: E402
+
+from vitron_agent.artifacts import ArtifactStore  # noqa: E402
+from vitron_agent.calls import Attachment  # noqa: E402
+from vitron_agent.decisions import Decision  # noqa: E402
+
+from conftest import PHOTO, ROOT  # noqa: E402
+
+CLI = Path(sys.executable).parent / "langgraph"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """``langgraph dev`` on 127.0.0.1, serving graphs/serve.py on a workspace of its own."""
+    workspace = tmp_path / "workspace"
+    config = {"dependencies": [str(ROOT)], "graphs": {"vitron_agent": str(ROOT / "graphs" / "serve.py") + ":graph"},
+              "env": {"VITRON_WORKSPACE": str(workspace), "VITRON_SEGMENTATION_BACKEND": "classic",
+                      "HF_HUB_OFFLINE": "1"}}
+    (tmp_path / "langgraph.json").write_text(json.dumps(config))
+    port = free_port()
+    env = {**os.environ, "LANGGRAPH_NO_ANALYTICS": "1", "LANGSMITH_TRACING": "false"}
+    server = subprocess.Popen([str(CLI), "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1", "--port",
+                               str(port)], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 90
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                assert server.poll() is None, server.stderr.read().decode()[-2000:]
+                assert time.time() < deadline, "langgraph dev did not start in 90 s"
+                time.sleep(0.5)
+        yield url, workspace
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_an_interrupt_is_resumed_over_the_servers_api_with_langchains_decisions(served: tuple[str, Path]) -> None:
+    url, workspace = served
+    photo = Attachment.from_artifact(ArtifactStore(workspace, import_roots=[ROOT]).import_file(PHOTO))
+    client = get_sync_client(url=url)
+    thread = client.threads.create()["thread_id"]
+    request = {"messages": [{"role": "user", "content": "segment the motorcycle [60, 90, 580, 380]"}],
+               "attachments": [photo.model_dump()]}
+    client.runs.wait(thread, "vitron_agent", input=request)
+    [interrupt] = client.threads.get_state(thread)["interrupts"]
+    value = interrupt["value"]
+    assert set(value) == {"action_requests", "review_configs", "decision"}
+    decision = Decision.from_interrupt(value)
+    assert value["action_requests"][0]["name"] == decision.tool == "segment_image"
+
+    edited = {**decision.args, "target": "the white motorcycle"}
+    client.runs.wait(thread, "vitron_agent", command={"resume": {"decisions": [
+        {"type": "edit", "edited_action": {"name": "segment_image", "args": edited}}]}})
+    shown = Decision.from_interrupt(client.threads.get_state(thread)["interrupts"][0]["value"])
+    assert shown.args["target"] == "the white motorcycle" and shown.current.changed == ["target"]
+
+    done = client.runs.wait(thread, "vitron_agent", command={"resume": {"decisions": [{"type": "approve"}]}})
+    assert done["messages"][-1]["content"].startswith("Segmented 'the white motorcycle' with classic")
+    assert len(done["artifacts"]) == 2 and not client.threads.get_state(thread)["interrupts"]
