@@ -1,14 +1,21 @@
-"""The agent graph: plan, validate, review (a LangGraph interrupt), execute, report.
+"""The agent graph: plan (the planner's output, validated into a plan), review (a LangGraph interrupt), execute,
+report.
 
 ::
 
-    START -> plan -> validate -> review -> execute -> report -> END
-               ^        |          |  ^      |  ^
-               |        |          +--+      +--+  the plan's next approved step
-               |        |          edit,   execute -> review: the next step asks (policy "step"), or a step failed
-               |        |          remove
-               +--------+----------+     invalid output (up to max_corrections) / rejection with feedback
-                                   review -> report: the person cancelled (nothing more runs)
+    START -> plan -> review -> execute -> END
+             ^  |     |  ^      |  ^
+             +--+     +--+      +--+  the plan's next approved step
+    invalid output    edit,   execute -> review: the next step asks (policy "step"), or a step failed
+    (up to max_       remove
+    corrections)      review -> plan: rejection with feedback
+    plan -> END: an answer in words; review -> END: the person cancelled; execute -> END: the plan is done
+
+The planner's output is validated in the node that asked for it, and the node that knows a turn is over ends it,
+so an approved call crosses three nodes (plan and review, then review again on resume, and execute): each node
+run is LangGraph work (a task, a checkpoint), and an approved call costs no more than through ``create_agent``
+with LangChain's human-in-the-loop middleware (``benchmarks/overhead.py``). ``report`` is the end as the thread's
+history names it: undo and fork write their state as if it had run.
 
 A turn's calls form a plan (:mod:`vitron_agent.graphs.plan`): one step or several, later steps using earlier
 steps' outputs; a single call is a plan of one step. What the person is shown, how their answer is read and who
@@ -140,14 +147,13 @@ def build_agent(
         models=workspace.models,
     )
     graph = StateGraph(AgentState)
-    for name in ("plan", "validate", "review", "execute", "report"):
+    for name in ("plan", "review", "execute", "report"):
         graph.add_node(name, getattr(nodes, name))
     graph.add_edge(START, "plan")
     for name, targets in {
-        "plan": ["validate", "report"],
-        "validate": ["review", "plan", "report"],
-        "review": ["execute", "review", "plan", "report"],
-        "execute": ["execute", "review", "report"],
+        "plan": ["review", "plan", END],
+        "review": ["execute", "review", "plan", END],
+        "execute": ["execute", "review", END],
     }.items():
         graph.add_conditional_edges(name, _follow_step, targets)
     graph.add_edge("report", END)
@@ -186,29 +192,26 @@ class _Nodes:
     # -- plan ----------------------------------------------------------------------------------------------
 
     def plan(self, state: AgentState) -> dict[str, Any]:
-        """Ask the planner; a planner that raises ends the turn with a message, never a dead session."""
-        attachments = [Attachment.model_validate(a) for a in state.get("attachments") or []]
-        region = Box.of(state["region"]) if state.get("region") else None
+        """Ask the planner, and turn its output into a plan waiting for review, a plain answer, or a correction
+        (the node runs again). A planner that raises ends the turn with a message, never a dead session."""
+        inputs = _inputs(state)
         try:
-            output = plain_output(self.planner.plan(state.get("messages", []), attachments, region), self.tools)
+            output = plain_output(self.planner.plan(state.get("messages", []), list(inputs.attachments),
+                                                    inputs.region), self.tools)
         except Exception as error:  # a planner bug or an unreachable model must not kill the session
             logger.warning("the planner failed", exc_info=error)
-            return {"answer": PLANNER_FAILED.format(error=str(error).strip() or "it gave no reason"),
-                    "step": "report"}
-        return {"output": output, "step": "validate"}
+            return _closing(PLANNER_FAILED.format(error=str(error).strip() or "it gave no reason"))
+        return {"output": output, **self._validated(output, inputs, state)}
 
-    # -- validate ------------------------------------------------------------------------------------------
-
-    def validate(self, state: AgentState) -> dict[str, Any]:
-        """Turn the planner's output into a plan waiting for review, a plain answer, or a correction."""
-        output = state.get("output")
+    def _validated(self, output: Any, inputs: CallInputs, state: AgentState) -> dict[str, Any]:
+        """The planner's output as a plan for review (each step with its preview and readiness), an answer in
+        words, or a correction for the planner."""
         said = [AIMessage(output if isinstance(output, str) else f"call {output}")]
         try:
-            inputs = _inputs(state)
             if isinstance(output, str):
                 invocations = parse_plan(output)
                 if len(invocations) == 1 and invocations[0].is_understanding:
-                    return {"answer": invocations[0].response, "messages": said, "step": "report"}
+                    return _closing(invocations[0].response, said=said)
                 plan = self._plan_from_text(invocations, inputs)
             else:
                 plan = Plan(steps=[self._step_from_call(call) for call in
@@ -243,8 +246,7 @@ class _Nodes:
     def _correction(self, state: AgentState, said: list[AIMessage], error: str) -> dict[str, Any]:
         count = state.get("corrections", 0) + 1
         if count > self.max_corrections:
-            return {"answer": GAVE_UP.format(count=count, error=error), "messages": said, "corrections": 0,
-                    "step": "report"}
+            return _closing(GAVE_UP.format(count=count, error=error), said=said, corrections=0)
         return {"messages": [*said, HumanMessage(CORRECTION.format(error=error))], "corrections": count,
                 "step": "plan"}
 
@@ -276,7 +278,7 @@ class _Nodes:
         policy = check_policy((config.get("configurable") or {}).get("policy") or self.policy)
         waiting = [i for i, step in enumerate(plan.steps) if step.status in ("planned", "failed")]
         if not waiting:  # nothing left to decide (a state edited from outside): close the turn
-            return {"answer": plan.done_text(), "step": "report"}
+            return _closing(plan.done_text())
         if policy == "step":
             waiting = waiting[:1]
         number = len(state.get("decisions") or [])
@@ -331,8 +333,7 @@ class _Nodes:
         for step in plan.steps:  # the rest of the plan goes with it
             if step.status in ("planned", "failed"):
                 step.status = "cancelled"
-        return {"plan": plan.model_dump(), "decisions": [entry.decided()], "answer": plan.cancelled_text(),
-                "step": "report"}
+        return _closing(plan.cancelled_text(), plan=plan.model_dump(), decisions=[entry.decided()])
 
     def _edited(self, plan: Plan, edits: list[tuple[int, dict[str, Any], bool]]) -> dict[str, Any]:
         """Apply each edit (step number, arguments, whether they replace the step's whole argument list) to a copy
@@ -399,7 +400,7 @@ class _Nodes:
         assert index is not None  # the router only comes here with an approved step
         step = plan.steps[index]
         decision = LogEntry.model_validate(next(d for d in reversed(state["decisions"]) if d["id"] == step.decision))
-        logged = self.log.record(thread_id(config), decision)
+        logged = self.log.get(decision.id) or self.log.record(thread_id(config), decision)
         if logged.outcome == "ok":  # it finished before a crash lost the checkpoint: don't run it again
             return self._after_step(plan, index, list(logged.artifacts), logged.message or "")
         tool = self.tools[step.tool]
@@ -439,7 +440,7 @@ class _Nodes:
             return {**update, "step": "execute"}
         if plan.next_step("planned") is not None:
             return {**update, "step": "review"}
-        return {**update, "answer": plan.done_text(), "step": "report"}
+        return _closing(plan.done_text(), **update)
 
     def _step_failed(self, plan: Plan, index: int, decision: LogEntry, outcome: str,
                      message: str) -> dict[str, Any]:
@@ -456,7 +457,7 @@ class _Nodes:
             for later in plan.steps[index + 1:]:
                 later.status = "cancelled"
             answer = message if len(plan.steps) == 1 else f"{plan.done_text()} {message}".strip()
-            return {"plan": plan.model_dump(), "answer": answer, "step": "report"}
+            return _closing(answer, plan=plan.model_dump())
         step.status = "failed"
         for later in plan.steps[index + 1:]:
             later.status, later.decision = "planned", None
@@ -466,10 +467,18 @@ class _Nodes:
     # -- report --------------------------------------------------------------------------------------------
 
     def report(self, state: AgentState) -> dict[str, Any]:
-        """Close the turn: the answer joins the conversation. The plan stays in the state, finished, for
+        """The turn's end, as the thread's history names it: undo and fork write their state as if this node had
+        run (the nodes end a turn themselves, see ``_closing``). The plan stays in the state, finished, for
         ``/plan`` and undo to read."""
         answer = state.get("answer") or ""
         return {"messages": [AIMessage(answer)] if answer else [], "output": None}
+
+
+def _closing(answer: str, said: list[AIMessage] | None = None, **update: Any) -> dict[str, Any]:
+    """End the turn from the node that knows it is over: the answer joins the conversation (after what the planner
+    said, if given) and the graph goes to its end, without a further node run."""
+    reply = [AIMessage(answer)] if answer else []
+    return {**update, "answer": answer, "messages": [*(said or []), *reply], "output": None, "step": END}
 
 
 def _refused(plan: Plan, why: str) -> dict[str, Any]:

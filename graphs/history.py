@@ -3,7 +3,8 @@ recovery of a step a dead process left running.
 
 These live beside the graph because they depend on its routing: every node sets ``step`` to the node that runs
 next, a checkpoint whose ``next`` is ``("execute",)`` was taken just before a step ran, and ``update_state(...,
-as_node=...)`` must name the node whose edges lead where the thread should go. Each function edits or reads the
+as_node=...)`` must name a node whose edges lead where the thread should go (``plan`` reaches ``review``;
+``report`` ends the turn). Each function edits or reads the
 checkpointer's state only; running the graph afterwards is the caller's (``Session`` streams it, with progress).
 
 Usage::
@@ -122,7 +123,7 @@ def back_to_step(agent: Any, config: dict[str, Any], step: int) -> None:
     """
     before, earlier = _before_step(agent, config, step)
     agent.update_state(before.config, {"plan": _replanned(earlier, step).model_dump(), "step": "review"},
-                       as_node="validate")
+                       as_node="plan")
 
 
 def fork(agent: Any, config: dict[str, Any], new_config: dict[str, Any], step: int | None = None) -> bool:
@@ -143,7 +144,7 @@ def fork(agent: Any, config: dict[str, Any], new_config: dict[str, Any], step: i
         return False
     before, earlier = _before_step(agent, config, step)
     agent.update_state(new_config, {**before.values, "plan": _replanned(earlier, step).model_dump(),
-                                    "step": "review"}, as_node="validate")
+                                    "step": "review"}, as_node="plan")
     return True
 
 
@@ -169,7 +170,7 @@ def cut_off(agent: Any, config: dict[str, Any], log: DecisionLog) -> bool:
                 if later is not current.steps[index] and later.decision:
                     log.finish(later.decision, "skipped", (), "the process stopped before it ran")
                 later.status, later.decision = "planned", None
-        agent.update_state(config, {"plan": current.model_dump(), "step": "review"}, as_node="validate")
+        agent.update_state(config, {"plan": current.model_dump(), "step": "review"}, as_node="plan")
     return True
 
 

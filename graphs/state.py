@@ -17,7 +17,7 @@ from langgraph.graph.message import add_messages
 
 __all__ = ["AgentState", "Step"]
 
-Step = Literal["validate", "review", "execute", "plan", "report"]
+Step = Literal["plan", "review", "execute", "report", "__end__"]
 
 
 class AgentState(TypedDict, total=False):
