@@ -50,7 +50,18 @@ from pydantic import ValidationError
 from vitron_agent import database
 from vitron_agent.artifacts import ArtifactStore
 from vitron_agent.calls import Attachment, CallError, CallInputs
-from vitron_agent.decisions import AnswerError, Cancel, DecisionLog, Edit, LogEntry, Reject, Remove, read_answer
+from vitron_agent.claims import running
+from vitron_agent.decisions import (
+    AlreadyApproved,
+    AnswerError,
+    Cancel,
+    DecisionLog,
+    Edit,
+    LogEntry,
+    Reject,
+    Remove,
+    read_answer,
+)
 from vitron_agent.graphs.plan import (
     Plan,
     PlanStep,
@@ -391,10 +402,10 @@ class _Nodes:
     # -- execute -------------------------------------------------------------------------------------------
 
     def execute(self, state: AgentState, config: RunnableConfig) -> dict[str, Any]:
-        """Run the plan's next approved step. Its approval is on disk first (logged again here, idempotently, in
-        case the review's write was lost); a MemoryError, exception or cancellation becomes a recorded outcome.
-        One step per node run, so a checkpoint follows every step and a resumed plan never re-runs a finished
-        one."""
+        """Run the plan's next approved step, once. Its approval is on disk first; the step is then claimed in the
+        decision log with one conditional update, so of two processes answering the same decision exactly one runs
+        the tool and the other is told who approved it (:class:`~vitron_agent.decisions.AlreadyApproved`). One
+        step per node run, so a checkpoint follows every step and a resumed plan never re-runs a finished one."""
         plan = Plan.model_validate(state["plan"])
         index = plan.next_step("approved")
         assert index is not None  # the router only comes here with an approved step
@@ -403,12 +414,24 @@ class _Nodes:
         logged = self.log.get(decision.id) or self.log.record(thread_id(config), decision)
         if logged.outcome == "ok":  # it finished before a crash lost the checkpoint: don't run it again
             return self._after_step(plan, index, list(logged.artifacts), logged.message or "")
+        with running() as claimer:
+            won, logged = self.log.claim(decision.id, claimer)
+            if not won:
+                if logged is not None and logged.outcome == "ok":
+                    return self._after_step(plan, index, list(logged.artifacts), logged.message or "")
+                raise AlreadyApproved(step.tool, logged)
+            return self._run_step(plan, index, decision)
+
+    def _run_step(self, plan: Plan, index: int, decision: LogEntry) -> dict[str, Any]:
+        """The claimed step: its references resolved, checked again for this machine (weights may have come or
+        gone), then run; a MemoryError, exception or cancellation becomes a recorded outcome."""
+        step = plan.steps[index]
         tool = self.tools[step.tool]
         try:
             args = resolve_references(step.args, plan, lambda ref: self.store.get(ref).kind)
         except LookupError as error:
             return self._step_failed(plan, index, decision, "failed", f"step {index + 1}: {error}")
-        ready = readiness(tool, args, self.store.root)  # checked again: weights may have come or gone
+        ready = readiness(tool, args, self.store.root)
         if not ready.can_run:
             return self._step_failed(plan, index, decision, "failed", ready.line(tool.name))
         writer = get_stream_writer()

@@ -23,6 +23,7 @@ from typing import Any
 from langchain_core.messages import AIMessage
 
 from vitron_agent.calls import Attachment
+from vitron_agent.claims import claim_is_stale
 from vitron_agent.decisions import Decision, DecisionLog, LogEntry
 from vitron_agent.graphs.plan import Plan
 
@@ -162,8 +163,10 @@ def cut_off(agent: Any, config: dict[str, Any], log: DecisionLog) -> bool:
     current = Plan.model_validate(snapshot.values["plan"])
     index = current.next_step("approved")
     entry = log.get(current.steps[index].decision or "") if index is not None else None
+    if entry is not None and entry.outcome == "running" and not claim_is_stale(entry.claimed_by):
+        return False  # another process (or run) holds it and is still at work: leave the thread to it
     if index is not None and (entry is None or entry.outcome != "ok"):
-        if entry is not None:
+        if entry is not None and entry.outcome in (None, "running"):
             log.finish(entry.id, "interrupted", (), "the process stopped while the tool was running")
         for later in current.steps[index:]:
             if later.status == "approved":

@@ -86,21 +86,25 @@ RUN_OUTCOMES = ("ok", "failed", "cancelled", "interrupted")
 
 def audit_decision_logs(root: Path) -> tuple[int, list[str]]:
     """Every decision log under ``root``: each tool run (an entry with a run's outcome) must be a recorded
-    approval, written before the run finished. Returns the runs checked and the problems found."""
+    approval, written before the run finished, and claimed by its own run before it ran (the claim is what keeps
+    two approvers from running one step twice). Returns the runs checked and the problems found."""
     import json
     import sqlite3
 
     runs, problems = 0, []
     for database in root.rglob("decisions.sqlite"):
         with sqlite3.connect(database) as connection:
-            rows = connection.execute("SELECT id, created, decision, outcome, finished FROM decisions").fetchall()
-        for decision_id, created, decision, outcome, finished in rows:
-            if outcome not in RUN_OUTCOMES:
-                continue
+            rows = connection.execute("SELECT id, created, decision, outcome, finished, claimed_by, claimed_at "
+                                      "FROM decisions").fetchall()
+        for decision_id, created, decision, outcome, finished, claimed_by, claimed_at in rows:
+            if outcome not in RUN_OUTCOMES or (outcome == "interrupted" and claimed_by is None):
+                continue  # a step recovery found approved but never claimed did not run
             runs += 1
             entry = json.loads(decision)
             if entry.get("action") != "approve" or not entry.get("by"):
                 problems.append(f"{database}: {decision_id} ran ({outcome}) without an approval: {entry.get('action')}")
+            elif not claimed_by or not claimed_at or claimed_at < created:
+                problems.append(f"{database}: {decision_id} ran ({outcome}) without its own claim")
             elif finished is not None and finished < created:
                 problems.append(f"{database}: {decision_id} finished before its approval was recorded")
     return runs, problems

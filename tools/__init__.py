@@ -41,6 +41,7 @@ from vitron_agent.tools.base import (
     failure_text,
     outside_decision,
     readiness,
+    recover_interrupted,
     run_logged,
     validated_args,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "tool_description",
     "outside_decision",
     "readiness",
+    "recover_interrupted",
     "run_logged",
     "tool_for_module",
     "validated_args",

@@ -60,6 +60,7 @@ __all__ = [
     "failure_text",
     "outside_decision",
     "readiness",
+    "recover_interrupted",
     "run_logged",
     "validated_args",
 ]
@@ -213,18 +214,46 @@ def run_logged(tool: Any, record: dict[str, Any], decision_id: str, workspace: W
         ToolFailed: the call can't run here, or the tool failed; the message is for people and is what the log
             records as the reason.
     """
+    from vitron_agent.claims import running
+    from vitron_agent.decisions import AlreadyApproved
+
     log = workspace.log
-    ready = readiness(tool, record, workspace.root)
-    if not ready.can_run:
-        message = ready.line(tool.name)
-        log.finish(decision_id, "failed", (), message)
-        raise ToolFailed(message)
-    ctx = ToolContext(store=workspace.store, call=call_record(tool, record), models=workspace.models)
-    try:
-        result = tool.run(tool.Args.model_validate(record), ctx)
-    except Exception as error:
-        message = failure_text(tool, error)
-        log.finish(decision_id, "failed", (), message)
-        raise ToolFailed(message) from None
+    with running() as claimer:
+        won, entry = log.claim(decision_id, claimer)
+        if not won:  # another process took it first: it runs there, exactly once
+            raise ToolFailed(str(AlreadyApproved(tool.name, entry)))
+        ready = readiness(tool, record, workspace.root)
+        if not ready.can_run:
+            message = ready.line(tool.name)
+            log.finish(decision_id, "failed", (), message)
+            raise ToolFailed(message)
+        ctx = ToolContext(store=workspace.store, call=call_record(tool, record), models=workspace.models)
+        try:
+            result = tool.run(tool.Args.model_validate(record), ctx)
+        except Exception as error:
+            message = failure_text(tool, error)
+            log.finish(decision_id, "failed", (), message)
+            raise ToolFailed(message) from None
     log.finish(decision_id, "ok", result.artifacts, result.text)
     return result
+
+
+def recover_interrupted(workspace: Workspace, thread: str) -> list[str]:
+    """Calls made outside the graph whose run never finished (its process died, or the run was abandoned):
+    each is logged ``interrupted``, and an approved proposal is offered again (its approval can be given, or it
+    can be rejected). Returns the ids of the runs it found.
+
+    The graph's threads recover the same way on their own (:func:`vitron_agent.graphs.history.cut_off`); this is
+    for the MCP server and the LangChain tools, which call it when they open a workspace.
+    """
+    from vitron_agent.claims import claim_is_stale
+
+    found = []
+    for entry in workspace.log.list(thread):
+        if entry.outcome != "running" or not claim_is_stale(entry.claimed_by):
+            continue
+        workspace.log.finish(entry.id, "interrupted", (), "the process stopped while the tool was running")
+        if entry.proposal:
+            workspace.log.reopen(entry.proposal, was="approved")
+        found.append(entry.id)
+    return found

@@ -37,6 +37,7 @@ from vitron_agent import database
 from vitron_agent.readiness import Readiness
 
 __all__ = [
+    "AlreadyApproved",
     "Answer",
     "AnswerError",
     "Approve",
@@ -61,10 +62,13 @@ CREATE TABLE IF NOT EXISTS decisions (
     outcome   TEXT,
     artifacts TEXT,
     message   TEXT,
-    finished  TEXT
+    finished  TEXT,
+    claimed_by TEXT,
+    claimed_at TEXT
 )
 """
-_FIELDS = "thread_id, created, decision, outcome, artifacts, message, finished"
+_FIELDS = "thread_id, created, decision, outcome, artifacts, message, finished, claimed_by, claimed_at"
+_CLAIM_COLUMNS = ("claimed_by", "claimed_at")
 ALLOWED = ("approve", "edit", "reject")
 """What a LangChain front end may answer for each action (LangChain's ``review_configs``)."""
 
@@ -103,17 +107,37 @@ class LogEntry(BaseModel):
     thread: str = ""
     recorded: str | None = None
     outcome: str | None = None
-    """ok, failed, cancelled, interrupted, skipped; approved or rejected for a proposal; None until known"""
+    """running, then ok, failed, cancelled, interrupted or skipped; approved or rejected for a proposal; None
+    until known"""
     artifacts: list[str] = []
     message: str | None = None
     finished: str | None = None
+    claimed_by: str | None = None
+    """the run that took it (``host:pid:run``; see :mod:`vitron_agent.claims`)"""
+    claimed_at: str | None = None
     undone: bool = False
     """set by ``Session.history``: the run's results were set aside by undo"""
 
     def decided(self) -> dict[str, Any]:
         """What is stored as the decision itself (the log keeps the thread and outcome in their own columns)."""
         return self.model_dump(mode="json", exclude={"thread", "recorded", "outcome", "artifacts", "message",
-                                                     "finished", "undone"})
+                                                     "finished", "claimed_by", "claimed_at", "undone"})
+
+
+class AlreadyApproved(RuntimeError):
+    """Another process (or another answer) took this decision first: it runs, or ran, there; nothing ran here."""
+
+    def __init__(self, tool: str, entry: LogEntry | None) -> None:
+        from vitron_agent.claims import describe_claimer
+
+        if entry is None:
+            super().__init__(f"{tool} was decided elsewhere; nothing was run here")
+            return
+        when = (entry.claimed_at or entry.recorded or "an unknown time")[:19].replace("T", " ")
+        where = f" in {describe_claimer(entry.claimed_by)}" if describe_claimer(entry.claimed_by) else ""
+        state = "it runs there" if entry.outcome in ("running", "approved") else f"it ended {entry.outcome}"
+        super().__init__(f"{tool} was already approved (by {entry.by}, at {when} UTC{where}); {state}, and nothing "
+                         "was run here")
 
 
 class DecisionLog:
@@ -130,6 +154,10 @@ class DecisionLog:
         self._lock = threading.Lock()
         self._db = database.connect(self.path)
         self._db.execute(_SCHEMA)
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(decisions)")}
+        for column in _CLAIM_COLUMNS:  # a log written before claims existed
+            if column not in present:
+                self._db.execute(f"ALTER TABLE decisions ADD COLUMN {column} TEXT")
 
     def close(self) -> None:
         with self._lock:
@@ -145,6 +173,32 @@ class DecisionLog:
             )
             row = self._db.execute(f"SELECT {_FIELDS} FROM decisions WHERE id = ?", (entry.id,)).fetchone()
         return _entry(row)
+
+    def claim(self, decision_id: str, claimer: str, *, outcome: str = "running") -> tuple[bool, LogEntry | None]:
+        """Take a decision that nothing has taken yet: one conditional ``UPDATE`` (``... WHERE outcome IS NULL``),
+        atomic across processes, so of several approvers exactly one wins.
+
+        Args:
+            claimer: who takes it (``host:pid:run``, see :mod:`vitron_agent.claims`).
+            outcome: what it becomes: ``running`` for a run, ``approved`` for a proposal.
+
+        Returns:
+            (whether this call won it, the entry as it now stands; None when there is no such decision)
+        """
+        with self._lock:
+            taken = self._db.execute(
+                "UPDATE decisions SET outcome = ?, claimed_by = ?, claimed_at = ? WHERE id = ? AND outcome IS NULL",
+                (outcome, claimer, _now(), decision_id),
+            ).rowcount
+            row = self._db.execute(f"SELECT {_FIELDS} FROM decisions WHERE id = ?", (decision_id,)).fetchone()
+        return taken == 1, (_entry(row) if row else None)
+
+    def reopen(self, decision_id: str, *, was: str) -> bool:
+        """Give back a decision whose claim came to nothing (its run died): only while it still reads ``was``."""
+        with self._lock:
+            return self._db.execute(
+                "UPDATE decisions SET outcome = NULL, claimed_by = NULL, claimed_at = NULL WHERE id = ? "
+                "AND outcome = ?", (decision_id, was)).rowcount == 1
 
     def finish(self, decision_id: str, outcome: str, artifacts: Sequence[str] = (), message: str = "") -> None:
         """Record what came of an approved decision: ``ok``, ``failed``, ``cancelled`` or ``interrupted``."""
@@ -171,10 +225,11 @@ class DecisionLog:
 
 
 def _entry(row: tuple) -> LogEntry:
-    thread_id, created, decision, outcome, artifacts, message, finished = row
+    thread_id, created, decision, outcome, artifacts, message, finished, claimed_by, claimed_at = row
     return LogEntry.model_validate({
         **json.loads(decision), "thread": thread_id, "recorded": created, "outcome": outcome,
         "artifacts": json.loads(artifacts) if artifacts else [], "message": message, "finished": finished,
+        "claimed_by": claimed_by, "claimed_at": claimed_at,
     })
 
 

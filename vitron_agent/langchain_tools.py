@@ -57,10 +57,11 @@ def as_langchain_tools(
     """
     from langchain_core.tools import StructuredTool
 
-    from vitron_agent.tools import load_tools
+    from vitron_agent.tools import load_tools, recover_interrupted
     from vitron_agent.workspace import Workspace
 
     opened = Workspace.of(workspace, import_roots=[Path.cwd(), *import_roots], models=models)
+    recover_interrupted(opened, THREAD)  # calls a dead process left running are logged interrupted
     store = opened.store
     made = [_as_structured_tool(tool, opened) for tool in load_tools(tools).values()]
 

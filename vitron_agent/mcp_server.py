@@ -15,6 +15,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+from uuid import uuid4
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -50,7 +51,7 @@ class VitronMcp:
 
     def __init__(self, workspace: Workspace | str | os.PathLike[str], *, policy: str = "ask",
                  tools: Any = None) -> None:
-        from vitron_agent.tools import load_tools
+        from vitron_agent.tools import load_tools, recover_interrupted
         from vitron_agent.workspace import Workspace
 
         if policy not in ("ask", "auto"):
@@ -58,6 +59,7 @@ class VitronMcp:
         self.policy = policy
         self.workspace = Workspace.of(workspace, import_roots=[Path.cwd()])
         self.tools = load_tools(tools)
+        recover_interrupted(self.workspace, THREAD)  # approvals a dead server left running are offered again
 
     def server(self) -> Any:
         """The SDK's server with every endpoint registered."""
@@ -101,19 +103,23 @@ class VitronMcp:
         return self._run(tool, record, entry.id)
 
     def approve_decision(self, decision: str) -> str:
-        """Run a proposed call, as it was shown (the decision's id from a tool's needs_approval answer)."""
+        """Run a proposed call, as it was shown (the decision's id from a tool's needs_approval answer). Of two
+        approvals of one decision at the same instant, exactly one runs it; the other is told who approved it."""
+        from vitron_agent.decisions import AlreadyApproved
         from vitron_agent.tools import outside_decision
 
-        proposal = self.workspace.log.get(decision)
+        log = self.workspace.log
+        proposal = log.get(decision)
         if proposal is None or proposal.action != "propose":
             raise _tool_error(f"there is no proposed decision {decision!r}; call the tool first")
-        if proposal.outcome is not None:
-            raise _tool_error(f"decision {decision!r} was already {proposal.outcome}")
         tool = self.tools[proposal.tool]
+        won, taken = log.claim(decision, "mcp client", outcome="approved")
+        if not won:
+            raise _tool_error(str(AlreadyApproved(tool.name, taken)) if taken and taken.outcome == "approved"
+                              else f"decision {decision!r} was already {taken.outcome if taken else 'taken'}")
         approval = outside_decision(THREAD, tool, proposal.args, action="approve", by="mcp client",
-                                    proposal=decision).model_copy(update={"id": f"{decision}/approve"})
-        self.workspace.log.record(THREAD, approval)
-        self.workspace.log.finish(decision, "approved", (), "approved by the MCP client")
+                                    proposal=decision).model_copy(update={"id": f"{decision}/approve/{uuid4().hex[:8]}"})
+        log.record(THREAD, approval)
         return self._run(tool, proposal.args, approval.id)
 
     def reject_decision(self, decision: str, reason: str = "") -> str:

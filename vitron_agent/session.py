@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict
 
 from vitron_agent.artifacts import Artifact
 from vitron_agent.calls import Attachment
-from vitron_agent.decisions import Decision, LogEntry
+from vitron_agent.decisions import AlreadyApproved, Decision, LogEntry
 from vitron_agent.graphs import history
 from vitron_agent.graphs.agent import Policy, build_agent, check_policy
 from vitron_agent.graphs.plan import Plan
@@ -272,9 +272,12 @@ class Session:
     def _run(self, graph_input: Any) -> Turn:
         before = len(history.produced(self.agent, self.config))
         self._cancel.clear()
-        for event in self.agent.stream(graph_input, self.config, stream_mode="custom"):
-            if self.on_progress is not None and isinstance(event, dict) and "progress" in event:
-                self.on_progress(event["progress"])
+        try:
+            for event in self.agent.stream(graph_input, self.config, stream_mode="custom"):
+                if self.on_progress is not None and isinstance(event, dict) and "progress" in event:
+                    self.on_progress(event["progress"])
+        except AlreadyApproved as error:  # another process answered the same decision first: it runs there
+            return Turn(pending=None, text=str(error), artifacts=[])
         snapshot = self.agent.get_state(self.config)
         pending = Decision.from_interrupt(snapshot.interrupts[0].value) if snapshot.interrupts else None
         made = (snapshot.values.get("artifacts") or [])[before:]
