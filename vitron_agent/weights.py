@@ -101,10 +101,11 @@ class Family:
 
 
 def settings(workspace: Path | None) -> dict[str, Any]:
-    """The workspace's ``vitron.toml`` as a dict ({} when there is none).
+    """The workspace's ``vitron.toml`` as plain data ({} when there is none): only its documented keys, checked
+    (see :mod:`vitron_agent.config`), the ones it leaves out absent.
 
     Raises:
-        ValueError: the file exists but is not valid TOML (the message names it).
+        ValueError: the file is not valid TOML, or says something undocumented or unsafe (the message names it).
     """
     if workspace is None or not (workspace / "vitron.toml").is_file():
         return {}
@@ -112,11 +113,14 @@ def settings(workspace: Path | None) -> dict[str, Any]:
         import tomllib
     else:  # pragma: no cover - Python 3.10
         import tomli as tomllib
+    from vitron_agent.config import read_settings
+
     path = workspace / "vitron.toml"
     try:
-        return tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as error:
         raise ValueError(f"{path} is not valid TOML: {error}") from None
+    return read_settings(data, str(path)).model_dump(exclude_unset=True)
 
 
 def weight_spec(name: str, default: str, workspace: Path | None, *, files: tuple[str, ...] = ()) -> WeightSpec:

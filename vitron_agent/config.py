@@ -1,0 +1,100 @@
+"""The workspace's ``vitron.toml``, read as plain data: only the documented keys, each checked.
+
+A workspace can come from anywhere (a cloned repository ships its own ``./vitron-workspace``), so its settings
+must never run code. SAM2's Hydra ``overrides`` are where that could happen: Hydra instantiates any ``_target_``
+it finds. Overrides are therefore plain ``key=value`` assignments of numbers, words and lists, with no key part
+starting with ``_`` and no ``${...}`` interpolation; anything else, and any key this page does not document, is
+refused with a message that names it.
+
+The documented keys::
+
+    [planner]       spec = "rules" | "chat:<provider>:<model>" | "vitron:<path-or-id>";  quantize = "4bit" | "8bit"
+    [segmentation]  backend = "auto" | "sam2" | "classic"
+    [limits]        request_bytes = 32768        # the longest request a person may send
+    [weights.<family>]
+                    source = "<repo id, folder or file>"; revision = "<branch, tag or commit>"
+                    filename = "<file inside the repo>"; config = "<sam2 model config>"
+                    overrides = ["++model.image_size=1024"]; threshold = 0.3   # grounding's score threshold
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+__all__ = ["DEFAULT_REQUEST_BYTES", "Settings", "read_settings"]
+
+DEFAULT_REQUEST_BYTES = 32 * 1024
+_OVERRIDE = re.compile(r"\+{0,2}([A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)=([A-Za-z0-9_.,:/+\-\[\] ]*)")
+
+
+def _plain_override(text: str) -> str:
+    match = _OVERRIDE.fullmatch(text.strip())
+    if match is None or any(part.startswith("_") for part in match.group(1).split(".")):
+        raise ValueError(f"{text!r} is not a plain override: write key=value with a number, word or list value "
+                         "(no _target_ or other _-keys, no ${...} interpolation)")
+    return text.strip()
+
+
+_SAM2_CONFIG = re.compile(r"configs/[A-Za-z0-9_.+-]+/[A-Za-z0-9_.+-]+\.yaml")
+
+
+def _packaged_config(text: str) -> str:
+    if _SAM2_CONFIG.fullmatch(text) is None or ".." in text:
+        raise ValueError(f"{text!r} is not one of sam2's packaged configs, such as configs/sam2.1/sam2.1_hiera_t.yaml")
+    return text
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PlannerSettings(_Section):
+    spec: str | None = None
+    quantize: Literal["4bit", "8bit"] | None = None
+
+
+class SegmentationSettings(_Section):
+    backend: Literal["auto", "sam2", "classic"] | None = None
+
+
+class LimitSettings(_Section):
+    request_bytes: int = Field(default=DEFAULT_REQUEST_BYTES, ge=256, le=16 * 2**20)
+
+
+class WeightsSettings(_Section):
+    source: str | None = None
+    revision: str | None = None
+    filename: str | None = None
+    config: Annotated[str, AfterValidator(_packaged_config)] | None = None
+    overrides: list[Annotated[str, AfterValidator(_plain_override)]] = []
+    threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
+class Settings(_Section):
+    """Everything ``vitron.toml`` may say."""
+
+    planner: PlannerSettings = PlannerSettings()
+    segmentation: SegmentationSettings = SegmentationSettings()
+    limits: LimitSettings = LimitSettings()
+    weights: dict[str, WeightsSettings] = {}
+
+
+def read_settings(data: dict[str, Any], where: str) -> Settings:
+    """The settings in ``data`` (a parsed TOML file).
+
+    Raises:
+        ValueError: one line per key that is unknown or wrong, naming the file.
+    """
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as error:
+        lines = []
+        for item in error.errors():
+            key = ".".join(str(part) for part in item["loc"])
+            problem = "is not a documented setting" if item["type"] == "extra_forbidden" else \
+                item["msg"].removeprefix("Value error, ")
+            lines.append(f"{key} {problem}")
+        raise ValueError(f"{where}: " + "; ".join(lines)) from None
