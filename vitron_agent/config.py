@@ -70,7 +70,7 @@ class WeightsSettings(_Section):
     filename: str | None = None
     config: Annotated[str, AfterValidator(_packaged_config)] | None = None
     overrides: list[Annotated[str, AfterValidator(_plain_override)]] = []
-    threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    threshold: float | None = Field(default=None, ge=0.0)
 
 
 class Settings(_Section):
