@@ -40,7 +40,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.messages import AIMessage, HumanMessage, RemoveMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
@@ -51,6 +51,7 @@ from vitron_agent import database
 from vitron_agent.artifacts import ArtifactStore
 from vitron_agent.calls import Attachment, CallError, CallInputs
 from vitron_agent.claims import running
+from vitron_agent.config import request_too_long
 from vitron_agent.decisions import (
     AlreadyApproved,
     AnswerError,
@@ -156,6 +157,7 @@ def build_agent(
         max_corrections=max_corrections,
         cancelled=cancelled or (lambda: False),
         models=workspace.models,
+        request_limit=workspace.request_limit,
     )
     graph = StateGraph(AgentState)
     for name in ("plan", "review", "execute", "report"):
@@ -193,10 +195,12 @@ class _Nodes:
         max_corrections: int,
         cancelled: Callable[[], bool],
         models: ModelManager,
+        request_limit: int,
     ) -> None:
         self.planner, self.tools, self.store, self.log = planner, tools, store, log
         self.policy, self.max_corrections, self.cancelled = policy, max_corrections, cancelled
         self.models = models
+        self.request_limit = request_limit
         self.outputs = {name: getattr(tool, "outputs", None) for name, tool in tools.items()}
         """what each tool declares it makes, for checking ``@N`` references (None: not declared)"""
 
@@ -204,7 +208,14 @@ class _Nodes:
 
     def plan(self, state: AgentState) -> dict[str, Any]:
         """Ask the planner, and turn its output into a plan waiting for review, a plain answer, or a correction
-        (the node runs again). A planner that raises ends the turn with a message, never a dead session."""
+        (the node runs again). A planner that raises ends the turn with a message, never a dead session; a request
+        over the workspace's length limit never reaches the planner, and leaves the conversation."""
+        messages = state.get("messages", [])
+        last = messages[-1] if messages else None
+        too_long = request_too_long(str(last.content), self.request_limit) if isinstance(last, HumanMessage) \
+            else None
+        if too_long:
+            return _closing(too_long[0].upper() + too_long[1:], said=[RemoveMessage(id=last.id)])
         inputs = _inputs(state)
         try:
             output = plain_output(self.planner.plan(state.get("messages", []), list(inputs.attachments),

@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-__all__ = ["DEFAULT_REQUEST_BYTES", "Settings", "read_settings"]
+__all__ = ["DEFAULT_REQUEST_BYTES", "Settings", "read_settings", "request_too_long"]
 
 DEFAULT_REQUEST_BYTES = 32 * 1024
 _OVERRIDE = re.compile(r"\+{0,2}([A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)=([A-Za-z0-9_.,:/+\-\[\] ]*)")
@@ -98,3 +98,12 @@ def read_settings(data: dict[str, Any], where: str) -> Settings:
                 item["msg"].removeprefix("Value error, ")
             lines.append(f"{key} {problem}")
         raise ValueError(f"{where}: " + "; ".join(lines)) from None
+
+
+def request_too_long(text: str, limit: int) -> str | None:
+    """Why a request is refused for its length, or None when it fits."""
+    size = len(text.encode("utf-8", errors="replace"))
+    if size <= limit:
+        return None
+    return (f"that request is {size / 1024:,.0f} KiB, over the {limit / 1024:,.0f} KiB limit for one request; "
+            "send a shorter one (the limit is [limits] request_bytes in the workspace's vitron.toml)")

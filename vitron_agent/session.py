@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict
 
 from vitron_agent.artifacts import Artifact
 from vitron_agent.calls import Attachment
+from vitron_agent.config import request_too_long
 from vitron_agent.decisions import AlreadyApproved, Decision, LogEntry
 from vitron_agent.graphs import history
 from vitron_agent.graphs.agent import Policy, build_agent, check_policy
@@ -139,10 +140,14 @@ class Session:
         workspace.
 
         Raises:
-            SessionError: a decision is waiting; answer it first.
+            SessionError: a decision is waiting (answer it first), or the request is longer than the workspace's
+                limit (nothing reaches the planner or a checkpoint).
             MediaError, PathOutsideWorkspace: an attachment cannot be used (nothing is sent).
             RegionError: the region is malformed.
         """
+        too_long = request_too_long(text, self.workspace.request_limit)
+        if too_long:
+            raise SessionError(too_long)
         if self.pending is not None:
             raise SessionError("a decision is waiting; approve(), edit() or reject() it first")
         known = [attachment.model_dump() for attachment in self.attachments()]

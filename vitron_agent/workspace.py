@@ -64,6 +64,13 @@ class Workspace:
         """The workspace's ``vitron.toml`` as read now (people edit it between runs)."""
         return settings(self.root)
 
+    @property
+    def request_limit(self) -> int:
+        """The longest request, in bytes of UTF-8, a person may send (``[limits] request_bytes``)."""
+        from vitron_agent.config import DEFAULT_REQUEST_BYTES
+
+        return int(self.config.get("limits", {}).get("request_bytes", DEFAULT_REQUEST_BYTES))
+
     def close(self) -> None:
         """Close the store's and the log's databases (loaded models stay with the manager)."""
         self.store.close()
