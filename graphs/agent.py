@@ -77,12 +77,14 @@ from vitron_agent.graphs.plan import (
 )
 from vitron_agent.graphs.preview import draw_region_preview
 from vitron_agent.graphs.review import (
+    POLICY_KEY,
     Policy,
     build_decision,
     check_policy,
     log_entry,
     must_ask,
     policy_name,
+    run_policy,
     thread_id,
 )
 from vitron_agent.graphs.state import AgentState
@@ -104,7 +106,7 @@ from vitron_agent.tools import (
     validated_args,
 )
 
-__all__ = ["Policy", "build_agent", "check_policy"]
+__all__ = ["POLICY_KEY", "Policy", "build_agent", "check_policy"]
 
 logger = logging.getLogger("vitron_agent.graphs")
 
@@ -125,6 +127,7 @@ def build_agent(
     max_corrections: int = 3,
     cancelled: Callable[[], bool] | None = None,
     models: ModelManager | None = None,
+    runs_may_loosen_policy: bool = False,
 ) -> Any:
     """Build the compiled agent graph.
 
@@ -133,8 +136,10 @@ def build_agent(
         tools: tool classes or instances; by default the built-ins and installed plugins.
         workspace: the :class:`~vitron_agent.workspace.Workspace` (or its folder) holding artifacts, the decision
             log and (by default) the checkpoints.
-        policy: ``"ask"`` (default), ``"step"``, ``"auto"``, or a set of tool names that must ask. A run may override it
-            with ``config["configurable"]["policy"]`` (the terminal's ``/policy`` does).
+        policy: ``"ask"`` (default), ``"step"``, ``"auto"``, or a set of tool names that must ask: the owner's
+            choice. A run may ask for a stricter one with ``config["configurable"][POLICY_KEY]``
+            (``"vitron_agent_policy"``, a key no parent graph shares); a looser one only with
+            ``runs_may_loosen_policy``.
         checkpointer: any LangGraph checkpointer; None means SQLite in ``workspace/checkpoints.sqlite``. Pass
             ``True`` when embedding the graph as a subgraph, so it keeps its state in the parent's checkpointer,
             and ``False`` to compile it with none, for a LangGraph server that brings its own (``langgraph.json``).
@@ -142,6 +147,8 @@ def build_agent(
         cancelled: polled by running tools; return True to stop the current tool.
         models: the model manager tools load through, when ``workspace`` is a folder (an open workspace brings
             its own).
+        runs_may_loosen_policy: the owner's opt-in to runs choosing any policy (a ``Session`` does: the person
+            at its terminal sets ``/policy``).
 
     Returns:
         A compiled LangGraph ``StateGraph``; invoke it with a ``thread_id`` in the config.
@@ -158,6 +165,7 @@ def build_agent(
         cancelled=cancelled or (lambda: False),
         models=workspace.models,
         request_limit=workspace.request_limit,
+        may_loosen=runs_may_loosen_policy,
     )
     graph = StateGraph(AgentState)
     for name in ("plan", "review", "execute", "report"):
@@ -196,11 +204,12 @@ class _Nodes:
         cancelled: Callable[[], bool],
         models: ModelManager,
         request_limit: int,
+        may_loosen: bool,
     ) -> None:
         self.planner, self.tools, self.store, self.log = planner, tools, store, log
         self.policy, self.max_corrections, self.cancelled = policy, max_corrections, cancelled
         self.models = models
-        self.request_limit = request_limit
+        self.request_limit, self.may_loosen = request_limit, may_loosen
         self.outputs = {name: getattr(tool, "outputs", None) for name, tool in tools.items()}
         """what each tool declares it makes, for checking ``@N`` references (None: not declared)"""
 
@@ -297,7 +306,7 @@ class _Nodes:
 
         Under ``"ask"`` the whole plan is approved at once; under ``"step"`` each step is asked for in turn."""
         plan = Plan.model_validate(state["plan"])
-        policy = check_policy((config.get("configurable") or {}).get("policy") or self.policy)
+        policy = run_policy(config, self.policy, may_loosen=self.may_loosen)
         waiting = [i for i, step in enumerate(plan.steps) if step.status in ("planned", "failed")]
         if not waiting:  # nothing left to decide (a state edited from outside): close the turn
             return _closing(plan.done_text())

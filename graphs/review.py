@@ -18,13 +18,16 @@ from vitron_agent.invocation import Module
 from vitron_agent.tools import Tool
 
 __all__ = [
+    "POLICY_KEY",
     "Policy",
+    "at_least_as_strict",
     "build_decision",
     "call_decision",
     "check_policy",
     "log_entry",
     "must_ask",
     "policy_name",
+    "run_policy",
     "step_view",
     "summary",
     "thread_id",
@@ -47,6 +50,36 @@ def check_policy(policy: Any) -> Policy:
     if isinstance(policy, (set, frozenset, list, tuple)) and all(isinstance(name, str) for name in policy):
         return frozenset(policy)
     raise ValueError(f"policy={policy!r} must be 'ask', 'auto', 'step' or a set of tool names")
+
+
+POLICY_KEY = "vitron_agent_policy"
+"""The run config's key (``config["configurable"][POLICY_KEY]``) for a per-run policy: namespaced, so a parent
+graph's own ``policy`` setting never reaches the review."""
+
+
+def at_least_as_strict(policy: Policy, than: Policy) -> bool:
+    """Whether ``policy`` asks before everything ``than`` asks before: "step" > "ask" > a set of tool names (a
+    superset is stricter) > "auto"."""
+    rank = {"auto": 0, "ask": 2, "step": 3}
+    if isinstance(policy, frozenset) and isinstance(than, frozenset):
+        return policy >= than
+    if isinstance(than, frozenset):
+        return policy in ("ask", "step")
+    return (1 if isinstance(policy, frozenset) else rank[policy]) >= rank[than]
+
+
+def run_policy(config: RunnableConfig, owner: Policy, *, may_loosen: bool) -> Policy:
+    """The policy one run is reviewed under: the owner's, or a stricter one the run's config asks for under
+    :data:`POLICY_KEY`; a looser one only when the owner opted in (``may_loosen``). Anything unreadable is the
+    owner's."""
+    asked = (config.get("configurable") or {}).get(POLICY_KEY)
+    if asked is None:
+        return owner
+    try:
+        asked = check_policy(asked)
+    except ValueError:
+        return owner
+    return asked if may_loosen or at_least_as_strict(asked, owner) else owner
 
 
 def must_ask(policy: Policy, tool: Tool) -> bool:

@@ -38,7 +38,7 @@ from vitron_agent.calls import Attachment
 from vitron_agent.config import request_too_long
 from vitron_agent.decisions import AlreadyApproved, Decision, LogEntry
 from vitron_agent.graphs import history
-from vitron_agent.graphs.agent import Policy, build_agent, check_policy
+from vitron_agent.graphs.agent import POLICY_KEY, Policy, build_agent, check_policy
 from vitron_agent.graphs.plan import Plan
 from vitron_agent.models import ModelManager
 from vitron_agent.planners.base import Planner
@@ -102,10 +102,11 @@ class Session:
         self._cancel = threading.Event()
         self.agent = build_agent(
             planner, tools=tools, workspace=self.workspace, policy=policy, checkpointer=checkpointer,
-            max_corrections=max_corrections, cancelled=self._cancel.is_set,
+            max_corrections=max_corrections, cancelled=self._cancel.is_set, runs_may_loosen_policy=True,
         )
         self.thread_id = thread_id or uuid.uuid4().hex
-        self.config: dict[str, Any] = {"configurable": {"thread_id": self.thread_id, "policy": check_policy(policy)}}
+        self.config: dict[str, Any] = {"configurable": {"thread_id": self.thread_id,
+                                                        POLICY_KEY: check_policy(policy)}}
         self.on_progress = on_progress
         self.recover()
 
@@ -119,11 +120,11 @@ class Session:
     @property
     def policy(self) -> Policy:
         """Which calls wait for a person; settable between turns (``"ask"``, ``"auto"`` or tool names)."""
-        return self.config["configurable"]["policy"]
+        return self.config["configurable"][POLICY_KEY]
 
     @policy.setter
     def policy(self, value: Policy) -> None:
-        self.config["configurable"]["policy"] = check_policy(value)
+        self.config["configurable"][POLICY_KEY] = check_policy(value)
 
     def send(
         self,

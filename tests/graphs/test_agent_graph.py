@@ -17,6 +17,7 @@ from langgraph.types import Command
 from vitron_agent import ArtifactStore, ScriptedPlanner, build_agent
 from vitron_agent.calls import Attachment
 from vitron_agent.decisions import Decision
+from vitron_agent.graphs.agent import POLICY_KEY
 
 from conftest import GRAY, GRAY_REGION, PHOTO, ROOT
 from support_tools import Grayscale
@@ -98,10 +99,39 @@ def test_as_a_subgraph_interrupts_pass_through_the_parent(workspace: Path, photo
     assert done["messages"][-1].content == "Grayed the photo."
 
 
-def test_a_run_may_set_its_own_policy_and_a_decision_may_be_cancelled(workspace: Path, photo: dict[str, Any]) -> None:
-    agent = build_agent(ScriptedPlanner([GRAY, GRAY]), tools=[Grayscale], workspace=workspace,
+def test_a_parents_own_policy_setting_does_not_reach_the_review(workspace: Path, photo: dict[str, Any]) -> None:
+    """A parent graph whose own nodes read ``configurable["policy"]`` (here: its auditing policy) runs the agent as
+    a subgraph; the agent's review stays the owner's "ask"."""
+    agent = build_agent(ScriptedPlanner([GRAY]), tools=[Grayscale], workspace=workspace, checkpointer=True)
+    graph = StateGraph(Parent)
+    graph.add_node("before", lambda state, config: {"audit": [f"audit policy {config['configurable']['policy']}"]})
+    graph.add_node("vision", agent)
+    graph.add_edge(START, "before")
+    graph.add_edge("before", "vision")
+    graph.add_edge("vision", END)
+    parent = graph.compile(checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "parent", "policy": "auto"}}
+
+    first = parent.invoke(start(photo), config)
+    assert first["audit"] == ["audit policy auto"] and not first.get("artifacts")
+    assert first["__interrupt__"][0].value["action_requests"][0]["name"] == "grayscale"
+
+
+def test_the_owner_sets_the_policy_and_a_decision_may_be_cancelled(workspace: Path, photo: dict[str, Any]) -> None:
+    """The graph's owner chose "ask": a run may not switch review off, not even under our own key, and a
+    parent's own "policy" key means nothing here; a stricter run policy is kept."""
+    agent = build_agent(ScriptedPlanner([GRAY, GRAY, GRAY]), tools=[Grayscale], workspace=workspace,
                         checkpointer=InMemorySaver())
-    auto = agent.invoke(start(photo), {"configurable": {"thread_id": "auto", "policy": "auto"}})
+    for key in ("policy", POLICY_KEY):
+        looser = agent.invoke(start(photo), {"configurable": {"thread_id": f"auto-{key}", key: "auto"}})
+        assert looser["__interrupt__"] and not looser.get("artifacts")
+    opted_in = build_agent(ScriptedPlanner([GRAY]), tools=[Grayscale], workspace=workspace,
+                           checkpointer=InMemorySaver(), policy="auto")
+    stricter = opted_in.invoke(start(photo), {"configurable": {"thread_id": "strict", POLICY_KEY: "ask"}})
+    assert stricter["__interrupt__"]  # auto by the owner, ask for this run: stricter is always allowed
+    loosened = build_agent(ScriptedPlanner([GRAY]), tools=[Grayscale], workspace=workspace,
+                           checkpointer=InMemorySaver(), runs_may_loosen_policy=True)
+    auto = loosened.invoke(start(photo), {"configurable": {"thread_id": "auto", POLICY_KEY: "auto"}})
     assert "__interrupt__" not in auto and len(auto["artifacts"]) == 1
 
     config = {"configurable": {"thread_id": "ask"}}

@@ -19,9 +19,30 @@ from vitron_agent.decisions import (
     read_answer,
 )
 from vitron_agent.graphs.plan import Plan, PlanStep
-from vitron_agent.graphs.review import build_decision, check_policy, log_entry, must_ask, policy_name, summary
+from vitron_agent.graphs.review import (
+    POLICY_KEY,
+    build_decision,
+    check_policy,
+    log_entry,
+    must_ask,
+    policy_name,
+    run_policy,
+    summary,
+)
 
 from support_tools import Crop, Grayscale
+
+
+def test_a_run_may_only_tighten_the_owners_policy() -> None:
+    def run(asked: object, owner: object, may_loosen: bool = False) -> object:
+        return run_policy({"configurable": {POLICY_KEY: asked}}, check_policy(owner), may_loosen=may_loosen)
+
+    assert run("auto", "ask") == "ask" and run(["crop"], "ask") == "ask"
+    assert run("step", "ask") == "step" and run("ask", "auto") == "ask"
+    assert run(["crop", "grayscale"], ["crop"]) == frozenset({"crop", "grayscale"})
+    assert run(["grayscale"], ["crop"]) == frozenset({"crop"})  # not a superset: the owner's
+    assert run("nonsense", "ask") == "ask" and run("auto", "ask", may_loosen=True) == "auto"
+    assert run_policy({"configurable": {"policy": "auto"}}, "ask", may_loosen=True) == "ask"
 
 
 def test_policies_in_their_stored_form() -> None:

@@ -85,3 +85,18 @@ def test_an_interrupt_is_resumed_over_the_servers_api_with_langchains_decisions(
     done = client.runs.wait(thread, "vitron_agent", command={"resume": {"decisions": [{"type": "approve"}]}})
     assert done["messages"][-1]["content"].startswith("Segmented 'the white motorcycle' with classic")
     assert len(done["artifacts"]) == 2 and not client.threads.get_state(thread)["interrupts"]
+
+
+def test_a_client_cannot_switch_the_servers_review_off(served: tuple[str, Path]) -> None:
+    """The owner chose "ask" (the default); an API caller's run config asking for "auto" is not obeyed."""
+    url, workspace = served
+    photo = Attachment.from_artifact(ArtifactStore(workspace, import_roots=[ROOT]).import_file(PHOTO))
+    client = get_sync_client(url=url)
+    request = {"messages": [{"role": "user", "content": "segment the motorcycle [60, 90, 580, 380]"}],
+               "attachments": [photo.model_dump()]}
+    for key in ("policy", "vitron_agent_policy"):
+        thread = client.threads.create()["thread_id"]
+        state = client.runs.wait(thread, "vitron_agent", input=request, config={"configurable": {key: "auto"}})
+        [interrupt] = client.threads.get_state(thread)["interrupts"]
+        assert Decision.from_interrupt(interrupt["value"]).tool == "segment_image"
+        assert not state["artifacts"]  # nothing ran
