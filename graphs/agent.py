@@ -47,7 +47,6 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import interrupt
 from pydantic import ValidationError
 
-from vitron_agent import database
 from vitron_agent.artifacts import ArtifactStore
 from vitron_agent.calls import Attachment, CallError, CallInputs
 from vitron_agent.claims import running
@@ -99,10 +98,12 @@ from vitron_agent.tools import (
     ToolCancelled,
     ToolContext,
     call_arguments,
+    call_record,
     describe_call,
     failure_text,
     load_tools,
     readiness,
+    unfinished_note,
     validated_args,
 )
 
@@ -179,7 +180,7 @@ def build_agent(
         graph.add_conditional_edges(name, _follow_step, targets)
     graph.add_edge("report", END)
     if checkpointer is None:
-        checkpointer = database.sqlite_checkpointer(workspace.root / "checkpoints.sqlite")
+        checkpointer = workspace.checkpointer()
     elif checkpointer is False:
         checkpointer = None
     return graph.compile(checkpointer=checkpointer, name="vitron_agent")
@@ -271,8 +272,9 @@ class _Nodes:
         if not isinstance(call.get("args"), Mapping):
             raise ValueError(f"the arguments of {tool.name} must be an object of named values, "
                              f"not {type(call.get('args')).__name__}")
-        args = call_arguments(validated_args(tool, call["args"]))
-        return PlanStep(tool=tool.name, module=tool.module.value if tool.module else None, args=args)
+        call_args = validated_args(tool, call["args"], self.store.find)
+        return PlanStep(tool=tool.name, module=tool.module.value if tool.module else None,
+                        args=call_arguments(call_args), notes=list(getattr(call_args, "notes", ())))
 
     def _correction(self, state: AgentState, said: list[AIMessage], error: str) -> dict[str, Any]:
         count = state.get("corrections", 0) + 1
@@ -394,7 +396,9 @@ class _Nodes:
         unknown = sorted(set(changes) - set(tool.Args.model_fields))
         if unknown:
             raise ValueError(f"{tool.name} has no argument {', '.join(unknown)}")
-        args = call_arguments(validated_args(tool, changes if replace else {**step.args, **changes}))
+        edited = validated_args(tool, changes if replace else {**step.args, **changes}, self.store.find)
+        args = call_arguments(edited)
+        step.notes = [*step.notes, *getattr(edited, "notes", ())]
         changed = {name for name in set(args) | set(step.args) if args.get(name) != step.args.get(name)} if replace \
             else set(changes)
         region_kept = args.get("region") == step.args.get("region") and args.get("image") == step.args.get("image")
@@ -457,7 +461,7 @@ class _Nodes:
         writer = get_stream_writer()
         ctx = ToolContext(
             store=self.store,
-            call={"tool": tool.name, "args": args},
+            call=call_record(tool, args, run=decision.id),
             progress=lambda done, total, message: writer(
                 {"progress": {"tool": tool.name, "step": index + 1, "steps": len(plan.steps), "done": done,
                               "total": total, "message": message}}
@@ -466,10 +470,9 @@ class _Nodes:
             models=self.models,
         )
         try:
-            result = tool.run(validated_args(tool, args), ctx)
+            result = tool.run(validated_args(tool, args, self.store.find), ctx)
         except ToolCancelled:
-            return self._step_failed(plan, index, decision, "cancelled",
-                                     f"{tool.name} was cancelled; nothing was kept from it.")
+            return self._step_failed(plan, index, decision, "cancelled", f"{tool.name} was cancelled.")
         except Exception as error:  # a tool's bug must become a message, never a dead session
             return self._step_failed(plan, index, decision, "failed", failure_text(tool, error))
         self.log.finish(decision.id, "ok", result.artifacts, result.text)
@@ -488,8 +491,11 @@ class _Nodes:
     def _step_failed(self, plan: Plan, index: int, decision: LogEntry, outcome: str,
                      message: str) -> dict[str, Any]:
         """A failed step stops the plan; finished steps are kept. One step: the turn ends with the message.
-        Several: the plan waits in review, offering retry (approve), edit, or stop (cancel)."""
-        self.log.finish(decision.id, outcome, (), message)
+        Several: the plan waits in review, offering retry (approve), edit, or stop (cancel). What the tool wrote
+        before it stopped is set aside with the run (kept, listed in the log, never a later step's input)."""
+        kept = self.store.set_aside(decision.id, outcome)
+        message = unfinished_note(message, kept)
+        self.log.finish(decision.id, outcome, kept, message)
         for later in plan.steps[index + 1:]:
             if later.decision:  # approved with the plan, never run: say so in the log
                 self.log.finish(later.decision, "skipped", (), f"step {index + 1} did not finish")

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -114,8 +114,10 @@ def step_view(number: int, step: PlanStep, tools: Mapping[str, Tool]) -> StepVie
                     message=step.message)
 
 
-def call_decision(decision_id: str, thread: str, tool: Tool, args: dict[str, Any], workspace: Path) -> Decision:
-    """The decision for one call made outside the graph (an MCP proposal): one step, asking."""
+def call_decision(decision_id: str, thread: str, tool: Tool, args: dict[str, Any], workspace: Path,
+                  notes: Sequence[str] = ()) -> Decision:
+    """The decision for one call made outside the graph (an MCP proposal): one step, asking; ``notes`` say what
+    validation changed (a region clipped to its image)."""
     from vitron_agent.readiness import Readiness, check
     from vitron_agent.tools import describe_call
 
@@ -124,7 +126,7 @@ def call_decision(decision_id: str, thread: str, tool: Tool, args: dict[str, Any
                     module_name=tool.module.human_name if tool.module else None, args=args,
                     summary=summary(tool.name, args), side_effects=tool.side_effects,
                     backend=runs_on.backend if runs_on else None,
-                    readiness=check(runs_on, workspace) if runs_on else Readiness())
+                    readiness=check(runs_on, workspace) if runs_on else Readiness(), notes=list(notes))
     return Decision(id=decision_id, thread=thread, steps=[step], asking=[1])
 
 

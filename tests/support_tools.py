@@ -85,6 +85,22 @@ class Broken:
         raise self.error
 
 
+class HalfDone:
+    """Serves module C like an editor applying prompts in turn: it stores the first prompt's result, then fails on
+    the second (the way a multi-prompt edit fails half-way)."""
+
+    name = "grayscale"
+    module = Module.C
+    Args = EditImage
+    side_effects = True
+
+    def run(self, args: EditImage, ctx: ToolContext) -> ToolResult:
+        image = load_image(ctx.store.get(args.image).path).convert("L").convert("RGB")
+        ctx.store.add(encode_image(image), kind="image", suffix=".png", parents=[args.image], call=ctx.call,
+                      meta={"width": image.width, "height": image.height, "step": 1})
+        raise RuntimeError("the second prompt ran out of denoising steps")
+
+
 class Measure:
     """No side effects (reads only), so the default policy runs it without asking."""
 

@@ -66,9 +66,10 @@ def test_a_change_waits_for_approval_through_a_second_call(workspace: Path) -> N
         done, error = await call(session, "approve_decision", {"decision": proposed["decision"]["id"]})
         again, again_error = await call(session, "approve_decision", {"decision": proposed["decision"]["id"]})
         bad, bad_error = await call(session, "segment_image", {"image": photo["id"], "region": [5, 5, 1, 1]})
-        return photo, proposed, before_approval, (done, error), (again, again_error), (bad, bad_error)
+        huge, _ = await call(session, "segment_image", {"image": photo["id"], "region": [0, 0, 1e300, 1e300]})
+        return photo, proposed, before_approval, (done, error), (again, again_error), (bad, bad_error), huge
 
-    photo, proposed, before_approval, done, again, bad = talk(workspace, conversation)
+    photo, proposed, before_approval, done, again, bad, huge = talk(workspace, conversation)
     assert photo["kind"] == "image" and (photo["width"], photo["height"]) == (640, 480)
     decision = Decision.model_validate(proposed["decision"])
     assert proposed["status"] == "needs_approval" and decision.tool == "segment_image" and decision.can_run
@@ -79,8 +80,11 @@ def test_a_change_waits_for_approval_through_a_second_call(workspace: Path) -> N
     assert all(Path(a["path"]).is_file() for a in result["artifacts"])
     assert again[1] and "already approved" in again[0]
     assert bad[1] and "region" in bad[0]
+    clipped = Decision.model_validate(huge["decision"]).current  # clipped when validated, before it is shown
+    assert clipped.args["region"] == {"x1": 0.0, "y1": 0.0, "x2": 640.0, "y2": 480.0}
+    assert "clipped to the 640 x 480 image" in clipped.notes[0] and "Note: box (0, 0, 1e+300" in huge["message"]
     entries = DecisionLog(workspace).list("mcp")
-    assert [(e.action, e.outcome) for e in entries] == [("propose", "approved"), ("approve", "ok")]
+    assert [(e.action, e.outcome) for e in entries] == [("propose", "approved"), ("approve", "ok"), ("propose", None)]
 
 
 def test_rejected_and_auto(workspace: Path) -> None:

@@ -43,6 +43,7 @@ from vitron_agent.tools.base import (
     readiness,
     recover_interrupted,
     run_logged,
+    unfinished_note,
     validated_args,
 )
 
@@ -70,6 +71,7 @@ __all__ = [
     "recover_interrupted",
     "run_logged",
     "tool_for_module",
+    "unfinished_note",
     "validated_args",
 ]
 

@@ -62,6 +62,7 @@ __all__ = [
     "readiness",
     "recover_interrupted",
     "run_logged",
+    "unfinished_note",
     "validated_args",
 ]
 
@@ -137,8 +138,13 @@ def call_arguments(args: BaseModel) -> dict[str, Any]:
     return args.arguments() if isinstance(args, ToolCall) else args.model_dump(mode="json")
 
 
-def validated_args(tool: Any, args: dict[str, Any]) -> BaseModel:
+def validated_args(tool: Any, args: dict[str, Any], media: Callable[[str], Any] | None = None) -> BaseModel:
     """The tool's typed arguments from JSON data.
+
+    Args:
+        media: the store's ``find`` (artifact id to artifact or None); given, the image or video a call names is
+            checked: an unfinished run's output is refused, a region is clipped to its size and clicks outside
+            it are refused (see ``ToolCall``).
 
     Raises:
         CallError: naming the tool and each argument that is wrong, in words a planner or person can act on.
@@ -148,14 +154,26 @@ def validated_args(tool: Any, args: dict[str, Any]) -> BaseModel:
     from vitron_agent.calls import CallError
 
     try:
-        return tool.Args.model_validate(dict(args))
+        return tool.Args.model_validate(dict(args), context={"media": media} if media else None)
     except ValidationError as error:
         raise CallError.from_validation(tool.name, error) from None
 
 
-def call_record(tool: Any, args: BaseModel | dict[str, Any]) -> dict[str, Any]:
-    """``{"tool": name, "args": ...}``: how a call is kept with the artifacts it made (``ToolContext.call``)."""
-    return {"tool": tool.name, "args": call_arguments(args) if isinstance(args, BaseModel) else dict(args)}
+def call_record(tool: Any, args: BaseModel | dict[str, Any], *, run: str | None = None) -> dict[str, Any]:
+    """``{"tool": name, "args": ..., "run": decision id}``: how a call is kept with the artifacts it made
+    (``ToolContext.call``); the run ties each artifact to its entry in the decision log."""
+    record = {"tool": tool.name, "args": call_arguments(args) if isinstance(args, BaseModel) else dict(args)}
+    return {**record, "run": run} if run else record
+
+
+def unfinished_note(message: str, kept: tuple[str, ...]) -> str:
+    """``message`` (why a run stopped) followed by what happened to the outputs it wrote first (set aside)."""
+    if not kept:
+        return message
+    count = f"{len(kept)} output{'s' if len(kept) > 1 else ''}"
+    stop = "" if message.endswith((".", "!", "?")) else "."
+    return (f"{message}{stop} The {count} it wrote before stopping {'are' if len(kept) > 1 else 'is'} kept apart "
+            "and never used later.")
 
 
 def describe_call(tool: Any, args: dict[str, Any], workspace: Path) -> RunsOn | None:
@@ -227,12 +245,14 @@ def run_logged(tool: Any, record: dict[str, Any], decision_id: str, workspace: W
             message = ready.line(tool.name)
             log.finish(decision_id, "failed", (), message)
             raise ToolFailed(message)
-        ctx = ToolContext(store=workspace.store, call=call_record(tool, record), models=workspace.models)
+        store = workspace.store
+        ctx = ToolContext(store=store, call=call_record(tool, record, run=decision_id), models=workspace.models)
         try:
-            result = tool.run(tool.Args.model_validate(record), ctx)
+            result = tool.run(validated_args(tool, record, store.find), ctx)
         except Exception as error:
-            message = failure_text(tool, error)
-            log.finish(decision_id, "failed", (), message)
+            kept = store.set_aside(decision_id, "failed")
+            message = unfinished_note(failure_text(tool, error), kept)
+            log.finish(decision_id, "failed", kept, message)
             raise ToolFailed(message) from None
     log.finish(decision_id, "ok", result.artifacts, result.text)
     return result

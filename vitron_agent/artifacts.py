@@ -63,6 +63,11 @@ CREATE TABLE IF NOT EXISTS parents (
     parent   TEXT NOT NULL REFERENCES artifacts(id),
     PRIMARY KEY (child, position)
 );
+CREATE TABLE IF NOT EXISTS unfinished (
+    id      TEXT PRIMARY KEY REFERENCES artifacts(id),
+    run     TEXT NOT NULL,
+    outcome TEXT NOT NULL
+);
 CREATE INDEX IF NOT EXISTS artifacts_by_kind ON artifacts(kind, seq);
 CREATE INDEX IF NOT EXISTS parents_by_parent ON parents(parent);
 """
@@ -92,6 +97,9 @@ class Artifact(BaseModel):
     model_id: str | None = None
     created: datetime
     meta: dict[str, Any] = {}
+    unfinished: str | None = None
+    """``failed`` or ``cancelled`` when the run that wrote it stopped before finishing (see
+    :meth:`ArtifactStore.set_aside`): kept, for looking at, but never the input of a later call."""
 
     def brief(self) -> dict[str, Any]:
         """``{"id", "kind", "path"}``: how a result is handed to scripts, LangChain and MCP callers."""
@@ -104,12 +112,19 @@ class ArtifactStore:
     Thread-safe; several processes may open the same workspace at once.
     """
 
-    def __init__(self, root: str | os.PathLike[str], *, import_roots: Sequence[str | os.PathLike[str]] = ()) -> None:
+    def __init__(self, root: str | os.PathLike[str], *, import_roots: Sequence[str | os.PathLike[str]] = (),
+                 read_only: bool = False) -> None:
         self.root = Path(root).expanduser().resolve()
         self.files = self.root / "artifacts"
-        self.files.mkdir(parents=True, exist_ok=True)
         self.import_roots = (self.root, *(Path(r).expanduser().resolve() for r in import_roots))
         self._lock = threading.Lock()
+        self._tracks_unfinished = True
+        if read_only:  # an existing index, read as it is: nothing is created, migrated or cleaned
+            self._db = database.connect_read_only(self.files / "index.sqlite")
+            self._tracks_unfinished = self._db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'unfinished'").fetchone() is not None
+            return
+        self.files.mkdir(parents=True, exist_ok=True)
         self._db = database.connect(self.files / "index.sqlite")
         self._db.execute("PRAGMA foreign_keys = ON")
         with self._transaction() as db:
@@ -272,6 +287,25 @@ class ArtifactStore:
                 )
             return self._build([row], self._db)[0]
 
+    def find(self, artifact_id: str) -> Artifact | None:
+        """The artifact with this id, or None: what a call's media is checked against when it is validated (an
+        unknown id is left for the tool to report)."""
+        try:
+            return self.get(artifact_id)
+        except ArtifactNotFound:
+            return None
+
+    def set_aside(self, run: str, outcome: str) -> tuple[str, ...]:
+        """Mark what a run wrote before it failed or was cancelled (artifacts whose ``call["run"]`` is ``run``) as
+        unfinished, so no later call takes them as input. Returns their ids, for the run's entry in the decision
+        log."""
+        with self._transaction() as db:
+            rows = db.execute("SELECT id FROM artifacts WHERE json_extract(call, '$.run') = ? ORDER BY seq",
+                              (run,)).fetchall()
+            db.executemany("INSERT OR IGNORE INTO unfinished (id, run, outcome) VALUES (?, ?, ?)",
+                           [(row[0], run, outcome) for row in rows])
+        return tuple(row[0] for row in rows)
+
     def lineage(self, artifact_id: str) -> list[Artifact]:
         """All ancestors of an artifact, oldest first (each appears after its own parents); not the artifact."""
         self.get(artifact_id)
@@ -320,6 +354,7 @@ class ArtifactStore:
             return []
         ids = [row[1] for row in rows]
         parents: dict[str, list[str]] = {i: [] for i in ids}
+        unfinished: dict[str, str] = {}
         for start in range(0, len(ids), 500):
             batch = ids[start : start + 500]
             marks = ",".join("?" * len(batch))
@@ -327,6 +362,8 @@ class ArtifactStore:
                 f"SELECT child, parent FROM parents WHERE child IN ({marks}) ORDER BY child, position", batch
             ):
                 parents[child].append(parent)
+            if self._tracks_unfinished:  # an index written before it tracked them has none
+                unfinished.update(db.execute(f"SELECT id, outcome FROM unfinished WHERE id IN ({marks})", batch))
         return [
             Artifact(
                 id=row[1],
@@ -341,6 +378,7 @@ class ArtifactStore:
                 created=datetime.fromisoformat(row[10]),
                 meta=json.loads(row[11]),
                 parents=tuple(parents[row[1]]),
+                unfinished=unfinished.get(row[1]),
             )
             for row in rows
         ]

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from vitron_agent.invocation import Invocation, Module
@@ -49,6 +49,7 @@ __all__ = [
     "Target",
     "ToolCall",
     "call_from_invocation",
+    "fit_to_media",
     "latest_attachment",
     "one_of",
 ]
@@ -106,9 +107,55 @@ class ToolCall(BaseModel):
 
     notes: SkipJsonSchema[tuple[str, ...]] = ()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _fit_to_media(cls, data: Any, info: ValidationInfo) -> Any:
+        """With ``context={"media": ref -> Artifact | None}`` (the store's ``find``, see ``validated_args``), the
+        image or video a call names is checked, whoever made the call (Vitron's text, a chat model, MCP,
+        LangChain): an unfinished run's output is refused, a region is clipped to the media's size, and clicks
+        outside it are refused. Media not stored yet (a later step's ``@N``) is checked when the step runs."""
+        find = (info.context or {}).get("media")
+        ref = data.get("image") or data.get("video") if isinstance(data, Mapping) else None
+        artifact = find(ref) if find is not None and isinstance(ref, str) else None
+        if artifact is None:
+            return data
+        if artifact.unfinished:
+            raise ValueError(f"{ref} was left by a {artifact.unfinished} run; only a finished run's results can be "
+                             "used")
+        width, height = artifact.meta.get("width"), artifact.meta.get("height")
+        if not (isinstance(width, int) and isinstance(height, int)):
+            return data
+        return fit_to_media(data, (width, height))
+
     def arguments(self) -> dict[str, Any]:
         """The arguments as JSON-able data, without the notes: what a record of the call keeps."""
         return self.model_dump(mode="json", exclude={"notes"})
+
+
+def fit_to_media(data: Mapping[str, Any], size: tuple[int, int]) -> dict[str, Any]:
+    """A call's raw arguments with its ``region`` clipped to ``size`` (noted), and its ``points`` checked to lie on
+    it.
+
+    Raises:
+        ValueError: a malformed region, one wholly outside, or a click outside; the message says which and the size.
+    """
+    fitted = dict(data)
+    if fitted.get("region") is not None:
+        try:
+            box = fitted["region"] if isinstance(fitted["region"], Box) else Box.model_validate(fitted["region"])
+        except ValidationError as error:
+            raise ValueError(error.errors()[0]["msg"].removeprefix("Value error, ")) from None
+        box, note = box.clipped(size)
+        fitted["region"] = box
+        if note:
+            fitted["notes"] = (*fitted.get("notes", ()), note)
+    width, height = size
+    for index, point in enumerate(fitted.get("points") or ()):
+        x, y = (point.x, point.y) if isinstance(point, Point) else (point.get("x"), point.get("y"))
+        if isinstance(x, (int, float)) and isinstance(y, (int, float)) and not (0 <= x < width and 0 <= y < height):
+            raise ValueError(f"points[{index}] ({x:g}, {y:g}) is outside the {width} x {height} image; "
+                             f"give 0 <= x < {width} and 0 <= y < {height}")
+    return fitted
 
 
 def one_of(model: BaseModel, fields: tuple[str, ...], what: str) -> None:

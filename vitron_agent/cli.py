@@ -95,6 +95,9 @@ def chat(
                                                show_default=False)] = None,
     region: Region = None,
     thumbnails: Annotated[bool, typer.Option(help="Draw small inline previews where the terminal can.")] = True,
+    read_only: Annotated[bool, typer.Option(
+        "--read-only", help="Only read the workspace's history, plans and artifacts (/history, /plan, /artifacts); "
+                            "for a workspace on a full or read-only disk. Nothing is written.")] = False,
 ) -> None:
     """Talk to vitron-agent in the terminal: every decision is shown, and waits for you, before it runs."""
     from rich.console import Console
@@ -103,7 +106,7 @@ def chat(
 
     console = Console()
     with _one_line_errors(console, PERSON_ERRORS):
-        opened = _open(workspace, planner, policy, resume, media or [], region)
+        opened = _open(workspace, planner, policy, resume, media or [], region, read_only=read_only)
     Terminal(opened.session, console, attachments=opened.attachments, region=opened.region,
              planner=opened.planner, thumbnails=thumbnails).loop()
 
@@ -222,14 +225,16 @@ def main() -> None:
 
 
 def _open(workspace: Path, planner_spec: str | None, policy: str, resume: str | None, media: list[Path],
-          region: str | None) -> _Opened:
+          region: str | None, *, read_only: bool = False) -> _Opened:
     """Build the planner and session, and import the media the person named (their folders are granted)."""
     from vitron_agent.planners.choose import configured_spec, planner_from_spec
     from vitron_agent.regions import parse_box
     from vitron_agent.session import Session
     from vitron_agent.workspace import Workspace
 
-    opened = Workspace(workspace, import_roots=[Path.cwd()])
+    if read_only and media:
+        raise CliError("--read-only reads the workspace as it is; media can't be attached to it")
+    opened = Workspace(workspace, import_roots=[Path.cwd()], read_only=read_only)
     spec = planner_spec or configured_spec(opened)
     session = Session(opened, planner_from_spec(spec, workspace=opened), policy=_policy(policy), thread_id=resume)
     if resume is not None and not session.exists():

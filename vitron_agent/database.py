@@ -16,17 +16,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["connect", "sqlite_checkpointer"]
+__all__ = ["connect", "connect_read_only", "sqlite_checkpointer"]
 
 TIMEOUT_S = 30.0
 
 
-def connect(path: str | Path, *, isolation_level: str | None = None) -> sqlite3.Connection:
+def connect(path: str | Path, *, isolation_level: str | None = None, read_only: bool = False) -> sqlite3.Connection:
     """A connection to ``path`` in WAL mode, usable from any thread (callers keep their own lock).
 
     ``isolation_level=None`` (the default) is autocommit, for callers that open their own transactions;
-    pass ``""`` for Python's implicit transactions (what LangGraph's SqliteSaver expects).
+    pass ``""`` for Python's implicit transactions (what LangGraph's SqliteSaver expects). ``read_only`` opens an
+    existing file for reading only (see :func:`connect_read_only`).
     """
+    if read_only:
+        return connect_read_only(path, isolation_level=isolation_level)
     connection = sqlite3.connect(path, timeout=TIMEOUT_S, isolation_level=isolation_level, check_same_thread=False)
     deadline = time.monotonic() + TIMEOUT_S
     while True:
@@ -42,8 +45,37 @@ def connect(path: str | Path, *, isolation_level: str | None = None) -> sqlite3.
     return connection
 
 
-def sqlite_checkpointer(path: Path) -> Any:
-    """The graph's default checkpointer: LangGraph's SqliteSaver on one of the workspace's SQLite files."""
+def connect_read_only(path: str | Path, *, isolation_level: str | None = None) -> sqlite3.Connection:
+    """An existing SQLite file opened for reading only: what ``--read-only`` uses on a workspace that is on a
+    read-only disk, or whose disk is full.
+
+    Reading a WAL file needs its shared-memory file; where that can't be created (a read-only disk after the
+    last writer closed cleanly) the file is opened as immutable, which is true of it while nothing can write.
+
+    Raises:
+        sqlite3.OperationalError: the file is missing or unreadable.
+    """
+    target = Path(path)
+    if not target.is_file():
+        raise sqlite3.OperationalError(f"{target.name} is missing")
+    for flags in ("mode=ro", "mode=ro&immutable=1"):
+        connection = sqlite3.connect(f"{target.as_uri()}?{flags}", uri=True, timeout=TIMEOUT_S,
+                                     isolation_level=isolation_level, check_same_thread=False)
+        try:
+            connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return connection
+        except sqlite3.OperationalError:
+            connection.close()
+            if "immutable" in flags:
+                raise
+    raise AssertionError("unreachable")
+
+
+def sqlite_checkpointer(path: Path, *, read_only: bool = False) -> Any:
+    """The graph's default checkpointer: LangGraph's SqliteSaver on one of the workspace's SQLite files, set up
+    now, so a disk that is full or read-only is found when the workspace opens, not in the middle of a turn."""
     from langgraph.checkpoint.sqlite import SqliteSaver
 
-    return SqliteSaver(connect(path, isolation_level=""))
+    saver = SqliteSaver(connect(path, isolation_level="", read_only=read_only))
+    saver.setup()  # on a read-only file LangGraph only reads, when its tables are there
+    return saver

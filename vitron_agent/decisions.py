@@ -148,10 +148,13 @@ class DecisionLog:
     write at once.
     """
 
-    def __init__(self, workspace: str | Path) -> None:
+    def __init__(self, workspace: str | Path, *, read_only: bool = False) -> None:
         self.path = Path(workspace).expanduser().resolve() / "decisions.sqlite"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        if read_only:  # an existing log, read as it is
+            self._db = database.connect_read_only(self.path)
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = database.connect(self.path)
         self._db.execute(_SCHEMA)
         present = {row[1] for row in self._db.execute("PRAGMA table_info(decisions)")}

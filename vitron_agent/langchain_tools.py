@@ -82,12 +82,22 @@ def as_langchain_tools(
 def _as_structured_tool(tool: Any, workspace: Any) -> Any:
     from langchain_core.tools import StructuredTool, ToolException
 
-    from vitron_agent.tools import ToolFailed, call_arguments, outside_decision, run_logged, tool_description
+    from vitron_agent.tools import (
+        ToolFailed,
+        call_arguments,
+        outside_decision,
+        run_logged,
+        tool_description,
+        validated_args,
+    )
 
     module = tool.module
 
     def run(**arguments: Any) -> tuple[str, list[dict[str, Any]]]:
-        record = call_arguments(tool.Args.model_validate(arguments))
+        try:  # LangChain validated the schema; what is left is fitting a region to its image
+            record = call_arguments(validated_args(tool, arguments, workspace.store.find))
+        except ValueError as error:
+            raise ToolException(str(error)) from None
         decision = outside_decision(THREAD, tool, record, action="approve", by="langchain caller")
         workspace.log.record(THREAD, decision)
         try:

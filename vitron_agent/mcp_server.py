@@ -84,18 +84,21 @@ class VitronMcp:
         """A vision tool's call: under ``ask`` a side-effecting one is proposed (its decision, recorded, waits for
         ``approve_decision``); otherwise it runs now, its approval recorded first."""
         from vitron_agent.graphs.review import call_decision
-        from vitron_agent.tools import call_arguments, outside_decision
+        from vitron_agent.tools import call_arguments, outside_decision, validated_args
 
         try:
-            record = call_arguments(tool.Args.model_validate(arguments))
+            args = validated_args(tool, arguments, self.workspace.store.find)
         except ValueError as error:  # pydantic's ValidationError included: the client sees what to fix
             raise _tool_error(str(error)) from None
+        record = call_arguments(args)
         if self.policy == "ask" and tool.side_effects:
             entry = outside_decision(THREAD, tool, record, action="propose", by="mcp client")
             self.workspace.log.record(THREAD, entry)
-            decision = call_decision(entry.id, THREAD, tool, record, self.workspace.root)
+            decision = call_decision(entry.id, THREAD, tool, record, self.workspace.root,
+                                     notes=getattr(args, "notes", ()))
             line = decision.current.readiness.line(tool.name)
-            message = f"{line} {NEEDS_APPROVAL.format(tool=tool.name, id=entry.id)}".strip()
+            noted = "".join(f"Note: {note}. " for note in decision.current.notes)
+            message = f"{line} {noted}{NEEDS_APPROVAL.format(tool=tool.name, id=entry.id)}".strip()
             return json.dumps({"status": "needs_approval", "decision": decision.model_dump(mode="json"),
                                "message": message})
         entry = outside_decision(THREAD, tool, record, action="approve", by=f"policy: {self.policy}")

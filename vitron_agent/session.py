@@ -108,7 +108,8 @@ class Session:
         self.config: dict[str, Any] = {"configurable": {"thread_id": self.thread_id,
                                                         POLICY_KEY: check_policy(policy)}}
         self.on_progress = on_progress
-        self.recover()
+        if not self.workspace.read_only:
+            self.recover()
 
     # -- the conversation ----------------------------------------------------------------------------------
 
@@ -146,6 +147,7 @@ class Session:
             MediaError, PathOutsideWorkspace: an attachment cannot be used (nothing is sent).
             RegionError: the region is malformed.
         """
+        self._writable()
         too_long = request_too_long(text, self.workspace.request_limit)
         if too_long:
             raise SessionError(too_long)
@@ -238,6 +240,7 @@ class Session:
         Raises:
             SessionError: a decision is waiting (no step), or there is nothing to go back to.
         """
+        self._writable()
         with _said_as_session_errors():
             if step is None:
                 return history.undo_last(self.agent, self.config, self.log)
@@ -251,6 +254,7 @@ class Session:
         Returns:
             a session on the new thread, sharing this one's graph, workspace and models.
         """
+        self._writable()
         forked = copy.copy(self)
         forked.thread_id = uuid.uuid4().hex
         forked.config = {"configurable": {**self.config["configurable"], "thread_id": forked.thread_id}}
@@ -270,7 +274,13 @@ class Session:
 
     # -- internals -----------------------------------------------------------------------------------------
 
+    def _writable(self) -> None:
+        if self.workspace.read_only:
+            raise SessionError(f"workspace {self.workspace.root} is open read-only: its history, plans and "
+                               "artifacts can be read, but nothing can be sent, approved or undone")
+
     def _resume(self, answer: dict[str, Any]) -> Turn:
+        self._writable()
         if self.pending is None:
             raise SessionError("nothing is waiting for a decision; send() a request first")
         return self._run(Command(resume=answer))

@@ -151,6 +151,8 @@ class Terminal:
                     self.request(line)
         except _Quit:
             pass
+        if self.session.workspace.read_only:
+            return
         self.console.print(
             f"Saved. Continue with: vitron-agent chat --resume {self.session.thread_id} "
             f"--workspace {shown_path(self.session.workspace.root)}"
@@ -384,6 +386,9 @@ class Terminal:
             self._say(f"Attached {artifact.kind} {source} as {artifact.id}.")
         if self.region is not None:
             self._say(f"Region for the first request: {self._region_text()}")
+        if self.session.workspace.read_only:
+            self._say("Read-only: /history, /plan and /artifacts show what the workspace holds; nothing is written.")
+            return
         self._say("Type a request (for example: segment the motorcycle [60, 90, 580, 380]); /help lists "
                            "commands.")
 

@@ -14,8 +14,11 @@ Usage::
 
 from __future__ import annotations
 
+import errno
 import os
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,33 +29,77 @@ if TYPE_CHECKING:
     from vitron_agent.decisions import DecisionLog
     from vitron_agent.models import ModelManager
 
-__all__ = ["Workspace", "root_of"]
+__all__ = ["Workspace", "WorkspaceUnavailable", "root_of"]
+
+
+class WorkspaceUnavailable(ValueError):
+    """A workspace that can't be opened as asked (its disk is full or read-only, or a file in it is damaged);
+    the message says which, and what can still be done."""
 
 
 class Workspace:
     """A workspace folder with everything opened on it.
 
     Args:
-        root: the folder (created if missing).
+        root: the folder (created if missing, unless ``read_only``).
         import_roots: folders, besides the workspace, that files may be imported from when no person named them.
         models: the model manager to load through; a new one (nothing loaded until used) by default.
+        read_only: open an existing workspace for reading its history and artifacts only (nothing is written:
+            for a workspace on a read-only or full disk).
 
     Raises:
         ValueError: its ``vitron.toml`` is not valid TOML (the message names it).
+        WorkspaceUnavailable: its disk is full or read-only, or its databases are unreadable.
     """
 
     def __init__(self, root: str | os.PathLike[str], *, import_roots: Sequence[str | os.PathLike[str]] = (),
-                 models: ModelManager | None = None) -> None:
+                 models: ModelManager | None = None, read_only: bool = False) -> None:
         from vitron_agent.artifacts import ArtifactStore
         from vitron_agent.decisions import DecisionLog
         from vitron_agent.models import ModelManager
 
         self.root = Path(root).expanduser().resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
-        settings(self.root)  # a broken vitron.toml is said at once, not at the first call
-        self.store: ArtifactStore = ArtifactStore(self.root, import_roots=import_roots)
-        self.log: DecisionLog = DecisionLog(self.root)
+        self.read_only = read_only
+        with self.opening():
+            if read_only and not self.root.is_dir():
+                raise WorkspaceUnavailable(f"there is no workspace at {self.root} to read")
+            self.root.mkdir(parents=True, exist_ok=True)
+            settings(self.root)  # a broken vitron.toml is said at once, not at the first call
+            self.store: ArtifactStore = ArtifactStore(self.root, import_roots=import_roots, read_only=read_only)
+            self.log: DecisionLog = DecisionLog(self.root, read_only=read_only)
         self.models: ModelManager = models or ModelManager()
+
+    def checkpointer(self) -> Any:
+        """LangGraph's SqliteSaver on ``checkpoints.sqlite`` here (read-only when the workspace is), set up now.
+
+        Raises:
+            WorkspaceUnavailable: as for opening the workspace.
+        """
+        from vitron_agent.database import sqlite_checkpointer
+
+        with self.opening():
+            return sqlite_checkpointer(self.root / "checkpoints.sqlite", read_only=self.read_only)
+
+    @contextmanager
+    def opening(self) -> Iterator[None]:
+        """Turn what SQLite and the disk say when a file of the workspace can't be opened or written into one
+        sentence a person can act on (:class:`WorkspaceUnavailable`)."""
+        try:
+            yield
+        except (sqlite3.Error, OSError) as error:
+            raise WorkspaceUnavailable(self._unavailable(error)) from error
+
+    def _unavailable(self, error: BaseException) -> str:
+        said = str(error).lower()
+        code = getattr(error, "errno", None)
+        if self.read_only:
+            return f"workspace {self.root} can't be read: {str(error).strip() or 'a file in it is unreadable'}"
+        if "full" in said or code in (errno.ENOSPC, errno.EDQUOT) or _free_bytes(self.root) < _NEARLY_FULL:
+            return (f"workspace {self.root} is full: free space on its disk, then open it again (its history can be "
+                    "read with --read-only)")
+        if "readonly" in said or code in (errno.EROFS, errno.EACCES, errno.EPERM) or not _writable(self.root):
+            return f"workspace {self.root} is read-only: its history can be read with --read-only"
+        return f"workspace {self.root} can't be opened: {str(error).strip() or 'a file in it is damaged'}"
 
     @classmethod
     def of(cls, workspace: Workspace | str | os.PathLike[str], **options: Any) -> Workspace:
@@ -78,6 +125,25 @@ class Workspace:
 
     def __repr__(self) -> str:
         return f"Workspace({str(self.root)!r})"
+
+
+_NEARLY_FULL = 64 * 1024
+"""Free bytes below which a failed write is put down to a full disk (SQLite says "disk I/O error" when the
+shared-memory file it maps can't grow)."""
+
+
+def _free_bytes(folder: Path) -> int:
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), folder)
+    try:
+        stats = os.statvfs(existing)
+    except OSError:
+        return _NEARLY_FULL
+    return stats.f_bavail * stats.f_frsize
+
+
+def _writable(folder: Path) -> bool:
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), folder)
+    return os.access(existing, os.W_OK)
 
 
 def root_of(workspace: Workspace | str | os.PathLike[str] | None) -> Path | None:

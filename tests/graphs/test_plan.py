@@ -283,7 +283,9 @@ def test_undo_to_a_step_and_fork_from_one(workspace: Path) -> None:
     waiting = s.undo(step=2)
     assert waiting.pending.asking == [2, 3, 4]
     assert [a.id for a in s.artifacts()][1:] == finished[:1]  # steps 2-4 set aside
-    assert [a.id for a in s.approve().artifacts] == finished[1:]  # same inputs, same calls: the same bytes
+    again = s.approve().artifacts  # new runs (each artifact names its run), same calls: the same bytes
+    assert [a.sha256 for a in again] == [s.store.get(i).sha256 for i in finished[1:]]
+    assert {a.call["run"] for a in again}.isdisjoint(s.store.get(i).call["run"] for i in finished[1:])
     with pytest.raises(Exception, match="no step 9"):
         s.undo(step=9)
 

@@ -18,7 +18,8 @@ import numpy as np
 from vitron_agent.calls import Point
 from vitron_agent.regions import Box
 
-__all__ = ["GRABCUT_ITERATIONS", "RETRY_MARGIN", "TRACK_MARGIN", "grabcut", "track", "track_boxes"]
+__all__ = ["GRABCUT_ITERATIONS", "MIN_SAMPLES", "RETRY_MARGIN", "TRACK_MARGIN", "NoRoomAroundBox", "grabcut", "track",
+           "track_boxes"]
 
 GRABCUT_ITERATIONS = 5
 TRACK_MARGIN = 0.15
@@ -50,6 +51,7 @@ def grabcut(image: np.ndarray, box: Box | None, points: Sequence[Point] = ()) ->
     mask = np.zeros(window.shape[:2], np.uint8)
     background, foreground = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     rectangle = (x1 - left, y1 - top, max(1, x2 - x1), max(1, y2 - y1))
+    _check_samples(window.shape[1] * window.shape[0], rectangle[2] * rectangle[3], (width, height))
     cv2.grabCut(window, mask, rectangle, background, foreground, GRABCUT_ITERATIONS, cv2.GC_INIT_WITH_RECT)
     if points:
         radius = max(2, min(width, height) // 100)
@@ -60,6 +62,25 @@ def grabcut(image: np.ndarray, box: Box | None, points: Sequence[Point] = ()) ->
     full = np.zeros((height, width), dtype=bool)
     full[top:bottom, left:right] = (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
     return full
+
+
+MIN_SAMPLES = 64
+"""Pixels GrabCut needs inside the box and around it: each of its two colour models is a 5-component mixture
+started by k-means, which fails (an OpenCV assertion, not a sentence) with fewer samples than components."""
+
+
+class NoRoomAroundBox(ValueError):
+    """The box leaves GrabCut too few pixels of background (or of object) to learn from; the message says what
+    to draw instead."""
+
+
+def _check_samples(window: int, inside: int, size: tuple[int, int]) -> None:
+    if window - inside < MIN_SAMPLES:
+        raise NoRoomAroundBox(f"the box covers (nearly) the whole {size[0]} x {size[1]} image, which leaves no "
+                              "background to tell the object from; draw a tighter box around the object")
+    if inside < MIN_SAMPLES:
+        raise NoRoomAroundBox(f"the box holds fewer than {MIN_SAMPLES} pixels, too few to tell the object by; "
+                              "draw a larger box around the object")
 
 
 def track_boxes(frames: np.ndarray, start: int, box: Box) -> Iterator[tuple[int, Box]]:
@@ -91,7 +112,10 @@ def track(frames: np.ndarray, start: int, box: Box, points: Sequence[Point] = ()
             grown = _clip(Box.of((tracked.x1 - tracked.width * margin, tracked.y1 - tracked.height * margin,
                                   tracked.x2 + tracked.width * margin, tracked.y2 + tracked.height * margin)),
                           width, height)
-            mask = grabcut(frames[index], grown, clicks)
+            try:
+                mask = grabcut(frames[index], grown, clicks)
+            except NoRoomAroundBox:  # the grown box filled the frame; the tracked box itself may leave room
+                mask = grabcut(frames[index], tracked, clicks)
             if mask.sum() >= 0.1 * tracked.width * tracked.height:
                 break
         yield index, mask
