@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -21,9 +22,10 @@ SCRIPT = Path(sys.executable).parent / "vitron-agent"
 PHOTO = "examples/media/motorcycle.jpg"
 
 
-def talk(workspace: Path, conversation, *args: str):
-    """Start the server, open a client session, and run ``conversation(session)``."""
-    params = StdioServerParameters(command=str(SCRIPT), args=["mcp", "--workspace", str(workspace), *args],
+def talk(workspace: Path, conversation, *args: str, roots: tuple[Path, ...] = (ROOT / "examples",)):
+    """Start the server in the repository's folder, open a client session, and run ``conversation(session)``."""
+    rooted = [option for root in roots for option in ("--import-root", str(root))]
+    params = StdioServerParameters(command=str(SCRIPT), args=["mcp", "--workspace", str(workspace), *rooted, *args],
                                    env={"VITRON_SEGMENTATION_BACKEND": "classic", "HF_HUB_OFFLINE": "1"},
                                    cwd=str(ROOT))
 
@@ -119,3 +121,33 @@ def test_a_call_that_cannot_run_here_says_so_in_the_proposal_and_fails_in_one_li
     assert decision.current.readiness.status == "needs_weights" and "vitron-agent pull pix2pix" in proposed["message"]
     assert error and "edit_image can't run here:" in failed and "\n" not in failed  # after the SDK's own prefix
     assert DecisionLog(workspace).list("mcp")[-1].outcome == "failed"
+
+
+def test_only_the_workspace_and_named_roots_are_read_and_outside_says_nothing_more(workspace: Path) -> None:
+    """Started in the repository (as hosts start servers in / or the home folder) with no --import-root: its
+    photos are outside. A missing file, a real one and a symlink out all get the same words."""
+    (workspace / "inside.jpg").write_bytes((ROOT / PHOTO).read_bytes())
+    (workspace / "leads-out.jpg").symlink_to("/etc/hostname")
+
+    async def conversation(session):
+        said = {}
+        for path in (PHOTO, "/etc/passwd", "/no/such/file.jpg", str(workspace / "leads-out.jpg"),
+                     str(workspace / "inside.jpg")):
+            said[path] = await call(session, "import_media", {"path": path})
+        return said
+
+    said = talk(workspace, conversation, roots=())
+    *outside, (_, (inside, inside_error)) = said.items()
+    for path, (text, error) in outside:
+        assert error and text == (f"Error executing tool import_media: {path} is outside the allowed folders; copy "
+                                  "the file into the workspace or into a folder allowed for imports")
+    assert not inside_error and inside["kind"] == "image"
+
+
+@pytest.mark.parametrize("root", ["/", str(Path.home())])
+def test_the_whole_machine_or_home_folder_is_refused_as_a_root(workspace: Path, root: str) -> None:
+    started = subprocess.run([str(SCRIPT), "mcp", "--workspace", str(workspace), "--import-root", root],
+                             capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert started.returncode == 1
+    assert started.stderr.strip() == (f"error: {root} can't be an import root: it would let any file under it be "
+                                      "read; name the folder that holds your media")

@@ -203,8 +203,14 @@ def mcp(
     policy: Annotated[str, typer.Option(
         help="ask: a call that changes things answers with a decision to approve (approve_decision); auto: it runs "
              "at once.")] = "ask",
+    import_root: Annotated[list[Path] | None, typer.Option(
+        "--import-root", help="A folder import_media may read, besides the workspace (repeat for more); never / "
+                              "or your home folder. Without it only the workspace is read.",
+        show_default=False)] = None,
 ) -> None:
     """Serve the vision tools over MCP (stdio), for MCP clients; changes wait for approve_decision."""
+    from rich.console import Console
+
     try:
         from vitron_agent.mcp_server import build_server
         import mcp.server.mcpserver  # noqa: F401  (the 2.x SDK)
@@ -213,7 +219,9 @@ def mcp(
         raise typer.Exit(1) from None
     if policy not in ("ask", "auto"):
         raise typer.BadParameter("write ask or auto", param_hint="--policy")
-    build_server(workspace, policy=policy).run("stdio")
+    with _one_line_errors(Console(stderr=True), (ValueError, OSError)):
+        server = build_server(workspace, policy=policy, import_roots=import_root or ())
+    server.run("stdio")
 
 
 def main() -> None:

@@ -5,9 +5,11 @@ calls them. Under the default policy ``ask`` a call to a tool with side effects 
 recorded in the decision log as a proposal, and answered with the decision (tool, arguments, what would run, its
 id) for the client to show its person; ``approve_decision(decision)`` then runs it, or
 ``reject_decision(decision, reason)`` drops it. Proposals live in the workspace's decision log, so they survive
-a server restart. ``--policy auto`` runs calls at once. ``import_media`` brings a file into the store.
+a server restart. ``--policy auto`` runs calls at once. ``import_media`` brings a file into the store, from the
+workspace or a folder given with ``--import-root`` (never ``/`` or the home folder, and not the folder the host
+happened to start the server in).
 
-    vitron-agent mcp --workspace vitron-workspace            # what an MCP client's config launches
+    vitron-agent mcp --workspace vitron-workspace --import-root ~/Pictures   # what an MCP client's config launches
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from __future__ import annotations
 import inspect
 import json
 import os
-from uuid import uuid4
-from pathlib import Path
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any
+from uuid import uuid4
 
 if TYPE_CHECKING:
     from vitron_agent.workspace import Workspace
@@ -33,16 +35,19 @@ INSTRUCTIONS = ("Vision tools: generate, segment and edit images and videos. Ima
                 "approve (approve_decision) before it runs.")
 
 
-def build_server(workspace: Workspace | str | os.PathLike[str], *, policy: str = "ask", tools: Any = None) -> Any:
+def build_server(workspace: Workspace | str | os.PathLike[str], *, policy: str = "ask", tools: Any = None,
+                 import_roots: Sequence[str | os.PathLike[str]] = ()) -> Any:
     """The MCP server: one MCP tool per vision tool, plus ``import_media``, ``approve_decision`` and
     ``reject_decision``.
 
     Args:
-        workspace: the open workspace, or its folder (files may then be imported from the current folder too).
+        workspace: the open workspace, or its folder.
         policy: ``"ask"``: side-effecting calls wait for ``approve_decision``; ``"auto"``: they run at once.
         tools: tool classes or instances; by default the built-ins and installed plugins.
+        import_roots: the folders, besides the workspace, that ``import_media`` may read (``--import-root``);
+            never the folder the server was started in unless named here, and never ``/`` or the home folder.
     """
-    return VitronMcp(workspace, policy=policy, tools=tools).server()
+    return VitronMcp(workspace, policy=policy, tools=tools, import_roots=import_roots).server()
 
 
 class VitronMcp:
@@ -50,14 +55,16 @@ class VitronMcp:
     them with the SDK's ``MCPServer``."""
 
     def __init__(self, workspace: Workspace | str | os.PathLike[str], *, policy: str = "ask",
-                 tools: Any = None) -> None:
+                 tools: Any = None, import_roots: Sequence[str | os.PathLike[str]] = ()) -> None:
+        from vitron_agent.paths import refuse_broad_roots
         from vitron_agent.tools import load_tools, recover_interrupted
         from vitron_agent.workspace import Workspace
 
         if policy not in ("ask", "auto"):
             raise ValueError(f"policy={policy!r} must be 'ask' or 'auto' for the MCP server")
         self.policy = policy
-        self.workspace = Workspace.of(workspace, import_roots=[Path.cwd()])
+        # MCP hosts often start servers in / or the home folder: the folder the server runs in is never a root
+        self.workspace = Workspace.of(workspace, import_roots=refuse_broad_roots(import_roots))
         self.tools = load_tools(tools)
         recover_interrupted(self.workspace, THREAD)  # approvals a dead server left running are offered again
 
@@ -134,8 +141,8 @@ class VitronMcp:
         return json.dumps({"status": "rejected", "decision": decision})
 
     def import_media(self, path: str) -> str:
-        """Bring an image or video file (inside the server's folder or workspace) into the store; answers with
-        its artifact id, for the tools' image or video argument."""
+        """Bring an image or video file (inside the workspace or a folder the server was given with
+        --import-root) into the store; answers with its artifact id, for the tools' image or video argument."""
         try:
             artifact = self.workspace.store.import_file(path)
         except (ValueError, OSError) as error:  # MediaError and PathOutsideWorkspace are ValueErrors

@@ -15,7 +15,15 @@ import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-__all__ = ["TEMPORARY_PREFIX", "PathOutsideWorkspace", "publish", "resolve_inside", "stage_file", "write_new_file"]
+__all__ = [
+    "TEMPORARY_PREFIX",
+    "PathOutsideWorkspace",
+    "publish",
+    "refuse_broad_roots",
+    "resolve_inside",
+    "stage_file",
+    "write_new_file",
+]
 
 
 class PathOutsideWorkspace(ValueError):
@@ -49,11 +57,28 @@ def resolve_inside(path: str | os.PathLike[str], roots: Sequence[Path], *, base:
     for root in roots:
         if resolved.is_relative_to(root.resolve()):
             return resolved
-    allowed = ", ".join(str(r) for r in roots)
-    raise PathOutsideWorkspace(
-        f"{text} resolves to {resolved}, which is outside the allowed folders ({allowed}); "
-        "copy the file into the workspace or import it explicitly"
-    )
+    # nothing about the path itself (where it leads, whether it exists, its size): a caller probing the machine
+    # learns only that it is not allowed
+    raise PathOutsideWorkspace(f"{text} is outside the allowed folders; copy the file into the workspace or into "
+                               "a folder allowed for imports")
+
+
+def refuse_broad_roots(roots: Iterable[str | os.PathLike[str]]) -> tuple[Path, ...]:
+    """The roots, resolved; a root that would open the whole machine or the whole home folder (``/``, the home
+    folder, or a folder above it) is refused.
+
+    Raises:
+        ValueError: naming the root, and what to give instead.
+    """
+    home = Path.home().resolve()
+    checked = []
+    for root in roots:
+        resolved = Path(root).expanduser().resolve()
+        if resolved == Path(resolved.anchor) or home.is_relative_to(resolved):
+            raise ValueError(f"{root} can't be an import root: it would let any file under it be read; name the "
+                             "folder that holds your media")
+        checked.append(resolved)
+    return tuple(checked)
 
 
 def write_new_file(path: Path, data: bytes) -> Path:

@@ -67,7 +67,7 @@ def run_rounds(kind: str, workspace: Path, count: int) -> list[list[str]]:
         if kind == "mcp":
             from vitron_agent.mcp_server import VitronMcp
 
-            server = VitronMcp(workspace, tools=[Grayscale])
+            server = VitronMcp(workspace, tools=[Grayscale], import_roots=[ROOT])
             photo = server.workspace.store.import_file(PHOTO)
         for number in range(ROUNDS):
             if kind == "mcp":

@@ -60,7 +60,7 @@ def killed_mid_run(workspace: Path, how: str, what: str) -> None:
 
 @pytest.mark.slow
 def test_an_mcp_approval_cut_off_is_offered_again(workspace: Path) -> None:
-    server = VitronMcp(workspace, tools=[Grayscale])
+    server = VitronMcp(workspace, tools=[Grayscale], import_roots=[ROOT])
     photo = server.workspace.store.import_file(PHOTO)
     proposal = json.loads(server.call(Grayscale(), {"image": photo.id, "prompts": ["gray"]}))["decision"]["id"]
     killed_mid_run(workspace, "mcp", proposal)
