@@ -22,8 +22,9 @@ SCRIPT = Path(sys.executable).parent / "vitron-agent"
 PHOTO = "examples/media/motorcycle.jpg"
 
 
-def talk(workspace: Path, conversation, *args: str, roots: tuple[Path, ...] = (ROOT / "examples",)):
-    """Start the server in the repository's folder, open a client session, and run ``conversation(session)``."""
+def talk(workspace: Path, conversation, *args: str, roots: tuple[Path, ...] = (ROOT / "examples",), asked=None):
+    """Start the server in the repository's folder, open a client session, and run ``conversation(session)``;
+    ``asked`` is the client's elicitation callback (without one the client declares no elicitation)."""
     rooted = [option for root in roots for option in ("--import-root", str(root))]
     params = StdioServerParameters(command=str(SCRIPT), args=["mcp", "--workspace", str(workspace), *rooted, *args],
                                    env={"VITRON_SEGMENTATION_BACKEND": "classic", "HF_HUB_OFFLINE": "1"},
@@ -31,7 +32,7 @@ def talk(workspace: Path, conversation, *args: str, roots: tuple[Path, ...] = (R
 
     async def main():
         async with stdio_client(params) as (read, write):
-            async with ClientSession(read, write) as session:
+            async with ClientSession(read, write, elicitation_callback=asked) as session:
                 await session.initialize()
                 return await conversation(session)
 
@@ -56,7 +57,79 @@ def test_tools_are_listed_with_their_typed_schemas(workspace: Path) -> None:
             "animate_image", "import_media", "approve_decision", "reject_decision"} == set(tools)
     schema = tools["segment_image"].input_schema
     assert schema["required"] == ["image"] and schema["properties"]["target"]["anyOf"][0]["maxLength"] == 500
-    assert "notes" not in schema["properties"] and tools["segment_image"].meta == {"side_effects": True}
+    assert "notes" not in schema["properties"] and "ctx" not in schema["properties"]
+    assert tools["segment_image"].meta == {"side_effects": True}
+    # hosts confirm the step that runs a change; tools that change things are not read-only
+    approve = tools["approve_decision"].annotations
+    assert approve.destructive_hint is True and approve.read_only_hint is None
+    assert "ctx" not in tools["approve_decision"].input_schema["properties"]
+    assert all(tools[name].annotations.read_only_hint is False for name in ("segment_image", "import_media"))
+
+
+def test_a_tool_that_changes_nothing_is_marked_read_only(workspace: Path) -> None:
+    from mcp import Client
+
+    from vitron_agent.mcp_server import build_server
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from support_tools import Grayscale, Measure
+
+    async def listed():
+        async with Client(build_server(workspace, tools=[Measure, Grayscale])) as client:
+            return {tool.name: tool.annotations for tool in (await client.list_tools()).tools}
+
+    annotations = anyio.run(listed)
+    assert annotations["measure"].read_only_hint is True and annotations["grayscale"].read_only_hint is False
+
+
+def asking(answer: str, approve: bool = True, seen: list | None = None):
+    """An elicitation callback: the person answers ``answer`` (accept, decline or cancel), and what they were
+    shown is kept in ``seen``."""
+    from mcp.types import ElicitResult
+
+    async def callback(context, params):
+        if seen is not None:
+            seen.append(params)
+        return ElicitResult(action=answer, content={"approve": approve} if answer == "accept" else None)
+
+    return callback
+
+
+def test_a_person_approves_through_elicitation_and_the_log_says_so(workspace: Path) -> None:
+    seen: list = []
+
+    async def conversation(session):
+        photo, _ = await call(session, "import_media", {"path": PHOTO})
+        return await call(session, "segment_image",
+                          {"image": photo["id"], "target": "motorcycle", "region": [60, 90, 580, 380]})
+
+    (done, error) = talk(workspace, conversation, asked=asking("accept", seen=seen))
+    assert not error and done["status"] == "done" and [a["kind"] for a in done["artifacts"]] == ["mask", "preview"]
+    shown = seen[0].message  # the summary and every argument, before anything ran
+    assert "segment_image (B image segmentation): segment_image: target 'motorcycle'" in shown
+    assert '  region: {"x1": 60.0, "y1": 90.0, "x2": 580.0, "y2": 380.0}' in shown and "  here: ready" in shown
+    entries = DecisionLog(workspace).list("mcp")
+    assert [(e.action, e.by, e.outcome) for e in entries] == [("propose", "mcp client", "approved"),
+                                                               ("approve", "mcp elicitation", "ok")]
+    assert entries[0].claimed_by == "mcp elicitation"
+
+
+@pytest.mark.parametrize(("answer", "approve", "outcome"), [("decline", True, "rejected"),
+                                                            ("accept", False, "rejected"),
+                                                            ("cancel", True, "rejected")])
+def test_a_person_who_declines_stops_the_call_and_the_client_cannot_approve_it_after(
+        workspace: Path, answer: str, approve: bool, outcome: str) -> None:
+    async def conversation(session):
+        photo, _ = await call(session, "import_media", {"path": PHOTO})
+        said, _ = await call(session, "segment_image", {"image": photo["id"], "region": [60, 90, 580, 380]})
+        return said, await call(session, "approve_decision", {"decision": said["decision"]})
+
+    said, (after, after_error) = talk(workspace, conversation, asked=asking(answer, approve))
+    assert said["status"] == outcome and said["message"].endswith("segment_image; nothing ran.")
+    assert after_error and after.endswith(f"was already {outcome}")
+    assert not list((workspace / "artifacts").rglob("*.png"))  # nothing ran
+    entries = DecisionLog(workspace).list("mcp")
+    assert [(e.action, e.outcome, e.claimed_by) for e in entries] == [("propose", outcome, "mcp elicitation")]
 
 
 def test_a_change_waits_for_approval_through_a_second_call(workspace: Path) -> None:

@@ -313,6 +313,21 @@ class Decision(BaseModel):
         """A step asking again after it failed (approve retries it)."""
         return any(self.steps[number - 1].status == "failed" for number in self.asking)
 
+    def as_text(self) -> str:
+        """The asking steps in plain lines (tool and module, summary, each argument, what it runs on, whether it
+        can run here, notes), for a surface that shows a person text only: an MCP elicitation."""
+        lines = []
+        for step in (self.steps[number - 1] for number in self.asking):
+            module = f" ({step.module} {step.module_name})" if step.module_name else ""
+            lines.append(f"{step.tool}{module}: {step.summary}")
+            lines += [f"  {name}: {json.dumps(value, default=str)}" for name, value in step.args.items()
+                      if value is not None]
+            if step.backend:
+                lines.append(f"  runs on: {step.backend}")
+            lines.append(f"  here: {step.readiness.line(step.tool) or 'ready'}")
+            lines += [f"  note: {note}" for note in step.notes]
+        return "\n".join(lines)
+
     def action_requests(self) -> list[dict[str, Any]]:
         """LangChain's ``action_requests``: one per asking step, its tool, its arguments, its summary."""
         return [{"name": step.tool, "args": step.args, "description": step.summary}

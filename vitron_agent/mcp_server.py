@@ -1,10 +1,11 @@
 """vitron-agent's tools over the Model Context Protocol (stdio), with the official ``mcp`` SDK.
 
 Any MCP client (a desktop assistant, an IDE, another agent) lists the vision tools with their typed arguments and
-calls them. Under the default policy ``ask`` a call to a tool with side effects does not run: it is checked,
-recorded in the decision log as a proposal, and answered with the decision (tool, arguments, what would run, its
-id) for the client to show its person; ``approve_decision(decision)`` then runs it, or
-``reject_decision(decision, reason)`` drops it. Proposals live in the workspace's decision log, so they survive
+calls them. Under the default policy ``ask`` a call to a tool with side effects is checked, recorded in the
+decision log as a proposal, and put to the client's person through MCP elicitation; it runs only if they accept.
+A client that declares no elicitation is answered with the decision (tool, arguments, what would run, its id) to
+show its person; ``approve_decision(decision)`` (annotated destructive, so hosts confirm it) then runs it, or
+``reject_decision(decision, reason)`` drops it. The log records which path approved each run. Proposals live in the workspace's decision log, so they survive
 a server restart. ``--policy auto`` runs calls at once. ``import_media`` brings a file into the store, from the
 workspace or a folder given with ``--import-root`` (never ``/`` or the home folder, and not the folder the host
 happened to start the server in).
@@ -16,13 +17,21 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 from uuid import uuid4
 
+from mcp.server.mcpserver import Context  # noqa: I001 (the SDK finds its context parameter by this annotation)
+from pydantic import BaseModel, Field
+
+from vitron_agent.decisions import Decision, LogEntry
+
 if TYPE_CHECKING:
     from vitron_agent.workspace import Workspace
+
+_log = logging.getLogger(__name__)
 
 __all__ = ["VitronMcp", "build_server"]
 
@@ -69,27 +78,40 @@ class VitronMcp:
         recover_interrupted(self.workspace, THREAD)  # approvals a dead server left running are offered again
 
     def server(self) -> Any:
-        """The SDK's server with every endpoint registered."""
+        """The SDK's server with every endpoint registered, each with the tool annotations hosts read: a call
+        that changes nothing is ``readOnlyHint``; ``approve_decision``, the step that runs a change, is
+        ``destructiveHint`` (so a host confirms it with its person)."""
         from mcp.server.mcpserver import MCPServer
+        from mcp.types import ToolAnnotations
 
         from vitron_agent.tools import tool_description
 
         server = MCPServer("vitron-agent", instructions=INSTRUCTIONS)
         for tool in self.tools.values():
-            def call(__tool: Any = tool, **arguments: Any) -> str:
-                return self.call(__tool, arguments)
+            async def call(ctx: Context, __tool: Any = tool, **arguments: Any) -> str:
+                return await self.call(__tool, arguments, ctx)
 
-            call.__signature__ = _signature(tool.Args)  # type: ignore[attr-defined]
-            effect = " Answers with a decision to approve first." if tool.side_effects and self.policy == "ask" else ""
+            call.__signature__ = _signature(tool.Args, context="ctx")  # type: ignore[attr-defined]
+            call.__annotations__ = {"ctx": Context, "return": str}
+            effect = " Asks the person to approve it first." if tool.side_effects and self.policy == "ask" else ""
             server.add_tool(call, name=tool.name, description=f"{tool_description(tool)}{effect}",
-                            meta={"side_effects": tool.side_effects})
-        for endpoint in (self.approve_decision, self.reject_decision, self.import_media):
-            server.add_tool(endpoint)
+                            meta={"side_effects": tool.side_effects},
+                            annotations=ToolAnnotations(readOnlyHint=not tool.side_effects, destructiveHint=False,
+                                                        openWorldHint=False))
+        server.add_tool(self.approve_decision, annotations=ToolAnnotations(
+            title="Run a proposed change", destructiveHint=True, idempotentHint=False, openWorldHint=False))
+        server.add_tool(self.reject_decision, annotations=ToolAnnotations(
+            title="Drop a proposed change", readOnlyHint=False, destructiveHint=False, idempotentHint=True,
+            openWorldHint=False))
+        server.add_tool(self.import_media, annotations=ToolAnnotations(
+            title="Bring a file into the store", readOnlyHint=False, destructiveHint=False, idempotentHint=True,
+            openWorldHint=False))
         return server
 
-    def call(self, tool: Any, arguments: dict[str, Any]) -> str:
-        """A vision tool's call: under ``ask`` a side-effecting one is proposed (its decision, recorded, waits for
-        ``approve_decision``); otherwise it runs now, its approval recorded first."""
+    async def call(self, tool: Any, arguments: dict[str, Any], ctx: Any = None) -> str:
+        """A vision tool's call. Under ``ask`` a side-effecting one is proposed (its decision recorded) and the
+        person is asked through MCP elicitation; a client that can't ask its person gets the decision back to
+        show, and ``approve_decision`` runs it. Otherwise it runs now, its approval recorded first."""
         from vitron_agent.graphs.review import call_decision
         from vitron_agent.tools import call_arguments, outside_decision, validated_args
 
@@ -98,47 +120,68 @@ class VitronMcp:
         except ValueError as error:  # pydantic's ValidationError included: the client sees what to fix
             raise _tool_error(str(error)) from None
         record = call_arguments(args)
-        if self.policy == "ask" and tool.side_effects:
-            entry = outside_decision(THREAD, tool, record, action="propose", by="mcp client")
+        if not (self.policy == "ask" and tool.side_effects):
+            entry = outside_decision(THREAD, tool, record, action="approve", by=f"policy: {self.policy}")
             self.workspace.log.record(THREAD, entry)
-            decision = call_decision(entry.id, THREAD, tool, record, self.workspace.root,
-                                     notes=getattr(args, "notes", ()))
-            line = decision.current.readiness.line(tool.name)
-            noted = "".join(f"Note: {note}. " for note in decision.current.notes)
-            message = f"{line} {noted}{NEEDS_APPROVAL.format(tool=tool.name, id=entry.id)}".strip()
-            return json.dumps({"status": "needs_approval", "decision": decision.model_dump(mode="json"),
-                               "message": message})
-        entry = outside_decision(THREAD, tool, record, action="approve", by=f"policy: {self.policy}")
+            return await _in_thread(self._run, tool, record, entry.id)
+        entry = outside_decision(THREAD, tool, record, action="propose", by="mcp client")
         self.workspace.log.record(THREAD, entry)
-        return self._run(tool, record, entry.id)
+        decision = call_decision(entry.id, THREAD, tool, record, self.workspace.root, notes=getattr(args, "notes", ()))
+        answer = await _ask_person(ctx, decision)
+        if answer is None:  # no person to ask through this client: it shows the decision, approve_decision runs it
+            return _needs_approval(decision)
+        return await self._answered(tool, entry, answer)
 
-    def approve_decision(self, decision: str) -> str:
-        """Run a proposed call, as it was shown (the decision's id from a tool's needs_approval answer). Of two
-        approvals of one decision at the same instant, exactly one runs it; the other is told who approved it."""
-        from vitron_agent.decisions import AlreadyApproved
-        from vitron_agent.tools import outside_decision
+    async def approve_decision(self, decision: str, ctx: Context | None = None) -> str:
+        """Run a proposed call, as it was shown (the decision's id from a tool's needs_approval answer). A client
+        that can ask its person (MCP elicitation) is asked to; of two approvals of one decision at the same
+        instant, exactly one runs it and the other is told who approved it."""
+        from vitron_agent.graphs.review import call_decision
 
-        log = self.workspace.log
-        proposal = log.get(decision)
+        proposal = self.workspace.log.get(decision)
         if proposal is None or proposal.action != "propose":
             raise _tool_error(f"there is no proposed decision {decision!r}; call the tool first")
         tool = self.tools[proposal.tool]
-        won, taken = log.claim(decision, "mcp client", outcome="approved")
-        if not won:
-            raise _tool_error(str(AlreadyApproved(tool.name, taken)) if taken and taken.outcome == "approved"
-                              else f"decision {decision!r} was already {taken.outcome if taken else 'taken'}")
-        approval = outside_decision(THREAD, tool, proposal.args, action="approve", by="mcp client",
-                                    proposal=decision).model_copy(update={"id": f"{decision}/approve/{uuid4().hex[:8]}"})
-        log.record(THREAD, approval)
-        return self._run(tool, proposal.args, approval.id)
+        shown = call_decision(decision, THREAD, tool, proposal.args, self.workspace.root)
+        answer = await _ask_person(ctx, shown) if proposal.outcome is None else None
+        return await self._answered(tool, proposal, answer or "accept", by="mcp client" if answer is None else None)
 
     def reject_decision(self, decision: str, reason: str = "") -> str:
         """Drop a proposed call; nothing runs."""
         proposal = self.workspace.log.get(decision)
-        if proposal is None or proposal.action != "propose" or proposal.outcome is not None:
+        if proposal is None or proposal.action != "propose" or not self._close(decision, "rejected", "mcp client",
+                                                                                reason or "rejected by the MCP client"):
             raise _tool_error(f"there is no open proposed decision {decision!r}")
-        self.workspace.log.finish(decision, "rejected", (), reason or "rejected by the MCP client")
         return json.dumps({"status": "rejected", "decision": decision})
+
+    async def _answered(self, tool: Any, proposal: LogEntry, answer: str, by: str | None = None) -> str:
+        """Act on the answer to a proposal: on ``accept`` claim it (once, atomically), record who approved it and
+        run it; on ``decline`` or ``cancel`` it is rejected, and nothing runs. ``by`` defaults to the
+        elicitation."""
+        from vitron_agent.decisions import AlreadyApproved
+        from vitron_agent.tools import outside_decision
+
+        by = by or "mcp elicitation"
+        if answer != "accept":  # declined, or the question dismissed: either way the person did not approve it
+            said = "declined" if answer == "decline" else "dismissed"
+            self._close(proposal.id, "rejected", by, f"{said} by the person when asked")
+            return json.dumps({"status": "rejected", "decision": proposal.id,
+                               "message": f"The person {said} {tool.name}; nothing ran."})
+        won, taken = self.workspace.log.claim(proposal.id, by, outcome="approved")
+        if not won:
+            raise _tool_error(str(AlreadyApproved(tool.name, taken)) if taken and taken.outcome == "approved"
+                              else f"decision {proposal.id!r} was already {taken.outcome if taken else 'taken'}")
+        approval = outside_decision(THREAD, tool, proposal.args, action="approve", by=by, proposal=proposal.id)
+        approval = approval.model_copy(update={"id": f"{proposal.id}/approve/{uuid4().hex[:8]}"})
+        self.workspace.log.record(THREAD, approval)
+        return await _in_thread(self._run, tool, proposal.args, approval.id)
+
+    def _close(self, decision: str, outcome: str, by: str, message: str) -> bool:
+        """End an open proposal without running it; False when something else took it first."""
+        won, _ = self.workspace.log.claim(decision, by, outcome=outcome)
+        if won:
+            self.workspace.log.finish(decision, outcome, (), message)
+        return won
 
     def import_media(self, path: str) -> str:
         """Bring an image or video file (inside the workspace or a folder the server was given with
@@ -161,6 +204,46 @@ class VitronMcp:
         return json.dumps({"status": "done", "text": result.text, "artifacts": made})
 
 
+class Approval(BaseModel):
+    """What the person answers when the server asks through MCP elicitation."""
+
+    approve: bool = Field(True, description="Run it, as shown")
+
+
+async def _ask_person(ctx: Any, decision: Decision) -> str | None:
+    """Ask the client's person about ``decision`` through MCP elicitation: ``"accept"``, ``"decline"`` or
+    ``"cancel"`` (an accepted form that unticks ``approve`` is a decline). None when the client can't ask
+    (it declared no elicitation) or the asking failed; the caller then falls back to ``approve_decision``."""
+    from mcp.types import ClientCapabilities, ElicitationCapability
+
+    if ctx is None or not ctx.session.check_client_capability(ClientCapabilities(elicitation=ElicitationCapability())):
+        return None
+    message = f"{decision.as_text()}\n\nRun it? Nothing runs unless you accept."
+    try:
+        result = await ctx.elicit(message, schema=Approval)
+    except Exception:  # noqa: BLE001 (the client broke off or answered off-schema: nobody approved it, and it stays proposed)
+        _log.warning("MCP elicitation failed; the decision waits for approve_decision", exc_info=True)
+        return None
+    if result.action == "accept" and not result.data.approve:
+        return "decline"
+    return result.action
+
+
+def _needs_approval(decision: Decision) -> str:
+    """The answer to a client that can't ask its person: the decision to show, and how to approve it."""
+    line = decision.current.readiness.line(decision.tool)
+    noted = "".join(f"Note: {note}. " for note in decision.current.notes)
+    message = f"{line} {noted}{NEEDS_APPROVAL.format(tool=decision.tool, id=decision.id)}".strip()
+    return json.dumps({"status": "needs_approval", "decision": decision.model_dump(mode="json"), "message": message})
+
+
+async def _in_thread(function: Any, *args: Any) -> str:
+    """Run a tool off the event loop, so the server keeps answering (and asking) while it works."""
+    import anyio.to_thread
+
+    return await anyio.to_thread.run_sync(function, *args)
+
+
 def _tool_error(message: str) -> Exception:
     """The SDK's tool error: the client sees the message as the call's error."""
     from mcp.server.mcpserver.exceptions import ToolError
@@ -168,12 +251,11 @@ def _tool_error(message: str) -> Exception:
     return ToolError(message)
 
 
-def _signature(model: Any) -> inspect.Signature:
+def _signature(model: Any, *, context: str) -> inspect.Signature:
     """A keyword-only signature with one parameter per field of a call model, constraints and descriptions
-    kept, so the SDK publishes the same schema the model validates."""
-    from pydantic import Field
-
-    parameters = []
+    kept, so the SDK publishes the same schema the model validates; ``context`` names the SDK's context
+    parameter (left out of the schema)."""
+    parameters = [inspect.Parameter(context, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
     for name, field in model.model_fields.items():
         if field.exclude or name == "notes":
             continue

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 from vitron_agent.decisions import DecisionLog
@@ -45,7 +46,7 @@ def approver(kind: str, workspace: str, jobs: Any, barrier: Any, results: Any) -
         session = None if server else Session(workspace, ScriptedPlanner([]), thread_id=job, tools=[Grayscale])
         barrier.wait()
         try:
-            said = server.approve_decision(job) if server else session.approve().text
+            said = anyio.run(server.approve_decision, job) if server else session.approve().text
         except SessionError as error:  # it finished before this one asked: nothing waits any more
             said = f"session: {error}"
         except Exception as error:  # the MCP SDK's ToolError, as a client would get it
@@ -73,7 +74,7 @@ def run_rounds(kind: str, workspace: Path, count: int) -> list[list[str]]:
             if kind == "mcp":
                 import json
 
-                proposed = json.loads(server.call(Grayscale(), {"image": photo.id, "prompts": [f"gray {number}"]}))
+                proposed = json.loads(anyio.run(server.call, Grayscale(), {"image": photo.id, "prompts": [f"gray {number}"]}))
                 job = proposed["decision"]["id"]
             else:
                 job = f"round-{number}"

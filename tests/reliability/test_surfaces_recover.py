@@ -13,6 +13,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import anyio
 import pytest
 
 from vitron_agent.decisions import DecisionLog
@@ -24,13 +25,14 @@ from support_tools import RUNS_FILE, Grayscale
 TESTS = Path(__file__).resolve().parents[1]
 CHILD = textwrap.dedent("""
     import json, sys
+    import anyio
     sys.path.insert(0, {tests!r})
     from support_tools import Grayscale
     workspace, how, what = sys.argv[1], sys.argv[2], sys.argv[3]
     if how == "mcp":
         from vitron_agent.mcp_server import VitronMcp
         print("APPROVING", flush=True)
-        VitronMcp(workspace, tools=[Grayscale]).approve_decision(what)
+        anyio.run(VitronMcp(workspace, tools=[Grayscale]).approve_decision, what)
     else:
         from vitron_agent import as_langchain_tools
         tools = {{tool.name: tool for tool in as_langchain_tools(workspace, tools=[Grayscale])}}
@@ -62,7 +64,7 @@ def killed_mid_run(workspace: Path, how: str, what: str) -> None:
 def test_an_mcp_approval_cut_off_is_offered_again(workspace: Path) -> None:
     server = VitronMcp(workspace, tools=[Grayscale], import_roots=[ROOT])
     photo = server.workspace.store.import_file(PHOTO)
-    proposal = json.loads(server.call(Grayscale(), {"image": photo.id, "prompts": ["gray"]}))["decision"]["id"]
+    proposal = json.loads(anyio.run(server.call, Grayscale(), {"image": photo.id, "prompts": ["gray"]}))["decision"]["id"]
     killed_mid_run(workspace, "mcp", proposal)
     stuck = [e for e in DecisionLog(workspace).list("mcp") if e.action == "approve"]
     assert [e.outcome for e in stuck] == ["running"]  # what a dead server leaves behind
@@ -70,7 +72,7 @@ def test_an_mcp_approval_cut_off_is_offered_again(workspace: Path) -> None:
     again = VitronMcp(workspace, tools=[Grayscale])  # a new server on the workspace recovers it
     log = DecisionLog(workspace)
     assert log.get(stuck[0].id).outcome == "interrupted" and log.get(proposal).outcome is None
-    done = json.loads(again.approve_decision(proposal))  # offered again: it can be approved (or rejected)
+    done = json.loads(anyio.run(again.approve_decision, proposal))  # offered again: it can be approved (or rejected)
     assert done["status"] == "done" and runs(workspace) == 2
     assert [e.outcome for e in log.list("mcp") if e.action == "approve"] == ["interrupted", "ok"]
 
