@@ -124,6 +124,74 @@ def test_imports_only_from_allowed_roots(workspace: Path, tmp_path: Path) -> Non
         assert store.list() == []
 
 
+def test_each_frame_of_a_folder_is_checked_like_a_file_named_directly(workspace: Path, tmp_path: Path) -> None:
+    """The review's reproduction: a frame folder inside an allowed folder, one of whose entries is a symlink to an
+    image elsewhere. The folder passes; the entry is refused in the words a file named directly gets."""
+    import shutil
+
+    from vitron_agent.planners import ScriptedPlanner
+    from vitron_agent.session import Session
+
+    (tmp_path / "elsewhere").mkdir()
+    secret = tmp_path / "elsewhere" / "secret.jpg"
+    shutil.copyfile(MOTORBIKE_FRAMES / "00001.jpg", secret)
+    frames = workspace / "inputs" / "frames"
+    frames.mkdir(parents=True)
+    for name in ("00000.jpg", "00002.jpg"):
+        shutil.copyfile(MOTORBIKE_FRAMES / name, frames / name)
+    (frames / "00001.jpg").symlink_to(secret)
+    with ArtifactStore(workspace) as store:
+        with pytest.raises(PathOutsideWorkspace) as direct:
+            store.import_file(frames / "00001.jpg")
+        with pytest.raises(PathOutsideWorkspace) as through_the_folder:
+            store.import_file(frames)
+        assert str(through_the_folder.value) == str(direct.value) == (
+            f"{frames / '00001.jpg'} is outside the allowed folders; copy the file into the workspace or into a "
+            "folder allowed for imports")
+        assert store.list() == []
+    # a person naming the folder grants the folder it lies in, not where its entries lead
+    session = Session(workspace, ScriptedPlanner([]))
+    with pytest.raises(PathOutsideWorkspace) as attached:
+        session.send("track the motorbike", attachments=[frames])
+    assert str(attached.value) == str(direct.value) and session.store.list() == []
+
+
+def test_a_file_swapped_while_it_decodes_is_never_stored_as_another(workspace: Path) -> None:
+    """The review's reproduction: the imported path flips between the photo and a symlink to /etc/passwd while
+    imports run. Each import decodes and copies one descriptor, so it stores the photo or refuses; never the
+    file the symlink leads to (before: /etc/passwd stored as an image in 2 of 5 tries)."""
+    import threading
+
+    photo = workspace / "photo.jpg"
+    real, link = workspace / "real.tmp", workspace / "link.tmp"
+    stop = threading.Event()
+
+    def flip() -> None:
+        while not stop.is_set():
+            real.write_bytes(PHOTO.read_bytes())
+            os.replace(real, photo)
+            os.symlink("/etc/passwd", link)
+            os.replace(link, photo)
+
+    flipper = threading.Thread(target=flip)
+    flipper.start()
+    stored, refused = 0, 0
+    try:
+        with ArtifactStore(workspace) as store:
+            for _ in range(40):
+                try:
+                    artifact = store.import_file(photo)
+                except (PathOutsideWorkspace, MediaError):
+                    refused += 1
+                else:
+                    stored += 1
+                    assert artifact.path.read_bytes() == PHOTO.read_bytes()
+    finally:
+        stop.set()
+        flipper.join()
+    assert stored + refused == 40
+
+
 def test_import_refuses_bad_media(store: ArtifactStore, workspace: Path) -> None:
     (workspace / "broken.jpg").write_bytes(PHOTO.read_bytes()[:2000])
     with pytest.raises(MediaError, match="truncated"):

@@ -56,3 +56,58 @@ def test_write_new_file_never_overwrites(workspace: Path) -> None:
     assert target.read_bytes() == b"first"
     assert not [p for p in target.parent.iterdir() if p.name.startswith(TEMPORARY_PREFIX)]
     assert os.stat(target).st_nlink == 1
+
+
+def swap_after_the_check(monkeypatch: pytest.MonkeyPatch, swap) -> None:
+    """Run ``swap()`` between open_checked's path check and its open: the race, made to happen every time."""
+    import vitron_agent.paths as paths
+
+    checked = paths.resolve_inside
+
+    def check_then_swap(*args, **kwargs):
+        resolved = checked(*args, **kwargs)
+        swap()
+        return resolved
+
+    monkeypatch.setattr(paths, "resolve_inside", check_then_swap)
+
+
+def test_a_file_swapped_for_a_symlink_after_the_check_is_not_opened(workspace: Path, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from vitron_agent.paths import open_checked
+
+    (workspace / "photo.jpg").write_bytes(b"the photo")
+    swap_after_the_check(monkeypatch, lambda: (os.remove(workspace / "photo.jpg"),
+                                               os.symlink("/etc/passwd", workspace / "photo.jpg")))
+    with pytest.raises(PathOutsideWorkspace, match="photo.jpg is outside the allowed folders"):
+        with open_checked(workspace / "photo.jpg", [workspace]):
+            pass
+
+
+def test_a_folder_swapped_for_a_symlink_after_the_check_is_caught_by_what_was_opened(
+        workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vitron_agent.paths import open_checked
+
+    (workspace / "photos").mkdir()
+    (workspace / "photos" / "photo.jpg").write_bytes(b"the photo")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "photo.jpg").write_bytes(b"a secret")
+    swap_after_the_check(monkeypatch, lambda: (os.rename(workspace / "photos", workspace / "moved"),
+                                               os.symlink(tmp_path / "elsewhere", workspace / "photos")))
+    with pytest.raises(PathOutsideWorkspace, match="outside the allowed folders"):
+        with open_checked(workspace / "photos" / "photo.jpg", [workspace]):
+            pass
+
+
+def test_what_is_opened_is_read_through_one_descriptor_and_must_be_a_regular_file(workspace: Path) -> None:
+    from vitron_agent.paths import open_checked
+
+    (workspace / "photo.jpg").write_bytes(b"the photo")
+    with open_checked(workspace / "photo.jpg", [workspace]) as opened:
+        os.remove(workspace / "photo.jpg")  # gone by name; the descriptor still reads what was checked
+        assert (opened.file.read(), opened.size) == (b"the photo", 9)
+        assert opened.path == (workspace / "photo.jpg").resolve()
+    os.mkfifo(workspace / "pipe.jpg")  # a pipe would block a plain open forever
+    with pytest.raises(OSError, match="is not a regular file"):
+        with open_checked(workspace / "pipe.jpg", [workspace]):
+            pass

@@ -32,13 +32,14 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from vitron_agent import database
-from vitron_agent.paths import TEMPORARY_PREFIX, publish, resolve_inside, stage_file
+from vitron_agent.paths import TEMPORARY_PREFIX, open_checked, publish, resolve_inside, stage_file
 
 __all__ = ["Artifact", "ArtifactNotFound", "ArtifactStore"]
 
@@ -230,17 +231,24 @@ class ArtifactStore:
         if grant:
             roots = (*roots, Path(path).expanduser().resolve().parent)
         source = resolve_inside(path, roots, base=Path.cwd())
-        suffix = source.suffix.lower()
-        if not source.is_dir() and suffix in media.IMAGE_SUFFIXES and suffix != ".gif":
-            image = media.load_image(source)
-            meta = {"width": image.width, "height": image.height, "source": str(source)}
-            return self._add_from_path(source, "image", {"meta": meta})
-        video = media.load_video(source, fps=fps)
-        meta = {"width": video.size[0], "height": video.size[1], "frames": len(video), "fps": video.fps,
-                "source": str(source)}
-        if source.is_dir():
+        open_file = partial(open_checked, roots=roots)
+        if source.is_dir():  # each frame is opened and checked on its own, wherever its symlink leads
+            video = media.load_video(source, fps=fps, open_frame=open_file)
+            meta = {"width": video.size[0], "height": video.size[1], "frames": len(video), "fps": video.fps,
+                    "source": str(source)}
             return self.add(media.encode_video(video.frames, video.fps), kind="video", suffix=".mp4", meta=meta)
-        return self._add_from_path(source, "video", {"meta": meta})
+        with media.open_media(source, open_file) as opened:  # decoded and copied from this one descriptor
+            suffix = source.suffix.lower()
+            if suffix in media.IMAGE_SUFFIXES and suffix != ".gif":
+                image = media.load_image(opened)
+                kind, meta = "image", {"width": image.width, "height": image.height}
+            else:
+                video = media.load_video(opened, fps=fps)
+                kind, meta = "video", {"width": video.size[0], "height": video.size[1], "frames": len(video),
+                                       "fps": video.fps}
+            opened.file.seek(0)
+            chunks = iter(lambda: opened.file.read(_CHUNK), b"")
+            return self.add(chunks, kind=kind, suffix=source.suffix, meta={**meta, "source": str(source)})
 
     def _add_from_path(self, source: Path, kind: str, provenance: dict[str, Any]) -> Artifact:
         provenance.setdefault("suffix", source.suffix)

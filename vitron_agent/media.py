@@ -22,14 +22,14 @@ import io
 import os
 import re
 import warnings
-from collections.abc import Collection, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from vitron_agent.paths import write_new_file
+from vitron_agent.paths import OpenedFile, write_new_file
 
 if TYPE_CHECKING:
     import numpy as np
@@ -47,6 +47,7 @@ __all__ = [
     "load_frame",
     "load_image",
     "load_video",
+    "open_media",
     "save_image",
     "save_video",
 ]
@@ -67,6 +68,12 @@ _SUFFIX_FOR_FORMAT = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "WEBP": ".we
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".gif"})
 DEFAULT_FOLDER_FPS = 24.0
 """Frame rate given to a folder of frames when the caller names none."""
+
+Source = str | os.PathLike[str] | OpenedFile
+"""A path (the store's own files), or a person's file already opened and checked (:func:`open_media`), which is
+then read only through its descriptor."""
+OpenFile = Callable[[Path], AbstractContextManager[OpenedFile]]
+"""How a person's file is opened: :func:`vitron_agent.paths.open_checked` with the allowed folders."""
 
 
 class MediaError(ValueError):
@@ -117,8 +124,8 @@ class Video:
         return Image.fromarray(self.frames[index])
 
 
-def load_image(path: str | os.PathLike[str], *, limits: MediaLimits = DEFAULT_LIMITS) -> Image.Image:
-    """Load an image as RGB, upright (EXIF orientation applied).
+def load_image(source: Source, *, limits: MediaLimits = DEFAULT_LIMITS) -> Image.Image:
+    """Load an image as RGB, upright (EXIF orientation applied), from a path or an opened file.
 
     Raises:
         MediaError: missing, empty, too large, wrong extension, not an image, a decompression bomb, absurd
@@ -126,11 +133,11 @@ def load_image(path: str | os.PathLike[str], *, limits: MediaLimits = DEFAULT_LI
     """
     from PIL import Image, ImageOps
 
-    path = _check_file(path, IMAGE_SUFFIXES, "an image", limits.max_image_bytes)
+    path, file = _check_file(source, IMAGE_SUFFIXES, "an image", limits.max_image_bytes)
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            with Image.open(path) as image:
+            with Image.open(file or path) as image:
                 _check_format(path, image.format)
                 _check_dimensions(path, image.size, limits)
                 image.load()
@@ -147,21 +154,24 @@ def load_image(path: str | os.PathLike[str], *, limits: MediaLimits = DEFAULT_LI
 
 
 def load_video(
-    path: str | os.PathLike[str], *, fps: float | None = None, limits: MediaLimits = DEFAULT_LIMITS
+    source: Source, *, fps: float | None = None, limits: MediaLimits = DEFAULT_LIMITS, open_frame: OpenFile | None = None
 ) -> Video:
     """Load a whole video, or a folder of frames (sorted by name, numbers in natural order).
 
     Args:
-        path: a video file (mp4, webm, mov, mkv, avi, gif) or a folder of image frames.
+        source: a video file (mp4, webm, mov, mkv, avi, gif), a path or opened; or a folder of image frames.
         fps: the frame rate for a folder of frames (default 24); for files, overrides the stream's rate.
+        open_frame: how each frame of a folder is opened (a person's folder: checked against the allowed
+            folders one by one, as a file named directly is); by default they are read by path.
 
     Raises:
         MediaError: for every unusable input, including zero frames and limits exceeded.
+        PathOutsideWorkspace: a frame of the folder (or where its symlink leads) is outside the allowed folders.
     """
-    if Path(path).is_dir():
-        return _load_frame_folder(Path(path), fps, limits)
-    path = _check_file(path, VIDEO_SUFFIXES, "a video", limits.max_video_bytes)
-    with _video_stream(path, limits) as (container, stream):
+    if not isinstance(source, OpenedFile) and Path(source).is_dir():
+        return _load_frame_folder(Path(source), fps, limits, open_frame)
+    path, file = _check_file(source, VIDEO_SUFFIXES, "a video", limits.max_video_bytes)
+    with _video_stream(path, limits, file) as (container, stream):
         frames = _decode_frames(path, container, stream, limits)
         rate = stream.average_rate or stream.guessed_rate
     stream_fps = float(rate) if rate else DEFAULT_FOLDER_FPS
@@ -174,7 +184,7 @@ def load_frame(path: str | os.PathLike[str], index: int = 0, *, limits: MediaLim
     Raises:
         MediaError: as :func:`load_video`, or when the clip has no frame ``index``.
     """
-    path = _check_file(path, VIDEO_SUFFIXES, "a video", limits.max_video_bytes)
+    path, _ = _check_file(path, VIDEO_SUFFIXES, "a video", limits.max_video_bytes)
     with _video_stream(path, limits) as (container, stream):
         for number, frame in enumerate(container.decode(stream)):
             if number == index:
@@ -183,12 +193,28 @@ def load_frame(path: str | os.PathLike[str], index: int = 0, *, limits: MediaLim
 
 
 @contextmanager
-def _video_stream(path: Path, limits: MediaLimits) -> Iterator[tuple[Any, Any]]:
+def open_media(path: Path, open_file: OpenFile) -> Iterator[OpenedFile]:
+    """A person's file opened once with ``open_file`` (which checks what it opened); failing to open it is a
+    :class:`MediaError` naming the file, and a path outside the allowed folders stays that error."""
+    with ExitStack() as stack:
+        try:
+            opened = stack.enter_context(open_file(path))
+        except FileNotFoundError:
+            raise MediaError(path, "does not exist") from None
+        except IsADirectoryError:
+            raise MediaError(path, "is a folder, not a file") from None
+        except OSError as error:
+            raise MediaError(path, f"cannot be read ({error.strerror or error})") from None
+        yield opened
+
+
+@contextmanager
+def _video_stream(path: Path, limits: MediaLimits, file: BinaryIO | None = None) -> Iterator[tuple[Any, Any]]:
     """The open container and its first video stream, dimensions checked; every av failure is a MediaError."""
     import av
 
     try:
-        with av.open(str(path)) as container:
+        with av.open(file if file is not None else str(path)) as container:
             if not container.streams.video:
                 raise MediaError(path, "has no video stream")
             stream = container.streams.video[0]
@@ -259,25 +285,31 @@ def save_video(frames: np.ndarray, path: str | os.PathLike[str], *, fps: float) 
     return write_new_file(path, encode_video(frames, fps))
 
 
-def _check_file(path: str | os.PathLike[str], suffixes: Collection[str], what: str, max_bytes: int) -> Path:
-    path = Path(path)
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise MediaError(path, "does not exist") from None
-    except OSError as error:
-        raise MediaError(path, f"cannot be read ({error.strerror or error})") from None
-    if path.is_dir():
-        raise MediaError(path, f"is a folder, not {what}")
-    if info.st_size == 0:
+def _check_file(source: Source, suffixes: Collection[str], what: str,
+                max_bytes: int) -> tuple[Path, BinaryIO | None]:
+    """The path (for messages and the extension) and, for an opened file, its descriptor to read, once the size
+    and extension pass."""
+    if isinstance(source, OpenedFile):
+        path, file, size = source
+    else:
+        path, file = Path(source), None
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            raise MediaError(path, "does not exist") from None
+        except OSError as error:
+            raise MediaError(path, f"cannot be read ({error.strerror or error})") from None
+        if path.is_dir():
+            raise MediaError(path, f"is a folder, not {what}")
+    if size == 0:
         raise MediaError(path, "is empty (0 bytes)")
-    if info.st_size > max_bytes:
-        raise MediaError(path, f"is {info.st_size / 2**20:.1f} MiB, over the {max_bytes / 2**20:.0f} MiB limit")
+    if size > max_bytes:
+        raise MediaError(path, f"is {size / 2**20:.1f} MiB, over the {max_bytes / 2**20:.0f} MiB limit")
     if path.suffix.lower() not in suffixes:
         known = ", ".join(sorted(suffixes))
         shown = f"extension {path.suffix!r}" if path.suffix else "no extension"
         raise MediaError(path, f"has {shown}; {what} must have one of {known}")
-    return path
+    return path, file
 
 
 def _check_format(path: Path, found: str | None) -> None:
@@ -347,7 +379,7 @@ def _natural_key(path: Path) -> list[object]:
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
 
 
-def _load_frame_folder(folder: Path, fps: float | None, limits: MediaLimits) -> Video:
+def _load_frame_folder(folder: Path, fps: float | None, limits: MediaLimits, open_frame: OpenFile | None) -> Video:
     import numpy as np
 
     files = sorted(
@@ -356,12 +388,19 @@ def _load_frame_folder(folder: Path, fps: float | None, limits: MediaLimits) -> 
     )
     if not files:
         raise MediaError(folder, "is a folder with no image frames in it")
-    first = load_image(files[0], limits=limits)
+
+    def frame(file: Path) -> Image.Image:
+        if open_frame is None:
+            return load_image(file, limits=limits)
+        with open_media(file, open_frame) as opened:  # each entry checked, wherever its symlink leads
+            return load_image(opened, limits=limits)
+
+    first = frame(files[0])
     _check_frame_budget(folder, len(files), first.width, first.height, limits)
     frames = np.empty((len(files), first.height, first.width, 3), dtype=np.uint8)
     frames[0] = np.asarray(first)
     for index, file in enumerate(files[1:], start=1):
-        image = load_image(file, limits=limits)
+        image = frame(file)
         if image.size != first.size:
             raise MediaError(file, f"is {image.width} x {image.height}, but the first frame ({files[0].name}) is "
                                    f"{first.width} x {first.height}; all frames must have one size")

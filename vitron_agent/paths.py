@@ -4,20 +4,32 @@ A planner (an LLM) can name any path. Tools and the artifact store only touch pa
 symlink are resolved, lie inside the workspace or another root the person granted; anything else is refused with
 :class:`PathOutsideWorkspace` before a byte is read.
 
+Reading a person's file goes one step further (:func:`open_checked`): the file is opened once, and what was
+opened (its real path, through the descriptor) is checked again, so a symlink swapped in after the check can't
+lead the read elsewhere; everything after reads that one descriptor.
+
 Usage::
 
     path = resolve_inside("inputs/photo.jpg", [workspace])   # relative paths are taken from the first root
+    with open_checked(path, [workspace]) as opened:          # decode and copy from opened.file
+        ...
 """
 
 from __future__ import annotations
 
+import errno
 import os
-from collections.abc import Iterable, Sequence
+import stat
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO, NamedTuple
 
 __all__ = [
     "TEMPORARY_PREFIX",
+    "OpenedFile",
     "PathOutsideWorkspace",
+    "open_checked",
     "publish",
     "refuse_broad_roots",
     "resolve_inside",
@@ -57,10 +69,70 @@ def resolve_inside(path: str | os.PathLike[str], roots: Sequence[Path], *, base:
     for root in roots:
         if resolved.is_relative_to(root.resolve()):
             return resolved
+    raise _outside(text)
+
+
+def _outside(text: str) -> PathOutsideWorkspace:
     # nothing about the path itself (where it leads, whether it exists, its size): a caller probing the machine
     # learns only that it is not allowed
-    raise PathOutsideWorkspace(f"{text} is outside the allowed folders; copy the file into the workspace or into "
-                               "a folder allowed for imports")
+    return PathOutsideWorkspace(f"{text} is outside the allowed folders; copy the file into the workspace or into "
+                                "a folder allowed for imports")
+
+
+class OpenedFile(NamedTuple):
+    """A file opened once and checked: read it (decode it, copy it) only through ``file``."""
+
+    path: Path
+    """its real path, as the open descriptor says"""
+    file: BinaryIO
+    size: int
+
+
+@contextmanager
+def open_checked(path: Path, roots: Sequence[Path]) -> Iterator[OpenedFile]:
+    """Open a regular file inside ``roots`` for reading, and check the file actually opened.
+
+    The path is resolved and checked first (nothing outside is opened, so nothing is learnt about it); it is then
+    opened without following a symlink in its last part, and the descriptor's own real path is checked against
+    the roots again, so a folder or file swapped for a symlink between the check and the open is refused.
+
+    Raises:
+        PathOutsideWorkspace: the path, or what was opened, lies outside every root.
+        OSError: it can't be opened, or is not a regular file (a folder, a device, a pipe).
+    """
+    resolved = resolve_inside(path, roots)
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        descriptor = os.open(resolved, flags)  # non-blocking: a pipe swapped in can't hang the open
+    except OSError as error:
+        if error.errno == errno.ELOOP:  # a symlink swapped in after the check
+            raise _outside(os.fspath(path)) from None
+        raise
+    try:
+        real = _opened_path(descriptor, resolved)
+        if not any(real.is_relative_to(root.resolve()) for root in roots):
+            raise _outside(os.fspath(path))
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "is not a regular file", os.fspath(path))
+        file = os.fdopen(descriptor, "rb")
+    except BaseException:
+        os.close(descriptor)
+        raise
+    with file:
+        yield OpenedFile(real, file, info.st_size)
+
+
+def _opened_path(descriptor: int, resolved: Path) -> Path:
+    """The real path of an open descriptor (Linux's ``/proc/self/fd``); elsewhere the checked path, once the
+    descriptor is shown to be that very file (same device and inode)."""
+    try:
+        return Path(os.readlink(f"/proc/self/fd/{descriptor}"))
+    except OSError:
+        opened, checked = os.fstat(descriptor), os.stat(resolved, follow_symlinks=False)
+        if (opened.st_dev, opened.st_ino) != (checked.st_dev, checked.st_ino):
+            raise _outside(os.fspath(resolved)) from None
+        return resolved
 
 
 def refuse_broad_roots(roots: Iterable[str | os.PathLike[str]]) -> tuple[Path, ...]:
