@@ -98,6 +98,8 @@ class MediaLimits:
     max_frames: int = 2_000
     max_decoded_bytes: int = 4 * 2**30
     """the whole decoded video, frames x height x width x 3"""
+    max_text_bytes: int = 8 * 2**20
+    """a PNG's text chunks (tEXt, zTXt, iTXt) together, as stored; Pillow also caps what they unpack to"""
 
 
 DEFAULT_LIMITS = MediaLimits()
@@ -134,10 +136,12 @@ def load_image(source: Source, *, limits: MediaLimits = DEFAULT_LIMITS) -> Image
     from PIL import Image, ImageOps
 
     path, file = _check_file(source, IMAGE_SUFFIXES, "an image", limits.max_image_bytes)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), ExitStack() as stack:
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            with Image.open(file or path) as image:
+            file = file or stack.enter_context(open(path, "rb"))
+            _check_png_text(path, file, limits)
+            with Image.open(file) as image:
                 _check_format(path, image.format)
                 _check_dimensions(path, image.size, limits)
                 image.load()
@@ -150,6 +154,9 @@ def load_image(source: Source, *, limits: MediaLimits = DEFAULT_LIMITS) -> Image
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
             raise MediaError(path, f"is a decompression bomb: {error}") from None
         except Exception as error:  # any decoder failure means a broken file, whatever the library calls it
+            if "MAX_TEXT" in str(error):  # Pillow's caps on what a PNG's compressed text unpacks to
+                raise MediaError(path, "holds compressed text that unpacks past Pillow's limit for text in an "
+                                       "image (1 MiB a chunk, 64 MiB in all)") from None
             raise MediaError(path, f"is truncated or corrupt and cannot be decoded ({error})") from None
 
 
@@ -331,6 +338,39 @@ def _check_dimensions(path: Path, size: tuple[int, int], limits: MediaLimits) ->
                                f"{limits.max_side}, aspect ratio at most {limits.max_aspect:g}:1)")
 
 
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_TEXT_CHUNKS = frozenset({b"tEXt", b"zTXt", b"iTXt"})
+_PNG_MAX_CHUNKS = 1_000_000
+
+
+def _check_png_text(path: Path, file: BinaryIO, limits: MediaLimits) -> None:
+    """Walk a PNG's chunk headers (seeking past their data, reading nothing else) and refuse one whose text
+    chunks together pass the limit, before Pillow reads any of them whole. Other formats pass untouched."""
+    import struct
+
+    start = file.tell()
+    if file.read(8) != _PNG_SIGNATURE:
+        file.seek(start)
+        return
+    text = 0
+    for _ in range(_PNG_MAX_CHUNKS):
+        header = file.read(8)
+        if len(header) < 8:
+            break
+        length, kind = struct.unpack(">I4s", header)
+        if kind in _PNG_TEXT_CHUNKS:
+            text += length
+            if text > limits.max_text_bytes:
+                raise MediaError(path, f"holds more than {text / 2**20:.1f} MiB of text chunks, over the "
+                                       f"{_size(limits.max_text_bytes)} limit for text in an image")
+        if kind == b"IEND":
+            break
+        file.seek(length + 4, os.SEEK_CUR)  # the data and its CRC
+    else:
+        raise MediaError(path, f"has more than {_PNG_MAX_CHUNKS:,} chunks, over the limit")
+    file.seek(start)
+
+
 def _to_rgb(image: Image.Image) -> Image.Image:
     from PIL import Image
 
@@ -344,26 +384,55 @@ def _to_rgb(image: Image.Image) -> Image.Image:
 
 
 def _decode_frames(path: Path, container, stream, limits: MediaLimits) -> np.ndarray:  # noqa: ANN001 (av types)
+    """Every frame, into one array allocated once for the counted frames. The count is the stream's own, or,
+    where the container declares none (mkv, webm, gif), its packets counted by demuxing (no decoding), and the
+    budget is checked on it before anything is decoded. A running total stops the decode the moment it passes
+    the frame or byte limit, so a file that lies about its length can't get past them either."""
     import numpy as np
 
     width, height = stream.codec_context.width, stream.codec_context.height
     declared = stream.frames or 0
-    _check_frame_budget(path, declared, width, height, limits)
-    frames: list[np.ndarray] = []
+    counted = declared or _count_packets(path, container, stream)
+    _check_frame_budget(path, counted, width, height, limits)
+    frames = np.empty((max(counted, 1), height, width, 3), dtype=np.uint8)
+    decoded = 0
     try:
         for frame in container.decode(stream):
-            if len(frames) >= limits.max_frames:
-                raise MediaError(path, f"has more than {limits.max_frames} frames, the limit")
-            frames.append(frame.to_ndarray(format="rgb24", width=width, height=height))
+            if decoded == len(frames):  # more frames than counted: grow within the limits, or stop here
+                _check_frame_budget(path, decoded + 1, width, height, limits)
+                frames = _grown(frames, min(2 * decoded, limits.max_frames,
+                                            limits.max_decoded_bytes // (width * height * 3)))
+            frames[decoded] = frame.to_ndarray(format="rgb24", width=width, height=height)
+            decoded += 1
     except MediaError:
         raise
     except Exception as error:
-        raise MediaError(path, f"is truncated or corrupt after frame {len(frames)} ({error})") from None
-    if not frames:
+        raise MediaError(path, f"is truncated or corrupt after frame {decoded} ({error})") from None
+    if not decoded:
         raise MediaError(path, "has no frames")
-    if declared and len(frames) < 0.9 * declared:
-        raise MediaError(path, f"is truncated: it declares {declared} frames but only {len(frames)} decode")
-    return np.stack(frames)
+    if declared and decoded < 0.9 * declared:
+        raise MediaError(path, f"is truncated: it declares {declared} frames but only {decoded} decode")
+    return frames[:decoded]
+
+
+def _count_packets(path: Path, container, stream) -> int:  # noqa: ANN001 (av types)
+    """The stream's frames, counted from its packets without decoding them; the container is rewound after."""
+    count = 0
+    try:
+        for packet in container.demux(stream):
+            count += packet.size > 0
+        container.seek(0, stream=stream)
+    except Exception as error:
+        raise MediaError(path, f"is not a readable video or is corrupt ({error})") from None
+    return count
+
+
+def _grown(frames: np.ndarray, count: int) -> np.ndarray:
+    import numpy as np
+
+    grown = np.empty((max(count, len(frames) + 1), *frames.shape[1:]), dtype=frames.dtype)
+    grown[: len(frames)] = frames
+    return grown
 
 
 def _check_frame_budget(path: Path, count: int, width: int, height: int, limits: MediaLimits) -> None:
@@ -371,8 +440,16 @@ def _check_frame_budget(path: Path, count: int, width: int, height: int, limits:
         raise MediaError(path, f"has {count} frames, over the limit of {limits.max_frames}")
     decoded = count * width * height * 3
     if decoded > limits.max_decoded_bytes:
-        raise MediaError(path, f"would take {decoded / 2**30:.1f} GiB decoded, over the "
-                               f"{limits.max_decoded_bytes / 2**30:.1f} GiB limit")
+        raise MediaError(path, f"would take {_size(decoded)} decoded ({count} frames of {width} x {height}), over "
+                               f"the {_size(limits.max_decoded_bytes)} limit")
+
+
+def _size(size: int) -> str:
+    """A size in the unit people read it in: 14.1 GiB, 8.0 MiB, 141.0 KiB."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size / 2**10:.1f} KiB"
 
 
 def _natural_key(path: Path) -> list[object]:
