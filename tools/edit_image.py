@@ -86,7 +86,7 @@ class EditImageTool:
         if args.region is not None or args.target:
             mask, backend = segmentation.mask_for(image, box=args.region, points=(), target=args.target,
                                                   image_key=args.image, workspace=ctx.store.root,
-                                                  models=ctx.models)
+                                                  models=ctx.models, on_step=lambda *_: ctx.check_cancelled())
             mask_artifact = ctx.store.add(
                 segmentation.mask_png(mask), kind="mask", suffix=".png", parents=[source.id], call=ctx.call,
                 model_id=backend.model_id, meta={"width": image.shape[1], "height": image.shape[0],

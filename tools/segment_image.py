@@ -63,8 +63,14 @@ class SegmentImageTool:
         ctx.report(0, 3, "loaded the image")
         # 2. Find the object and segment it
         ctx.report(1, 3, "segmenting")
+
+        def step(done: int, total: int) -> None:
+            ctx.check_cancelled()
+            ctx.report(1 + done / total, 3, f"segmenting: step {done} of {total}")
+
         mask, backend = segmentation.mask_for(image, box=args.region, points=args.points, target=args.target,
-                                              image_key=args.image, workspace=ctx.store.root, models=ctx.models)
+                                              image_key=args.image, workspace=ctx.store.root, models=ctx.models,
+                                              on_step=step)
         ctx.check_cancelled()
         ctx.report(2, 3, "saving")
         # 3. Store the mask and its preview

@@ -61,6 +61,40 @@ def test_classic_backend_finds_the_object_in_the_box(workspace: Path, photo: Pat
     assert "with classic" in result.text
 
 
+def test_a_photo_over_the_pixel_budget_is_segmented_scaled_down_and_the_mask_scaled_back(workspace: Path,
+                                                                                       tmp_path: Path) -> None:
+    """The motorcycle photo at 5x (3200 x 2400, 7.7 MP): GrabCut works on a copy within the budget, reports each
+    of its steps, and the full-size mask still fits the object's box."""
+    from vitron_agent.tools.backends import classic
+
+    configure(workspace, '[segmentation]\nbackend = "classic"\n')
+    photo, box = MOTORCYCLE
+    large = workspace / "motorcycle-5x.jpg"
+    Image.open(photo).resize((3200, 2400), Image.BICUBIC).save(large, quality=95)
+    events: list = []
+    store, image, result = run(workspace, large, events=events, region=Box.of(tuple(5 * v for v in box)))
+    mask = np.asarray(Image.open(store.get(result.artifacts[0]).path)) > 0
+    assert mask.shape == (2400, 3200) and 3200 * 2400 > 4 * classic.PIXEL_BUDGET
+    assert box_iou(mask, tuple(5 * v for v in box)) >= 0.9  # the README's box, as at full size (measured 1.00)
+    assert [done for done in events if 1 < done < 2] == pytest.approx([1 + k / 5 for k in range(1, 5)])
+
+
+def test_cancel_stops_grabcut_between_its_steps(workspace: Path) -> None:
+    from vitron_agent.tools import ToolCancelled
+
+    configure(workspace, '[segmentation]\nbackend = "classic"\n')
+    store = ArtifactStore(workspace, import_roots=[ROOT])
+    image = store.import_file(MOTORCYCLE[0])
+    call = SegmentImage(image=image.id, region=Box.of(MOTORCYCLE[1]))
+    reported: list = []
+    ctx = ToolContext(store=store, call=call_record(SegmentImageTool, call), models=ModelManager(device="cpu"),
+                      progress=lambda done, total, message: reported.append(message),
+                      cancelled=lambda: "segmenting: step 2 of 5" in reported)
+    with pytest.raises(ToolCancelled):
+        SegmentImageTool().run(call, ctx)
+    assert reported[-1] == "segmenting: step 2 of 5" and store.list("mask") == []
+
+
 def test_classic_clicks_refine_the_mask(workspace: Path) -> None:
     configure(workspace, '[segmentation]\nbackend = "classic"\n')
     photo, box = MOTORCYCLE

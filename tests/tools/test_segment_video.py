@@ -87,3 +87,25 @@ def test_a_frame_past_the_end_is_refused(workspace: Path) -> None:
     call = SegmentVideo(video=video.id, region=Box.of(MOTORBIKE_START), frame=5)
     with pytest.raises(ValueError, match="frame=5 is past the end of the clip"):
         SegmentVideoTool().run(call, ToolContext(store=store, call=call_record(SegmentVideoTool, call), models=ModelManager(device="cpu")))
+
+
+def test_frames_over_the_pixel_budget_are_tracked_scaled_down_and_the_boxes_scaled_back() -> None:
+    """Six motorbike frames at twice their size (1708 x 960, over the budget): the tracker follows a scaled copy,
+    and its boxes, scaled back, still hold the motorbike in full-size frames."""
+    from PIL import Image
+
+    from vitron_agent.tools.backends import classic
+
+    frames = np.stack([np.asarray(Image.open(MOTORBIKE_FRAMES / f"{i:05d}.jpg").resize((1708, 960), Image.BICUBIC))
+                       for i in range(6)])
+    assert 1708 * 960 > classic.PIXEL_BUDGET
+    start = Box.of(tuple(2 * v for v in MOTORBIKE_START))
+    boxes = dict(classic.track_boxes(frames, 0, start))
+    masks = dict(classic.track(frames, 0, start))
+    assert sorted(boxes) == sorted(masks) == list(range(6))
+    for index in range(6):
+        box, mask = boxes[index], masks[index]
+        assert mask.shape == (960, 1708) and mask.sum() > 2000
+        ys, xs = np.nonzero(mask)
+        assert box.x1 <= xs.mean() <= box.x2 and box.y1 <= ys.mean() <= box.y2
+        assert abs(box.width - start.width) < 0.2 * start.width  # the size MIL keeps, back at full scale

@@ -4,22 +4,23 @@ Segmentation is GrabCut from a box (and, when given, clicks marking the object o
 box from frame to frame with OpenCV's MIL tracker, which needs no model files, and segments each frame the same
 way. A text target alone is not enough here: there is nothing to ground words to a place without weights.
 
-Measured on the sample photos (2 cores): 0.2-0.45 s per photo; MIL keeps an animal across a 24-frame clip.
+Measured on the sample photos (2 cores): 1.5-3 s per photo; MIL keeps an animal across a 24-frame clip. Larger
+photos and frames are worked on scaled down to :data:`PIXEL_BUDGET`, and the masks and boxes scaled back.
 GrabCut is seeded and repeats exactly; MIL does not (its track varies slightly from run to run even with
 OpenCV's generator seeded), which is why tracking then retries GrabCut on a wider window when it comes up short.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
 from vitron_agent.calls import Point
 from vitron_agent.regions import Box
 
-__all__ = ["GRABCUT_ITERATIONS", "MIN_SAMPLES", "RETRY_MARGIN", "TRACK_MARGIN", "NoRoomAroundBox", "grabcut", "track",
-           "track_boxes"]
+__all__ = ["GRABCUT_ITERATIONS", "MIN_SAMPLES", "PIXEL_BUDGET", "RETRY_MARGIN", "TRACK_MARGIN", "NoRoomAroundBox",
+           "grabcut", "track", "track_boxes"]
 
 GRABCUT_ITERATIONS = 5
 TRACK_MARGIN = 0.15
@@ -29,13 +30,16 @@ size, so an object that comes closer outgrows it; without the margin GrabCut los
 sample frames, with it in none."""
 
 
-def grabcut(image: np.ndarray, box: Box | None, points: Sequence[Point] = ()) -> np.ndarray:
+def grabcut(image: np.ndarray, box: Box | None, points: Sequence[Point] = (),
+            on_step: Callable[[int, int], None] | None = None) -> np.ndarray:
     """A boolean mask of the object inside ``box`` in an RGB ``(height, width, 3)`` uint8 image.
 
     Clicks refine it: positive points are forced to the object, negative ones to the background. With clicks and
     no box, the box is the clicks' bounding box grown by a fifth of the image. GrabCut runs on a window around
     the box (the box plus half its size on each side), which is all its colour models need and much faster
-    than the whole frame.
+    than the whole frame; a window over :data:`PIXEL_BUDGET` is worked on scaled down, and the mask scaled back.
+    ``on_step(done, total)`` is called after each GrabCut iteration, for progress and cancellation (it may
+    raise to stop).
     """
     import cv2
 
@@ -46,22 +50,66 @@ def grabcut(image: np.ndarray, box: Box | None, points: Sequence[Point] = ()) ->
     pad_x, pad_y = (x2 - x1) // 2 + 8, (y2 - y1) // 2 + 8
     left, top = max(0, x1 - pad_x), max(0, y1 - pad_y)
     right, bottom = min(width, x2 + pad_x), min(height, y2 + pad_y)
-    window = np.ascontiguousarray(image[top:bottom, left:right, ::-1])
+    window, scale = _within_budget(image[top:bottom, left:right])
     cv2.setRNGSeed(0)  # GrabCut's k-means starts from OpenCV's global RNG; fix it so results repeat
     mask = np.zeros(window.shape[:2], np.uint8)
-    background, foreground = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-    rectangle = (x1 - left, y1 - top, max(1, x2 - x1), max(1, y2 - y1))
+    models = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    rx, ry = int((x1 - left) * scale), int((y1 - top) * scale)
+    rectangle = (rx, ry, max(1, min(window.shape[1] - rx, round((x2 - x1) * scale))),
+                 max(1, min(window.shape[0] - ry, round((y2 - y1) * scale))))
     _check_samples(window.shape[1] * window.shape[0], rectangle[2] * rectangle[3], (width, height))
-    cv2.grabCut(window, mask, rectangle, background, foreground, GRABCUT_ITERATIONS, cv2.GC_INIT_WITH_RECT)
+    total = GRABCUT_ITERATIONS * (2 if points else 1)
+    _iterate(window, mask, rectangle, models, cv2.GC_INIT_WITH_RECT, on_step, 0, total)
     if points:
-        radius = max(2, min(width, height) // 100)
+        radius = max(2, round(min(width, height) // 100 * scale))
         for point in points:
-            centre = (int(point.x) - left, int(point.y) - top)
+            centre = (int((point.x - left) * scale), int((point.y - top) * scale))
             cv2.circle(mask, centre, radius, cv2.GC_FGD if point.positive else cv2.GC_BGD, -1)
-        cv2.grabCut(window, mask, None, background, foreground, GRABCUT_ITERATIONS, cv2.GC_INIT_WITH_MASK)
+        _iterate(window, mask, None, models, cv2.GC_INIT_WITH_MASK, on_step, GRABCUT_ITERATIONS, total)
+    found = ((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)).astype(np.uint8) * 255
+    if scale < 1:  # back to the window's own size, edges interpolated rather than blocky
+        found = cv2.resize(found, (right - left, bottom - top), interpolation=cv2.INTER_LINEAR)
     full = np.zeros((height, width), dtype=bool)
-    full[top:bottom, left:right] = (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
+    full[top:bottom, left:right] = found >= 128
     return full
+
+
+PIXEL_BUDGET = 1024 * 1024
+"""The most pixels GrabCut and the tracker work on (SAM2 segments at 1024 x 1024 too). GrabCut's time and memory
+grow faster than its window (its graph has a node per pixel): on a 7000 x 7000 photo with a box around most of
+it, GrabCut on the whole window took 1067 s and 9.7 GiB here; scaled to this budget, 10 s and 0.6 GiB for the
+whole process."""
+
+
+def _within_budget(pixels: np.ndarray) -> tuple[np.ndarray, float]:
+    """An RGB view as a contiguous BGR copy for OpenCV, scaled down (area-averaged) to at most
+    :data:`PIXEL_BUDGET` pixels; and the scale used (1 when it fits)."""
+    import cv2
+
+    height, width = pixels.shape[:2]
+    scale = _budget_scale(height, width)
+    if scale < 1:
+        size = (max(1, int(width * scale)), max(1, int(height * scale)))
+        pixels = cv2.resize(np.ascontiguousarray(pixels), size, interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(pixels[..., ::-1]), scale
+
+
+def _budget_scale(height: int, width: int) -> float:
+    """The factor that brings ``height`` x ``width`` within :data:`PIXEL_BUDGET` (1 when it already is)."""
+    return min(1.0, (PIXEL_BUDGET / max(1, height * width)) ** 0.5)
+
+
+def _iterate(window: np.ndarray, mask: np.ndarray, rectangle: tuple[int, int, int, int] | None,
+             models: tuple[np.ndarray, np.ndarray], mode: int, on_step: Callable[[int, int], None] | None,
+             done: int, total: int) -> None:
+    """GrabCut's iterations one at a time (the first starts from ``mode``, the rest go on from the models and
+    mask so far, which is what one call with all of them does), reporting after each."""
+    import cv2
+
+    for iteration in range(GRABCUT_ITERATIONS):
+        cv2.grabCut(window, mask, rectangle, *models, 1, mode if iteration == 0 else cv2.GC_EVAL)
+        if on_step is not None:
+            on_step(done + iteration + 1, total)
 
 
 MIN_SAMPLES = 64
@@ -87,17 +135,19 @@ def track_boxes(frames: np.ndarray, start: int, box: Box) -> Iterator[tuple[int,
     """The object's box in every frame, carried forward from ``start`` and then backward from it.
 
     Yields ``(frame index, box)`` for each frame, ``start`` first. Where the tracker loses the object, the last
-    box it had is kept.
+    box it had is kept. Frames over :data:`PIXEL_BUDGET` are tracked scaled down, and the boxes scaled back.
     """
     yield start, box
+    height, width = frames.shape[1:3]
+    scale = _budget_scale(height, width)
     for order in (range(start + 1, len(frames)), range(start - 1, -1, -1)):
-        tracker = _mil_tracker(frames[start], box)
+        tracker = _mil_tracker(_within_budget(frames[start])[0], Box.of(tuple(v * scale for v in box.as_tuple())))
         current = box
         for index in order:
-            found, rectangle = tracker.update(np.ascontiguousarray(frames[index][..., ::-1]))
+            found, rectangle = tracker.update(_within_budget(frames[index])[0])
             if found:
-                x, y, w, h = rectangle
-                current = _clip(Box.of((x, y, x + max(w, 1), y + max(h, 1))), frames.shape[2], frames.shape[1])
+                x, y, w, h = (value / scale for value in rectangle)
+                current = _clip(Box.of((x, y, x + max(w, 1), y + max(h, 1))), width, height)
             yield index, current
 
 
@@ -122,13 +172,14 @@ def track(frames: np.ndarray, start: int, box: Box, points: Sequence[Point] = ()
 
 
 def _mil_tracker(frame: np.ndarray, box: Box):  # noqa: ANN202 (an OpenCV object)
+    """OpenCV's MIL tracker, started on ``frame`` (BGR) at ``box``."""
     import cv2
 
     cv2.setRNGSeed(0)  # MIL samples around the box with OpenCV's RNG ...
     _seed_c_rand()  # ... and draws its features with C's rand(), which setRNGSeed does not reach
     tracker = cv2.TrackerMIL_create()
     x1, y1 = int(box.x1), int(box.y1)
-    tracker.init(np.ascontiguousarray(frame[..., ::-1]), (x1, y1, max(1, int(box.x2) - x1), max(1, int(box.y2) - y1)))
+    tracker.init(frame, (x1, y1, max(1, int(box.x2) - x1), max(1, int(box.y2) - y1)))
     return tracker
 
 

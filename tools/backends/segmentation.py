@@ -76,9 +76,11 @@ def choose_backend(workspace: Path) -> Backend:
 
 
 def mask_for(image: np.ndarray, *, box: Box | None, points: Sequence[Point], target: str | None,
-             image_key: str | None, workspace: Path, models: Any) -> tuple[np.ndarray, Backend]:
+             image_key: str | None, workspace: Path, models: Any,
+             on_step: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, Backend]:
     """The object's boolean mask in an RGB image, and the backend that made it: the one path every tool that
-    needs a mask takes (segment_image itself, and edit_image for region edits).
+    needs a mask takes (segment_image itself, and edit_image for region edits). ``on_step(done, total)`` follows
+    the classic backend's iterations (progress, and cancel by raising); SAM2 makes its mask in one step.
 
     A box or clicks go straight to the segmenter; words alone are grounded to a box first.
 
@@ -96,7 +98,7 @@ def mask_for(image: np.ndarray, *, box: Box | None, points: Sequence[Point], tar
     else:
         from vitron_agent.tools.backends import classic
 
-        mask = classic.grabcut(image, box, points)
+        mask = classic.grabcut(image, box, points, on_step=on_step)
     if not mask.any():
         raise ValueError(f"the {backend.name} backend found no object inside the region; try a tighter box")
     return mask, backend
