@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -50,17 +49,19 @@ def as_langchain_tools(
         tools: tool classes or instances; by default the built-ins and installed plugins.
         models: when ``workspace`` is a folder: the model manager to load through.
         import_roots: when ``workspace`` is a folder: folders ``import_media`` may read from, besides the
-            workspace and the current folder.
+            workspace (never ``/`` or the home folder; the current folder only if named here).
 
     Returns:
         The tools; each returns its text, with the made artifacts (id, kind, path) as the tool message's artifact.
     """
     from langchain_core.tools import StructuredTool
 
+    from vitron_agent.paths import refuse_broad_roots
     from vitron_agent.tools import load_tools, recover_interrupted
     from vitron_agent.workspace import Workspace
 
-    opened = Workspace.of(workspace, import_roots=[Path.cwd(), *import_roots], models=models)
+    # the folder an agent happens to run in is no root: the model behind it could read whatever lies there
+    opened = Workspace.of(workspace, import_roots=refuse_broad_roots(import_roots), models=models)
     recover_interrupted(opened, THREAD)  # calls a dead process left running are logged interrupted
     store = opened.store
     made = [_as_structured_tool(tool, opened) for tool in load_tools(tools).values()]
