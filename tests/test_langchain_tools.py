@@ -90,3 +90,16 @@ def test_a_call_that_cannot_run_here_is_the_tools_error_with_the_fix(workspace: 
     assert "vitron-agent pull pix2pix" in message.content and "Error" not in message.content
     [logged] = DecisionLog(workspace).list("langchain")
     assert logged.outcome == "failed" and logged.message == message.content
+
+
+def test_only_the_workspace_and_named_roots_are_read(workspace: Path, monkeypatch) -> None:
+    """The folder the agent runs in is no root: a photo there is outside until its folder is named."""
+    monkeypatch.chdir(ROOT)
+    photo = str(MOTORCYCLE[0].relative_to(ROOT))
+    unrooted = {tool.name: tool for tool in as_langchain_tools(workspace)}["import_media"]
+    refused = unrooted.invoke({"type": "tool_call", "id": "1", "name": "import_media", "args": {"path": photo}})
+    assert refused.status == "error" and refused.content == (
+        f"{photo} is outside the allowed folders; copy the file into the workspace or into a folder allowed for "
+        "imports")
+    rooted = {tool.name: tool for tool in as_langchain_tools(workspace, import_roots=[MOTORCYCLE[0].parent])}
+    assert rooted["import_media"].invoke({"path": photo}).startswith("Imported image")

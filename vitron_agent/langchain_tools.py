@@ -54,7 +54,7 @@ def as_langchain_tools(
     Returns:
         The tools; each returns its text, with the made artifacts (id, kind, path) as the tool message's artifact.
     """
-    from langchain_core.tools import StructuredTool
+    from langchain_core.tools import StructuredTool, ToolException
 
     from vitron_agent.paths import refuse_broad_roots
     from vitron_agent.tools import load_tools, recover_interrupted
@@ -67,7 +67,10 @@ def as_langchain_tools(
     made = [_as_structured_tool(tool, opened) for tool in load_tools(tools).values()]
 
     def import_media(path: str) -> tuple[str, list[dict[str, Any]]]:
-        artifact = store.import_file(path)
+        try:
+            artifact = store.import_file(path)
+        except (ValueError, OSError) as error:  # outside the roots, or not usable media: a sentence for the agent
+            raise ToolException(str(error)) from None
         return f"Imported {artifact.kind} {artifact.id} ({artifact.meta['width']}x{artifact.meta['height']}).", [
             artifact.brief()]
 
@@ -75,7 +78,7 @@ def as_langchain_tools(
         import_media, name="import_media", args_schema=ImportMedia, response_format="content_and_artifact",
         description="Bring an image or video file into vitron-agent's store; answers with the artifact id that "
                     "the vision tools take as `image` or `video`. Changes nothing.",
-        metadata={"side_effects": False, "module": None},
+        metadata={"side_effects": False, "module": None}, handle_tool_error=True,
     ))
     return made
 
