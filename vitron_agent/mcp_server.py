@@ -5,10 +5,10 @@ calls them. Under the default policy ``ask`` a call to a tool with side effects 
 decision log as a proposal, and put to the client's person through MCP elicitation; it runs only if they accept.
 A client that declares no elicitation is answered with the decision (tool, arguments, what would run, its id) to
 show its person; ``approve_decision(decision)`` (annotated destructive, so hosts confirm it) then runs it, or
-``reject_decision(decision, reason)`` drops it. The log records which path approved each run. Proposals live in the workspace's decision log, so they survive
-a server restart. ``--policy auto`` runs calls at once. ``import_media`` brings a file into the store, from the
-workspace or a folder given with ``--import-root`` (never ``/`` or the home folder, and not the folder the host
-happened to start the server in).
+``reject_decision(decision, reason)`` drops it. The log records which path approved each run. Proposals live in
+the workspace's decision log, so they survive a server restart. ``--policy auto`` runs calls at once.
+``import_media`` brings a file into the store, from the workspace or a folder given with ``--import-root`` (never
+``/`` or the home folder, and not the folder the host happened to start the server in).
 
     vitron-agent mcp --workspace vitron-workspace --import-root ~/Pictures   # what an MCP client's config launches
 """
@@ -40,8 +40,8 @@ THREAD = "mcp"
 NEEDS_APPROVAL = ("Not run yet: {tool} changes things, so its decision waits for approval. Show it to the person, "
                   "then call approve_decision with decision={id!r} to run it, or reject_decision to drop it.")
 INSTRUCTIONS = ("Vision tools: generate, segment and edit images and videos. Images and videos are artifact ids; "
-                "import_media turns a file path into one. A tool that changes things answers with a decision to "
-                "approve (approve_decision) before it runs.")
+                "import_media turns a file path into one. A tool that changes things asks the person first; where "
+                "it can't, it answers with a decision for the person to approve (approve_decision) before it runs.")
 
 
 def build_server(workspace: Workspace | str | os.PathLike[str], *, policy: str = "ask", tools: Any = None,
@@ -221,7 +221,8 @@ async def _ask_person(ctx: Any, decision: Decision) -> str | None:
     message = f"{decision.as_text()}\n\nRun it? Nothing runs unless you accept."
     try:
         result = await ctx.elicit(message, schema=Approval)
-    except Exception:  # noqa: BLE001 (the client broke off or answered off-schema: nobody approved it, and it stays proposed)
+    except Exception:  # noqa: BLE001 (the client broke off or answered off-schema)
+        # nobody approved it, and it stays proposed
         _log.warning("MCP elicitation failed; the decision waits for approve_decision", exc_info=True)
         return None
     if result.action == "accept" and not result.data.approve:

@@ -161,7 +161,11 @@ def load_image(source: Source, *, limits: MediaLimits = DEFAULT_LIMITS) -> Image
 
 
 def load_video(
-    source: Source, *, fps: float | None = None, limits: MediaLimits = DEFAULT_LIMITS, open_frame: OpenFile | None = None
+    source: Source,
+    *,
+    fps: float | None = None,
+    limits: MediaLimits = DEFAULT_LIMITS,
+    open_frame: OpenFile | None = None,
 ) -> Video:
     """Load a whole video, or a folder of frames (sorted by name, numbers in natural order).
 
