@@ -49,7 +49,7 @@ from pydantic import ValidationError
 
 from vitron_agent.artifacts import ArtifactStore
 from vitron_agent.calls import Attachment, CallError, CallInputs
-from vitron_agent.claims import running
+from vitron_agent.claims import claim_is_stale, running
 from vitron_agent.config import request_too_long
 from vitron_agent.decisions import (
     AlreadyApproved,
@@ -62,6 +62,7 @@ from vitron_agent.decisions import (
     Remove,
     read_answer,
 )
+from vitron_agent.graphs.history import offer_again
 from vitron_agent.graphs.plan import (
     Plan,
     PlanStep,
@@ -443,6 +444,11 @@ class _Nodes:
             if not won:
                 if logged is not None and logged.outcome == "ok":
                     return self._after_step(plan, index, list(logged.artifacts), logged.message or "")
+                if logged is not None and logged.outcome == "running" and claim_is_stale(logged.claimed_by):
+                    # a run that died holds it (a checkpoint written late, after the process was killed, brought
+                    # the thread back to before this step): offer it again rather than run it a second time
+                    offer_again(plan, index, logged, self.log)
+                    return {"plan": plan.model_dump(), "step": "review"}
                 raise AlreadyApproved(step.tool, logged)
             return self._run_step(plan, index, decision)
 

@@ -243,7 +243,22 @@ def test_killed_after_step_2_resumes_at_step_3(workspace: Path) -> None:
     assert [img.parents[0] for img in images[1:]] == [img.id for img in images[:-1]]
 
 
-def test_killed_mid_step_3_offers_it_again_and_keeps_1_and_2(workspace: Path) -> None:
+def lose_the_checkpoints_since_step_2(workspace: Path) -> None:
+    """Make the thread's head the checkpoint taken just before step 2 ran, as if the later ones were never
+    written (LangGraph's default "async" durability writes a step's checkpoint while the next step runs)."""
+    from vitron_agent.graphs.agent import build_agent
+    from vitron_agent.workspace import Workspace
+
+    opened = Workspace(workspace)
+    agent = build_agent(ScriptedPlanner([]), tools=[Grayscale], workspace=opened, checkpointer=opened.checkpointer())
+    config = {"configurable": {"thread_id": "t1"}}
+    before_2 = next(snapshot for snapshot in agent.get_state_history(config) if snapshot.next == ("execute",)
+                    and Plan.model_validate(snapshot.values["plan"]).next_step("approved") == 1)
+    agent.update_state(before_2.config, None, as_node="__copy__")
+
+
+@pytest.mark.parametrize("checkpoints_lost", [False, True], ids=["as-written", "steps-2-and-3-unwritten"])
+def test_killed_mid_step_3_offers_it_again_and_keeps_1_and_2(workspace: Path, checkpoints_lost: bool) -> None:
     process = child(workspace, "ask", GRAYSCALE_DELAY="1")
     assert process.stdout.readline().strip() == "APPROVING"
     deadline = __import__("time").time() + 120
@@ -252,6 +267,8 @@ def test_killed_mid_step_3_offers_it_again_and_keeps_1_and_2(workspace: Path) ->
         __import__("time").sleep(0.05)
     os.kill(process.pid, signal.SIGKILL)  # step 3 is running
     process.wait()
+    if checkpoints_lost:  # step 2 finished (its log says ok) but the thread does not know it: it is not re-run
+        lose_the_checkpoints_since_step_2(workspace)
     s = Session(workspace, ScriptedPlanner([]), thread_id="t1", tools=[Grayscale])
     shown = s.pending
     assert shown.asking == [3, 4] and [st.status for st in shown.steps][:2] == ["done", "done"]
