@@ -191,10 +191,25 @@ def ground(target: str, image: np.ndarray, workspace: Path, models: Any) -> Box:
 
 
 def overlay(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """The image with the mask tinted and the rest dimmed, for people to check a result at a glance."""
-    shown = image.astype(np.float32) * 0.55
-    shown[mask] = image[mask].astype(np.float32) * 0.45 + _TINT * 0.55
-    return shown.clip(0, 255).astype(np.uint8)
+    """The image with the mask tinted and the rest dimmed, for people to check a result at a glance.
+
+    Worked in bands of rows in integers (weights in 256ths), so a 7000 x 7000 photo needs a few MiB on top of
+    its result rather than the 1.5 GiB of whole-image float copies."""
+    shown = np.empty_like(image)
+    tint = (_TINT.astype(np.uint16) * _TINT_WEIGHT).astype(np.uint16)
+    for top in range(0, image.shape[0], _BAND_ROWS):
+        band, inside = image[top:top + _BAND_ROWS].astype(np.uint16), mask[top:top + _BAND_ROWS]
+        dimmed = band * _DIM_WEIGHT
+        dimmed[inside] = band[inside] * (256 - _TINT_WEIGHT) + tint
+        shown[top:top + _BAND_ROWS] = dimmed >> 8
+    return shown
+
+
+_DIM_WEIGHT = 141
+"""0.55 of the brightness outside the mask, in 256ths"""
+_TINT_WEIGHT = 141
+"""0.55 of the tint inside it; the pixel keeps the rest"""
+_BAND_ROWS = 256
 
 
 def mask_png(mask: np.ndarray) -> bytes:
