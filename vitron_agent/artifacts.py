@@ -34,7 +34,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from pydantic import BaseModel, ConfigDict
 
@@ -210,7 +210,10 @@ class ArtifactStore:
         Raises:
             PathOutsideWorkspace: the path resolves outside the workspace.
         """
-        return self._add_from_path(resolve_inside(path, [self.root]), kind, provenance)
+        source = resolve_inside(path, [self.root])
+        provenance.setdefault("suffix", source.suffix)
+        with open(source, "rb") as handle:
+            return self.add(_chunks(handle), kind=kind, **provenance)
 
     def import_file(self, path: str | os.PathLike[str], *, fps: float | None = None, grant: bool = False) -> Artifact:
         """Bring a person's image or video into the store, after checking it decodes within the media limits.
@@ -234,26 +237,18 @@ class ArtifactStore:
         open_file = partial(open_checked, roots=roots)
         if source.is_dir():  # each frame is opened and checked on its own, wherever its symlink leads
             video = media.load_video(source, fps=fps, open_frame=open_file)
-            meta = {"width": video.size[0], "height": video.size[1], "frames": len(video), "fps": video.fps,
-                    "source": str(source)}
-            return self.add(media.encode_video(video.frames, video.fps), kind="video", suffix=".mp4", meta=meta)
+            return self.add(media.encode_video(video.frames, video.fps), kind="video", suffix=".mp4",
+                            meta={**_video_meta(video), "source": str(source)})
         with media.open_media(source, open_file) as opened:  # decoded and copied from this one descriptor
             suffix = source.suffix.lower()
             if suffix in media.IMAGE_SUFFIXES and suffix != ".gif":
                 image = media.load_image(opened)
                 kind, meta = "image", {"width": image.width, "height": image.height}
             else:
-                video = media.load_video(opened, fps=fps)
-                kind, meta = "video", {"width": video.size[0], "height": video.size[1], "frames": len(video),
-                                       "fps": video.fps}
+                kind, meta = "video", _video_meta(media.load_video(opened, fps=fps))
             opened.file.seek(0)
-            chunks = iter(lambda: opened.file.read(_CHUNK), b"")
-            return self.add(chunks, kind=kind, suffix=source.suffix, meta={**meta, "source": str(source)})
-
-    def _add_from_path(self, source: Path, kind: str, provenance: dict[str, Any]) -> Artifact:
-        provenance.setdefault("suffix", source.suffix)
-        with open(source, "rb") as handle:
-            return self.add(iter(lambda: handle.read(_CHUNK), b""), kind=kind, **provenance)
+            return self.add(_chunks(opened.file), kind=kind, suffix=source.suffix,
+                            meta={**meta, "source": str(source)})
 
     def _store_file(self, chunks: Iterable[bytes], suffix: str) -> tuple[str, int]:
         """Write the bytes under their own hash, read-only; identical bytes already stored are kept as they are.
@@ -422,3 +417,13 @@ class _Transaction:
             self._db.execute("ROLLBACK" if exc_type is not None else "COMMIT")
         finally:
             self._lock.release()
+
+
+def _chunks(handle: BinaryIO) -> Iterator[bytes]:
+    """A file's bytes in 1 MiB chunks from where it stands, so a large file is never held whole."""
+    return iter(lambda: handle.read(_CHUNK), b"")
+
+
+def _video_meta(video: Any) -> dict[str, Any]:
+    """What an imported video's artifact records about it."""
+    return {"width": video.size[0], "height": video.size[1], "frames": len(video), "fps": video.fps}

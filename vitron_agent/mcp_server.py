@@ -23,7 +23,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 from uuid import uuid4
 
-from mcp.server.mcpserver import Context  # noqa: I001 (the SDK finds its context parameter by this annotation)
+# the SDK finds a tool's context parameter by this annotation, at run time
+from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from vitron_agent.decisions import Decision, LogEntry
@@ -142,8 +143,9 @@ class VitronMcp:
         if proposal is None or proposal.action != "propose":
             raise _tool_error(f"there is no proposed decision {decision!r}; call the tool first")
         tool = self.tools[proposal.tool]
-        shown = call_decision(decision, THREAD, tool, proposal.args, self.workspace.root)
-        answer = await _ask_person(ctx, shown) if proposal.outcome is None else None
+        answer = None
+        if proposal.outcome is None and _can_elicit(ctx):  # described (weights, readiness) only to be shown
+            answer = await _ask_person(ctx, call_decision(decision, THREAD, tool, proposal.args, self.workspace.root))
         return await self._answered(tool, proposal, answer or "accept", by="mcp client" if answer is None else None)
 
     def reject_decision(self, decision: str, reason: str = "") -> str:
@@ -214,9 +216,7 @@ async def _ask_person(ctx: Any, decision: Decision) -> str | None:
     """Ask the client's person about ``decision`` through MCP elicitation: ``"accept"``, ``"decline"`` or
     ``"cancel"`` (an accepted form that unticks ``approve`` is a decline). None when the client can't ask
     (it declared no elicitation) or the asking failed; the caller then falls back to ``approve_decision``."""
-    from mcp.types import ClientCapabilities, ElicitationCapability
-
-    if ctx is None or not ctx.session.check_client_capability(ClientCapabilities(elicitation=ElicitationCapability())):
+    if not _can_elicit(ctx):
         return None
     message = f"{decision.as_text()}\n\nRun it? Nothing runs unless you accept."
     try:
@@ -228,6 +228,14 @@ async def _ask_person(ctx: Any, decision: Decision) -> str | None:
     if result.action == "accept" and not result.data.approve:
         return "decline"
     return result.action
+
+
+def _can_elicit(ctx: Any) -> bool:
+    """Whether the client declared MCP elicitation, so its person can be asked."""
+    from mcp.types import ClientCapabilities, ElicitationCapability
+
+    return ctx is not None and ctx.session.check_client_capability(
+        ClientCapabilities(elicitation=ElicitationCapability()))
 
 
 def _needs_approval(decision: Decision) -> str:

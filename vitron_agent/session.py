@@ -50,8 +50,8 @@ __all__ = ["Session", "SessionError", "Turn"]
 Progress = Callable[[dict[str, Any]], None]
 DURABILITY = "sync"
 """Each step's checkpoint is on disk before the next step starts (LangGraph's default writes it while the next
-one runs): a process killed as step 3 begins must not come back with step 2 unrecorded in the thread (seen in
-1 of 8 kills at that moment, which then left no decision to offer)."""
+one runs): a process killed as step 3 begins must not come back with step 2 unrecorded in the thread (seen
+once in 36 kills at that moment, which then left no decision to offer)."""
 
 
 class SessionError(RuntimeError):

@@ -196,7 +196,7 @@ def overlay(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     Worked in bands of rows in integers (weights in 256ths), so a 7000 x 7000 photo needs a few MiB on top of
     its result rather than the 1.5 GiB of whole-image float copies."""
     shown = np.empty_like(image)
-    tint = (_TINT.astype(np.uint16) * _TINT_WEIGHT).astype(np.uint16)
+    tint = _TINT.astype(np.uint16) * _TINT_WEIGHT
     for top in range(0, image.shape[0], _BAND_ROWS):
         band, inside = image[top:top + _BAND_ROWS].astype(np.uint16), mask[top:top + _BAND_ROWS]
         dimmed = band * _DIM_WEIGHT
