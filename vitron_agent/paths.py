@@ -65,11 +65,23 @@ def resolve_inside(path: str | os.PathLike[str], roots: Sequence[Path], *, base:
     candidate = Path(text).expanduser()
     if not candidate.is_absolute():
         candidate = (base if base is not None else roots[0]) / candidate
-    resolved = candidate.resolve()
+    resolved = _resolve(candidate, text)
     for root in roots:
         if resolved.is_relative_to(root.resolve()):
             return resolved
     raise _outside(text)
+
+
+def _resolve(candidate: Path, text: str) -> Path:
+    # Python 3.11's realpath raises when a part of the path is swapped between its lstat and its readlink (seen
+    # as EINVAL in CI with a path flipping between a file and a symlink); a path that changes under the check
+    # gets a sentence, and nothing is opened
+    for _ in range(3):
+        try:
+            return candidate.resolve()
+        except OSError:
+            continue
+    raise PathOutsideWorkspace(f"{text} kept changing while it was being checked; try again once it stays put")
 
 
 def _outside(text: str) -> PathOutsideWorkspace:
