@@ -4,8 +4,8 @@ report.
 ::
 
     START -> plan -> review -> execute -> END
-             ^  |     |  ^      |  ^
-             +--+     +--+      +--+  the plan's next approved step
+             ^  |     |  ^      |  ^   \
+             +--+     +--+      +--+    choose -> execute, review or END: a step made several candidates
     invalid output    edit,   execute -> review: the next step asks (policy "step"), or a step failed
     (up to max_       remove
     corrections)      review -> plan: rejection with feedback
@@ -21,7 +21,8 @@ A turn's calls form a plan (:mod:`vitron_agent.graphs.plan`): one step or severa
 steps' outputs; a single call is a plan of one step. What the person is shown, how their answer is read and who
 must be asked live in :mod:`vitron_agent.graphs.review`.
 
-Side effects happen only in ``execute``, after an approval is recorded in the decision log; ``review`` only
+Side effects happen only in ``execute``, after an approval is recorded in the decision log (and ``choose`` records
+the person's pick, after its interrupt: :mod:`vitron_agent.graphs.choose`); ``review`` only
 computes and asks, since LangGraph re-runs a node from its top when it resumes. Every node sets ``step`` to the
 node that should run next, and one router follows it.
 
@@ -62,6 +63,7 @@ from vitron_agent.decisions import (
     Remove,
     read_answer,
 )
+from vitron_agent.graphs.choose import ChooseNode, in_play, next_node
 from vitron_agent.graphs.history import offer_again
 from vitron_agent.graphs.plan import (
     Plan,
@@ -87,7 +89,7 @@ from vitron_agent.graphs.review import (
     run_policy,
     thread_id,
 )
-from vitron_agent.graphs.state import AgentState
+from vitron_agent.graphs.state import AgentState, closing
 from vitron_agent.invocation import Invocation
 from vitron_agent.models import ModelManager
 from vitron_agent.planners.base import Planner
@@ -103,6 +105,7 @@ from vitron_agent.tools import (
     describe_call,
     failure_text,
     load_tools,
+    made_kind,
     readiness,
     unfinished_note,
     validated_args,
@@ -172,11 +175,13 @@ def build_agent(
     graph = StateGraph(AgentState)
     for name in ("plan", "review", "execute", "report"):
         graph.add_node(name, getattr(nodes, name))
+    graph.add_node("choose", ChooseNode(workspace.store, workspace.log))
     graph.add_edge(START, "plan")
     for name, targets in {
         "plan": ["review", "plan", END],
         "review": ["execute", "review", "plan", END],
-        "execute": ["execute", "review", END],
+        "execute": ["execute", "review", "choose", END],
+        "choose": ["choose", "execute", "review", END],
     }.items():
         graph.add_conditional_edges(name, _follow_step, targets)
     graph.add_edge("report", END)
@@ -226,14 +231,17 @@ class _Nodes:
         too_long = request_too_long(str(last.content), self.request_limit) if isinstance(last, HumanMessage) \
             else None
         if too_long:
-            return _closing(too_long[0].upper() + too_long[1:], said=[RemoveMessage(id=last.id)])
+            return closing(too_long[0].upper() + too_long[1:], said=[RemoveMessage(id=last.id)])
         inputs = _inputs(state)
+        if state.get("proposed"):  # the person's own calls (a variation): planned as given, without the planner
+            output = plain_output(state["proposed"], self.tools)
+            return {"output": output, "proposed": None, **self._validated(output, inputs, state)}
         try:
             output = plain_output(self.planner.plan(state.get("messages", []), list(inputs.attachments),
                                                     inputs.region), self.tools)
         except Exception as error:  # a planner bug or an unreachable model must not kill the session
             logger.warning("the planner failed", exc_info=error)
-            return _closing(PLANNER_FAILED.format(error=str(error).strip() or "it gave no reason"))
+            return closing(PLANNER_FAILED.format(error=str(error).strip() or "it gave no reason"))
         return {"output": output, **self._validated(output, inputs, state)}
 
     def _validated(self, output: Any, inputs: CallInputs, state: AgentState) -> dict[str, Any]:
@@ -244,11 +252,12 @@ class _Nodes:
             if isinstance(output, str):
                 invocations = parse_plan(output)
                 if len(invocations) == 1 and invocations[0].is_understanding:
-                    return _closing(invocations[0].response, said=said)
+                    return closing(invocations[0].response, said=said)
                 plan = self._plan_from_text(invocations, inputs)
             else:
                 plan = Plan(steps=[self._step_from_call(call) for call in
-                                   complete_calls(output, inputs.attachments, inputs.region, self.tools)])
+                                   complete_calls(output, inputs.attachments, inputs.region, self.tools,
+                                                  inputs.mask)])
             problems = check_references(plan, self.outputs)
             if problems:
                 raise ValueError("; ".join(problems))
@@ -280,7 +289,7 @@ class _Nodes:
     def _correction(self, state: AgentState, said: list[AIMessage], error: str) -> dict[str, Any]:
         count = state.get("corrections", 0) + 1
         if count > self.max_corrections:
-            return _closing(GAVE_UP.format(count=count, error=error), said=said, corrections=0)
+            return closing(GAVE_UP.format(count=count, error=error), said=said, corrections=0)
         return {"messages": [*said, HumanMessage(CORRECTION.format(error=error))], "corrections": count,
                 "step": "plan"}
 
@@ -312,7 +321,7 @@ class _Nodes:
         policy = run_policy(config, self.policy, may_loosen=self.may_loosen)
         waiting = [i for i, step in enumerate(plan.steps) if step.status in ("planned", "failed")]
         if not waiting:  # nothing left to decide (a state edited from outside): close the turn
-            return _closing(plan.done_text())
+            return closing(plan.done_text())
         if policy == "step":
             waiting = waiting[:1]
         number = len(state.get("decisions") or [])
@@ -367,7 +376,7 @@ class _Nodes:
         for step in plan.steps:  # the rest of the plan goes with it
             if step.status in ("planned", "failed"):
                 step.status = "cancelled"
-        return _closing(plan.cancelled_text(), plan=plan.model_dump(), decisions=[entry.decided()])
+        return closing(plan.cancelled_text(), plan=plan.model_dump(), decisions=[entry.decided()])
 
     def _edited(self, plan: Plan, edits: list[tuple[int, dict[str, Any], bool]]) -> dict[str, Any]:
         """Apply each edit (step number, arguments, whether they replace the step's whole argument list) to a copy
@@ -438,21 +447,21 @@ class _Nodes:
         decision = LogEntry.model_validate(next(d for d in reversed(state["decisions"]) if d["id"] == step.decision))
         logged = self.log.get(decision.id) or self.log.record(thread_id(config), decision)
         if logged.outcome == "ok":  # it finished before a crash lost the checkpoint: don't run it again
-            return self._after_step(plan, index, list(logged.artifacts), logged.message or "")
+            return self._after_step(state, plan, index, list(logged.artifacts), logged.message or "")
         with running() as claimer:
             won, logged = self.log.claim(decision.id, claimer)
             if not won:
                 if logged is not None and logged.outcome == "ok":
-                    return self._after_step(plan, index, list(logged.artifacts), logged.message or "")
+                    return self._after_step(state, plan, index, list(logged.artifacts), logged.message or "")
                 if logged is not None and logged.outcome == "running" and claim_is_stale(logged.claimed_by):
                     # a run that died holds it (a checkpoint written late, after the process was killed, brought
                     # the thread back to before this step): offer it again rather than run it a second time
                     offer_again(plan, index, logged, self.log)
                     return {"plan": plan.model_dump(), "step": "review"}
                 raise AlreadyApproved(step.tool, logged)
-            return self._run_step(plan, index, decision)
+            return self._run_step(state, plan, index, decision)
 
-    def _run_step(self, plan: Plan, index: int, decision: LogEntry) -> dict[str, Any]:
+    def _run_step(self, state: AgentState, plan: Plan, index: int, decision: LogEntry) -> dict[str, Any]:
         """The claimed step: its references resolved, checked again for this machine (weights may have come or
         gone), then run; a MemoryError, exception or cancellation becomes a recorded outcome."""
         step = plan.steps[index]
@@ -482,17 +491,20 @@ class _Nodes:
         except Exception as error:  # a tool's bug must become a message, never a dead session
             return self._step_failed(plan, index, decision, "failed", failure_text(tool, error))
         self.log.finish(decision.id, "ok", result.artifacts, result.text)
-        return self._after_step(plan, index, list(result.artifacts), result.text)
+        return self._after_step(state, plan, index, list(result.artifacts), result.text)
 
-    def _after_step(self, plan: Plan, index: int, artifacts: list[str], text: str) -> dict[str, Any]:
+    def _after_step(self, state: AgentState, plan: Plan, index: int, artifacts: list[str],
+                    text: str) -> dict[str, Any]:
+        """The step done: its result becomes the current image or video (or its candidates wait for a choice),
+        and the plan goes on."""
         step = plan.steps[index]
+        current, step.candidates = in_play(self.store, made_kind(self.tools[step.tool]), artifacts,
+                                           state.get("attachments") or [])
         step.status, step.artifacts, step.message = "done", artifacts, text or "Done."
         update: dict[str, Any] = {"plan": plan.model_dump(), "artifacts": artifacts}
-        if plan.next_step("approved") is not None:
-            return {**update, "step": "execute"}
-        if plan.next_step("planned") is not None:
-            return {**update, "step": "review"}
-        return _closing(plan.done_text(), **update)
+        if current is not None:
+            update["attachments"] = current
+        return next_node(plan, update)
 
     def _step_failed(self, plan: Plan, index: int, decision: LogEntry, outcome: str,
                      message: str) -> dict[str, Any]:
@@ -512,7 +524,7 @@ class _Nodes:
             for later in plan.steps[index + 1:]:
                 later.status = "cancelled"
             answer = message if len(plan.steps) == 1 else f"{plan.done_text()} {message}".strip()
-            return _closing(answer, plan=plan.model_dump())
+            return closing(answer, plan=plan.model_dump())
         step.status = "failed"
         for later in plan.steps[index + 1:]:
             later.status, later.decision = "planned", None
@@ -523,17 +535,10 @@ class _Nodes:
 
     def report(self, state: AgentState) -> dict[str, Any]:
         """The turn's end, as the thread's history names it: undo and fork write their state as if this node had
-        run (the nodes end a turn themselves, see ``_closing``). The plan stays in the state, finished, for
+        run (the nodes end a turn themselves, see ``closing``). The plan stays in the state, finished, for
         ``/plan`` and undo to read."""
         answer = state.get("answer") or ""
         return {"messages": [AIMessage(answer)] if answer else [], "output": None}
-
-
-def _closing(answer: str, said: list[AIMessage] | None = None, **update: Any) -> dict[str, Any]:
-    """End the turn from the node that knows it is over: the answer joins the conversation (after what the planner
-    said, if given) and the graph goes to its end, without a further node run."""
-    reply = [AIMessage(answer)] if answer else []
-    return {**update, "answer": answer, "messages": [*(said or []), *reply], "output": None, "step": END}
 
 
 def _refused(plan: Plan, why: str) -> dict[str, Any]:
@@ -543,11 +548,12 @@ def _refused(plan: Plan, why: str) -> dict[str, Any]:
 
 
 def _inputs(state: AgentState) -> CallInputs:
-    """What the person supplied beside their words, from the state: attachments, box, and the box's frame."""
+    """What the person supplied beside their words, from the state: attachments, box, the box's frame, mask."""
     return CallInputs(
         attachments=tuple(Attachment.model_validate(a) for a in state.get("attachments") or []),
         region=Box.of(state["region"]) if state.get("region") else None,
         frame=state.get("frame", 0),
+        mask=state.get("mask"),
     )
 
 

@@ -23,20 +23,24 @@ from typing import Any
 from langchain_core.messages import AIMessage
 
 from vitron_agent.calls import Attachment
+from vitron_agent.choices import Choice
 from vitron_agent.claims import claim_is_stale
 from vitron_agent.decisions import Decision, DecisionLog, LogEntry
+from vitron_agent.graphs.choose import with_current
 from vitron_agent.graphs.plan import Plan
 
 __all__ = [
     "HistoryError",
     "attachments",
     "back_to_step",
+    "choice",
     "cut_off",
     "entries",
     "exists",
     "fork",
     "plan",
     "produced",
+    "take_up",
     "threads",
     "undo_last",
     "waiting",
@@ -50,9 +54,34 @@ class HistoryError(ValueError):
 
 
 def waiting(agent: Any, config: dict[str, Any]) -> Decision | None:
-    """The decision the thread waits on, or None."""
+    """The decision the thread waits on, or None (also while it waits for a choice among candidates)."""
     interrupts = agent.get_state(config).interrupts
-    return Decision.from_interrupt(interrupts[0].value) if interrupts else None
+    if not interrupts or Choice.from_interrupt(interrupts[0].value) is not None:
+        return None
+    return Decision.from_interrupt(interrupts[0].value)
+
+
+def choice(agent: Any, config: dict[str, Any]) -> Choice | None:
+    """The candidates the thread waits for the person to choose among, or None."""
+    interrupts = agent.get_state(config).interrupts
+    return Choice.from_interrupt(interrupts[0].value) if interrupts else None
+
+
+def take_up(agent: Any, config: dict[str, Any], artifact: Any, text: str) -> None:
+    """Make ``artifact`` (an image or video) the thread's current media, saying ``text``: a new line in its
+    history, after the last one (undo still works as before).
+
+    Raises:
+        HistoryError: something waits (answer it first), or the artifact's size is unknown.
+    """
+    state = agent.get_state(config)
+    if state.interrupts:
+        raise HistoryError("something is waiting; answer it before carrying on from another result")
+    current = with_current(state.values.get("attachments") or [], artifact)
+    if current is None:
+        raise HistoryError(f"{artifact.id} has no recorded size, so it can't be described to the planner")
+    agent.update_state(config, {"attachments": current, "answer": text, "messages": [AIMessage(text)]},
+                       as_node="report")
 
 
 def exists(agent: Any, config: dict[str, Any]) -> bool:

@@ -46,7 +46,7 @@ StepStatus = Literal["planned", "approved", "done", "failed", "cancelled"]
 CANCELLED = "Cancelled {tool}; nothing ran."
 STOPPED = "Stopped the plan before step {number}; steps 1 to {done} are kept."
 
-MEDIA_FIELDS: dict[str, str] = {"image": "image", "video": "video"}
+MEDIA_FIELDS: dict[str, str] = {"image": "image", "video": "video", "mask": "mask"}
 """Arguments that take an artifact, and the kind a reference there means by default."""
 
 _REFERENCE = re.compile(r"@(\d+)(?:\.([a-z_]+))?")
@@ -69,6 +69,10 @@ class PlanStep(BaseModel):
     status: StepStatus = "planned"
     decision: str | None = None
     artifacts: list[str] = []
+    candidates: list[str] = []
+    """when the step made several candidates: their ids, in order (the plan waits for a choice)"""
+    chosen: str | None = None
+    """the candidate the person chose: what ``@N`` means from then on"""
     message: str = ""
 
 
@@ -80,6 +84,11 @@ class Plan(BaseModel):
     steps: list[PlanStep]
     error: str | None = None
     """why the person's last edit or removal was refused, or why the last step failed"""
+
+    def waiting_choice(self) -> int | None:
+        """The index of a finished step whose candidates wait for the person's choice, or None."""
+        return next((i for i, step in enumerate(self.steps)
+                     if step.status == "done" and step.candidates and step.chosen is None), None)
 
     def next_step(self, *statuses: StepStatus) -> int | None:
         """The index of the first step in one of ``statuses``, or None."""
@@ -141,7 +150,9 @@ def parse_plan(text: str) -> list[Invocation]:
 def steps_from_invocations(invocations: Sequence[Invocation], inputs: CallInputs,
                            tools: Mapping[str, Any]) -> list[tuple[Any, Any, Invocation]]:
     """The tool and typed call of each invocation, where each step's media is the latest so far: the person's
-    attachments, then what earlier steps make (as references ``@N``). The person's region goes to the first step.
+    attachments, then what earlier steps make (as references ``@N``). The person's region goes to the first step;
+    the person's mask, or the mask an earlier step makes (``@N.mask``: "segment the dog, then paint it red"), to
+    the next edit that names no region of its own.
 
     Raises:
         CallError: an invocation that cannot become a call (the message names the step when there are several).
@@ -151,9 +162,11 @@ def steps_from_invocations(invocations: Sequence[Invocation], inputs: CallInputs
 
     known = list(inputs.attachments)
     steps = []
+    mask = inputs.mask
     for number, invocation in enumerate(invocations, start=1):
         step_inputs = inputs.model_copy(update={"attachments": tuple(known),
-                                                "region": inputs.region if number == 1 else None})
+                                                "region": inputs.region if number == 1 else None,
+                                                "mask": mask if invocation.region is None or number == 1 else None})
         try:
             call = call_from_invocation(invocation, step_inputs, tools=tools)
         except CallError as error:
@@ -164,6 +177,10 @@ def steps_from_invocations(invocations: Sequence[Invocation], inputs: CallInputs
             raise CallError(f"step {number} names no module; every step of a plan must call one")
         tool = tool_for_module(tools, invocation.module)
         steps.append((tool, call, invocation))
+        if "mask" in (getattr(tool, "outputs", None) or ()):
+            mask = f"@{number}.mask"  # what a later edit repaints, unless it names its own region
+        elif call.arguments().get("mask"):
+            mask = None  # taken up
         made = made_kind(tool)
         if made is not None:
             width, height = _made_size(call.arguments(), known)
@@ -172,10 +189,10 @@ def steps_from_invocations(invocations: Sequence[Invocation], inputs: CallInputs
 
 
 def complete_calls(calls: Sequence[Mapping[str, Any]], attachments: Sequence[Attachment], region: Any,
-                   tools: Mapping[str, Any]) -> list[dict[str, Any]]:
+                   tools: Mapping[str, Any], mask: str | None = None) -> list[dict[str, Any]]:
     """Typed calls (``{"name", "args"}``) with what they may leave out filled in: a media argument means the
     latest so far of its kind (an attachment, or what an earlier call makes, as ``@N``), and the person's region
-    goes to the first call that takes one and gives none."""
+    and mask each go to the first call that takes one and gives none."""
     from vitron_agent.tools import made_kind
 
     known = [(a.ref, a.kind) for a in attachments]
@@ -188,9 +205,13 @@ def complete_calls(calls: Sequence[Mapping[str, Any]], attachments: Sequence[Att
         tool = tools.get(call.get("name"))
         fields = tool.Args.model_fields if tool is not None else {}
         for field, kind in MEDIA_FIELDS.items():
+            if kind == "mask":  # a mask is never implied: it is given, or made by a step that says so
+                continue
             latest = next((ref for ref, known_kind in reversed(known) if known_kind == kind), None)
             if field in fields and not args.get(field) and latest is not None:
                 args[field] = latest
+        if mask is not None and "mask" in fields and not args.get("mask") and not args.get("region"):
+            args["mask"], mask, region = mask, None, None
         if region is not None and "region" in fields and not args.get("region"):
             args["region"], region = list(region.as_tuple()), None
         made = made_kind(tool) if tool is not None else None
@@ -242,6 +263,12 @@ def resolve_references(args: Mapping[str, Any], plan: Plan, kind_of: Any) -> dic
         source = plan.steps[number - 1]
         if source.status != "done":
             raise LookupError(f"{value} in {field}: step {number} has not finished")
+        if source.candidates and kind_of(source.candidates[0]) == kind:
+            if source.chosen is None:
+                raise LookupError(f"{value} in {field}: step {number} made {len(source.candidates)} candidates and "
+                                  "none is chosen yet")
+            resolved[field] = source.chosen
+            continue
         found = next((a for a in source.artifacts if kind_of(a) == kind), None)
         if found is None:
             raise LookupError(f"{value} in {field}: step {number} made no {kind}")

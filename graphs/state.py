@@ -1,7 +1,7 @@
 """The agent graph's state: plain JSON-able values, so any LangGraph checkpointer can keep it.
 
 ``messages`` is the conversation the planner reads (LangChain messages, merged by ``add_messages``);
-``decisions`` and ``artifacts`` only ever grow. ``plan`` is the turn's validated plan (a
+``decisions`` and ``artifacts`` only ever grow; ``attachments`` is the media in play, latest last. ``plan`` is the turn's validated plan (a
 :class:`~vitron_agent.graphs.plan.Plan` dump: steps with their status, approval and artifacts), kept after the turn
 for ``/plan`` and undo; ``step`` names the node to run next, so a router reads one field and ``update_state`` can
 redirect a thread (the session uses that to re-offer a step that was cut off by a crash, and to undo or fork).
@@ -15,17 +15,24 @@ from typing import Annotated, Any, Literal, TypedDict
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
 
-__all__ = ["AgentState", "Step"]
+__all__ = ["AgentState", "Step", "closing"]
 
-Step = Literal["plan", "review", "execute", "report", "__end__"]
+Step = Literal["plan", "review", "execute", "choose", "report", "__end__"]
 
 
 class AgentState(TypedDict, total=False):
     messages: Annotated[list[AnyMessage], add_messages]
     attachments: list[dict[str, Any]]
-    """:class:`~vitron_agent.calls.Attachment` dumps, latest last"""
+    """:class:`~vitron_agent.calls.Attachment` dumps, latest last: the media in play, what the person attached
+    and what tools made (or the person chose, or took up again); the latest of a kind is what the next request
+    works on"""
     region: list[float] | None
     """the person's box in pixels of the latest attachment"""
+    mask: str | None
+    """a mask artifact the person gave with the request (a sketch, or a segmentation), as the area to change"""
+    proposed: list[dict[str, Any]] | None
+    """calls the person proposed directly (``{"name", "args"}``, say a variation of an earlier result): planned
+    without asking the planner"""
     frame: int
     output: Any
     """the planner's last output: Vitron text or a ``{"name", "args"}`` call"""
@@ -38,3 +45,12 @@ class AgentState(TypedDict, total=False):
     """the text this turn ends with"""
     decisions: Annotated[list[dict[str, Any]], operator.add]
     artifacts: Annotated[list[str], operator.add]
+
+
+def closing(answer: str, said: list[Any] | None = None, **update: Any) -> dict[str, Any]:
+    """End the turn from the node that knows it is over: the answer joins the conversation (after what the planner
+    said, if given) and the graph goes to its end, without a further node run."""
+    from langchain_core.messages import AIMessage
+
+    reply = [AIMessage(answer)] if answer else []
+    return {**update, "answer": answer, "messages": [*(said or []), *reply], "output": None, "step": "__end__"}

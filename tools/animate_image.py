@@ -16,19 +16,19 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from vitron_agent.calls import ArtifactRef, Fps, Frames, Guidance, Prompt, Seed, Steps, ToolCall
+from vitron_agent.calls import ArtifactRef, Candidates, Fps, Frames, Guidance, Prompt, Seed, Steps, ToolCall
 from vitron_agent.invocation import Module
 from vitron_agent.media import encode_video, load_image
 from vitron_agent.readiness import RunsOn
 from vitron_agent.tools.backends.diffusion import (
+    candidate_seeds,
     load_pipeline,
-    new_seed,
     pipeline_runs_on,
     run_pipeline,
     working_size,
 )
-from vitron_agent.tools.base import ToolContext, ToolResult
-from vitron_agent.tools.generate_video import frames_to_uint8
+from vitron_agent.tools.base import ToolContext, ToolResult, candidate_meta, seeds_text
+from vitron_agent.tools.generate_video import clips_to_uint8
 from vitron_agent.weights import Family
 
 __all__ = ["AnimateImage", "IMAGE_TO_VIDEO", "AnimateImageTool"]
@@ -46,6 +46,7 @@ class AnimateImage(ToolCall):
     steps: Steps = 25
     guidance_scale: Guidance = 9.0
     seed: Seed = None
+    candidates: Candidates = 1
 
 
 class AnimateImageTool:
@@ -66,26 +67,32 @@ class AnimateImageTool:
         # 1. Read the input
         source = ctx.store.get(args.image)
         photo = load_image(source.path)
-        seed = args.seed if args.seed is not None else new_seed()
+        seeds = candidate_seeds(args.seed, args.candidates)
         width, height = working_size(photo.width, photo.height)
         # 2. Load the pipeline the checkpoint names (once per process)
         pipeline, model_id = load_pipeline(ctx, IMAGE_TO_VIDEO, None)
         kind = type(pipeline).__name__
         ctx.check_cancelled()
-        # 3. Denoise
-        common = {"image": photo.resize((width, height)), "height": height, "width": width,
+        # 3. Denoise, every candidate in one batch
+        picture = photo.resize((width, height))
+        # the image once per candidate: SVD draws noise for it from each candidate's generator, so candidate k
+        # is then exactly the run of its own seed (one image for all would use the first seed's noise for all)
+        common = {"image": [picture] * len(seeds) if len(seeds) > 1 else picture, "height": height, "width": width,
                   "num_frames": args.num_frames, "output_type": "np"}
         if kind == "I2VGenXLPipeline":
-            output = run_pipeline(pipeline, ctx, steps=args.steps, seed=seed, label="animating", prompt=args.prompt,
+            output = run_pipeline(pipeline, ctx, steps=args.steps, seeds=seeds, label="animating", prompt=args.prompt,
                                   target_fps=round(args.fps), guidance_scale=args.guidance_scale, **common)
         else:
-            output = run_pipeline(pipeline, ctx, steps=args.steps, seed=seed, label="animating",
+            output = run_pipeline(pipeline, ctx, steps=args.steps, seeds=seeds, label="animating",
                                   fps=round(args.fps), decode_chunk_size=4, **common)
-        frames = frames_to_uint8(output.frames)
-        # 4. Store the clip
-        meta = {"width": width, "height": height, "frames": len(frames), "fps": args.fps, "steps": args.steps,
-                "pipeline": kind}
-        clip = ctx.store.add(encode_video(np.ascontiguousarray(frames), args.fps), kind="video", suffix=".mp4",
-                             parents=[source.id], call=ctx.call, seed=seed, model_id=model_id, meta=meta)
-        return ToolResult(artifacts=(clip.id,), text=f"Animated the photo: {len(frames)} frames at {args.fps:g} fps "
-                                                      f"(seed {seed}).")
+        # 4. Store each clip
+        made = []
+        for number, (frames, seed) in enumerate(zip(clips_to_uint8(output.frames), seeds, strict=True), start=1):
+            meta = {"width": width, "height": height, "frames": len(frames), "fps": args.fps, "steps": args.steps,
+                    "pipeline": kind, **candidate_meta(number, len(seeds))}
+            made.append(ctx.store.add(encode_video(frames, args.fps), kind="video", suffix=".mp4",
+                                      parents=[source.id], call=ctx.call, seed=seed, model_id=model_id,
+                                      meta=meta).id)
+        what = "" if len(seeds) == 1 else f", {len(seeds)} candidates"
+        return ToolResult(artifacts=tuple(made), text=f"Animated the photo: {args.num_frames} frames at {args.fps:g} "
+                                                      f"fps{what} ({seeds_text(seeds)}).")

@@ -55,6 +55,7 @@ __all__ = [
     "ToolFailed",
     "ToolResult",
     "call_arguments",
+    "candidate_meta",
     "call_record",
     "describe_call",
     "failure_text",
@@ -62,6 +63,7 @@ __all__ = [
     "readiness",
     "recover_interrupted",
     "run_logged",
+    "seeds_text",
     "unfinished_note",
     "validated_args",
 ]
@@ -128,6 +130,17 @@ class ToolContext:
         """Raise :class:`ToolCancelled` if the person asked to stop; call it between steps."""
         if self.cancelled():
             raise ToolCancelled("cancelled by the person")
+
+
+def candidate_meta(number: int, count: int) -> dict[str, Any]:
+    """What marks result ``number`` of ``count`` candidates in its artifact's ``meta`` (nothing for a lone
+    result): the graph waits for the person to choose among a step's candidates before anything uses one."""
+    return {"candidate": number, "candidates": count} if count > 1 else {}
+
+
+def seeds_text(seeds: list[int]) -> str:
+    """``seed 7`` or ``seeds 7 to 10``, for a result's text."""
+    return f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]} to {seeds[-1]}"
 
 
 def call_arguments(args: BaseModel) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """edit_video (Vitron's module F): a new look for the tracked object (foreground) and/or everything else
 (background), each from its own prompt.
 
-The object is tracked with the same path as segment_video
+The object (a box, words, or a mask on one frame) is tracked with the same path as segment_video
 (:func:`~vitron_agent.tools.backends.segmentation.track_masks`). Each frame is then repainted with Stable
 Diffusion inpainting (weights family ``inpaint``): the foreground prompt inside the frame's mask, the background
 prompt outside it. Every frame starts from the same seed, so the same noise, which keeps the frames far more alike
@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 from pydantic import Field, model_validator
 
 from vitron_agent.calls import ArtifactRef, FrameIndex, Guidance, Seed, Steps, Target, ToolCall, one_of
@@ -43,6 +44,9 @@ class EditVideo(ToolCall):
     background: str | None = Field(default=None, min_length=1, max_length=2000)
     target: Target = None
     region: Box | None = None
+    mask: ArtifactRef | None = Field(default=None, description=(
+        "Id of a mask artifact on frame `frame` (from segment_image, or a sketch imported as a mask), or @N.mask: "
+        "the object, tracked through the clip from there."))
     frame: FrameIndex = 0
     steps: Steps = 25
     guidance_scale: Guidance = 7.5
@@ -68,7 +72,7 @@ class EditVideoTool:
 
     def describe(self, args: dict[str, Any], workspace: Path) -> RunsOn:
         """Inpainting per frame, inside masks tracked as segment_video tracks them."""
-        tracker = segmentation.describe_backend(workspace, words_only=not args.get("region"))
+        tracker = segmentation.describe_backend(workspace, words_only=not (args.get("region") or args.get("mask")))
         painting = pipeline_runs_on(INPAINT, INPAINT_PIPELINE, workspace)
         return RunsOn(f"{painting.backend}; tracking: {tracker.backend}",
                       families=(*painting.families, *tracker.families), packages=tracker.packages,
@@ -86,10 +90,17 @@ class EditVideoTool:
             ctx.report(done, total, message)
             ctx.check_cancelled()
 
-        # 2. Track the foreground object through the clip
+        # 2. Track the foreground object through the clip (from the given mask's box, when there is one)
+        given, box = None, args.region
+        if args.mask is not None:
+            given, _ = segmentation.read_mask(ctx.store.get(args.mask).path, video.size)
+            rows, columns = np.nonzero(given)
+            box = Box(x1=int(columns.min()), y1=int(rows.min()), x2=int(columns.max()) + 1, y2=int(rows.max()) + 1)
         masks, backend = segmentation.track_masks(
-            video.frames, start=args.frame, box=args.region, target=args.target, workspace=ctx.store.root,
+            video.frames, start=args.frame, box=box, target=args.target, workspace=ctx.store.root,
             models=ctx.models, on_frame=lambda done, index: report(done, f"tracking: frame {index}"))
+        if given is not None and args.frame < len(masks):
+            masks[args.frame] = given  # the person's own pixels on the frame they marked
         # 3. Repaint each frame, layer by layer, from the same seed
         pipeline, model_id = load_pipeline(ctx, INPAINT, INPAINT_PIPELINE)
         per_frame = replace(ctx, progress=lambda done, total, message: None)  # progress is counted per frame here
@@ -99,15 +110,16 @@ class EditVideoTool:
             for prompt, inside in layers:
                 region = masks[index] if inside else ~masks[index]
                 if region.any():
-                    frames[index] = inpaint(pipeline, frames[index], region, prompt, steps=args.steps, seed=seed,
-                                            guidance_scale=args.guidance_scale, ctx=per_frame, label=f"frame {index}")
+                    frames[index] = inpaint(pipeline, [frames[index]], region, prompt, steps=args.steps,
+                                            seeds=[seed], guidance_scale=args.guidance_scale, ctx=per_frame,
+                                            label=f"frame {index}")[0]
                 done += 1
                 report(done, f"{'foreground' if inside else 'background'}: frame {index}")
         # 4. Store the masks and the edited clip
         meta = {"width": video.size[0], "height": video.size[1], "frames": len(video), "fps": video.fps,
                 "backend": backend.name, "steps": args.steps, "guidance_scale": args.guidance_scale}
         masks_artifact = ctx.store.add(segmentation.masks_npz(masks), kind="masks", suffix=".npz",
-                                       parents=[source.id], call=ctx.call, model_id=backend.model_id, meta=meta)
+                                       parents=[source.id, *([args.mask] if args.mask else [])], call=ctx.call, model_id=backend.model_id, meta=meta)
         clip = ctx.store.add(encode_video(frames, video.fps), kind="video", suffix=".mp4",
                              parents=[source.id, masks_artifact.id], call=ctx.call, seed=seed, model_id=model_id,
                              meta=meta)

@@ -12,12 +12,12 @@ from typing import Any, ClassVar
 
 from pydantic import Field, model_validator
 
-from vitron_agent.calls import GroundedBox, Guidance, Prompt, Seed, Side, Steps, ToolCall
+from vitron_agent.calls import Candidates, GroundedBox, Guidance, Prompt, Seed, Side, Steps, ToolCall
 from vitron_agent.invocation import Module
 from vitron_agent.media import encode_image
 from vitron_agent.readiness import RunsOn
-from vitron_agent.tools.backends.diffusion import load_pipeline, new_seed, pipeline_runs_on, run_pipeline
-from vitron_agent.tools.base import ToolContext, ToolResult
+from vitron_agent.tools.backends.diffusion import candidate_seeds, load_pipeline, pipeline_runs_on, run_pipeline
+from vitron_agent.tools.base import ToolContext, ToolResult, candidate_meta, seeds_text
 from vitron_agent.weights import Family
 
 __all__ = ["GenerateImage", "GLIGEN", "SD", "GenerateImageTool"]
@@ -37,6 +37,7 @@ class GenerateImage(ToolCall):
     steps: Steps = 30
     guidance_scale: Guidance = 7.5
     seed: Seed = None
+    candidates: Candidates = 1
 
     @model_validator(mode="after")
     def _boxes_inside(self) -> GenerateImage:
@@ -66,7 +67,7 @@ class GenerateImageTool:
 
     def run(self, args: GenerateImage, ctx: ToolContext) -> ToolResult:
         # 1. Check inputs (the call model already bounds sizes, steps and prompt length)
-        seed = args.seed if args.seed is not None else new_seed()
+        seeds = candidate_seeds(args.seed, args.candidates)
         family = GLIGEN if args.boxes else SD
         class_name = PIPELINES[family.name]
         # 2. Load the pipeline (once per process)
@@ -81,13 +82,16 @@ class GenerateImageTool:
                                   b.box.y2 / args.height] for b in args.boxes],
                 "gligen_scheduled_sampling_beta": 1.0,
             }
-        output = run_pipeline(pipeline, ctx, steps=args.steps, seed=seed, label="generating", prompt=args.prompt,
+        output = run_pipeline(pipeline, ctx, steps=args.steps, seeds=seeds, label="generating", prompt=args.prompt,
                               height=args.height, width=args.width, guidance_scale=args.guidance_scale, **extra)
-        image = output.images[0]
-        # 4. Store the image with everything needed to reproduce it
-        meta = {"width": image.width, "height": image.height, "steps": args.steps,
-                "guidance_scale": args.guidance_scale, "pipeline": class_name}
-        artifact = ctx.store.add(encode_image(image), kind="image", suffix=".png", call=ctx.call, seed=seed,
-                                 model_id=model_id, meta=meta)
-        return ToolResult(artifacts=(artifact.id,),
-                          text=f"Generated a {image.width} x {image.height} image (seed {seed}).")
+        # 4. Store each image with everything needed to reproduce it
+        made = []
+        for number, (image, seed) in enumerate(zip(output.images, seeds, strict=True), start=1):
+            meta = {"width": image.width, "height": image.height, "steps": args.steps,
+                    "guidance_scale": args.guidance_scale, "pipeline": class_name,
+                    **candidate_meta(number, len(seeds))}
+            made.append(ctx.store.add(encode_image(image), kind="image", suffix=".png", call=ctx.call, seed=seed,
+                                      model_id=model_id, meta=meta).id)
+        what = "an image" if len(seeds) == 1 else f"{len(seeds)} candidates"
+        return ToolResult(artifacts=tuple(made),
+                          text=f"Generated {what}, {args.width} x {args.height} ({seeds_text(seeds)}).")

@@ -11,15 +11,15 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from vitron_agent.calls import Fps, Frames, Guidance, Prompt, Seed, Side, Steps, ToolCall
+from vitron_agent.calls import Candidates, Fps, Frames, Guidance, Prompt, Seed, Side, Steps, ToolCall
 from vitron_agent.invocation import Module
 from vitron_agent.media import encode_video
 from vitron_agent.readiness import RunsOn
-from vitron_agent.tools.backends.diffusion import load_pipeline, new_seed, pipeline_runs_on, run_pipeline
-from vitron_agent.tools.base import ToolContext, ToolResult
+from vitron_agent.tools.backends.diffusion import candidate_seeds, load_pipeline, pipeline_runs_on, run_pipeline
+from vitron_agent.tools.base import ToolContext, ToolResult, candidate_meta, seeds_text
 from vitron_agent.weights import Family
 
-__all__ = ["GenerateVideo", "TEXT_TO_VIDEO", "GenerateVideoTool", "frames_to_uint8"]
+__all__ = ["GenerateVideo", "TEXT_TO_VIDEO", "GenerateVideoTool", "clips_to_uint8"]
 
 TEXT_TO_VIDEO = Family("t2v", "cerspense/zeroscope_v2_576w")
 PIPELINE = "TextToVideoSDPipeline"
@@ -36,6 +36,7 @@ class GenerateVideo(ToolCall):
     steps: Steps = 25
     guidance_scale: Guidance = 9.0
     seed: Seed = None
+    candidates: Candidates = 1
 
 
 class GenerateVideoTool:
@@ -54,27 +55,29 @@ class GenerateVideoTool:
 
     def run(self, args: GenerateVideo, ctx: ToolContext) -> ToolResult:
         # 1. Check inputs (the call model bounds size, frames, fps and prompt length)
-        seed = args.seed if args.seed is not None else new_seed()
+        seeds = candidate_seeds(args.seed, args.candidates)
         # 2. Load the pipeline (once per process)
         pipeline, model_id = load_pipeline(ctx, TEXT_TO_VIDEO, PIPELINE)
         ctx.check_cancelled()
-        # 3. Denoise all frames together
-        output = run_pipeline(pipeline, ctx, steps=args.steps, seed=seed, label="generating video",
+        # 3. Denoise all frames together, every candidate in one batch
+        output = run_pipeline(pipeline, ctx, steps=args.steps, seeds=seeds, label="generating video",
                               prompt=args.prompt, height=args.height, width=args.width, num_frames=args.num_frames,
                               guidance_scale=args.guidance_scale, output_type="np")
-        frames = frames_to_uint8(output.frames)
-        # 4. Store the clip with everything needed to reproduce it
-        meta = {"width": args.width, "height": args.height, "frames": len(frames), "fps": args.fps,
-                "steps": args.steps, "guidance_scale": args.guidance_scale}
-        artifact = ctx.store.add(encode_video(frames, args.fps), kind="video", suffix=".mp4", call=ctx.call,
-                                 seed=seed, model_id=model_id, meta=meta)
-        return ToolResult(artifacts=(artifact.id,),
-                          text=f"Generated {len(frames)} frames at {args.fps:g} fps (seed {seed}).")
+        # 4. Store each clip with everything needed to reproduce it
+        made = []
+        for number, (frames, seed) in enumerate(zip(clips_to_uint8(output.frames), seeds, strict=True), start=1):
+            meta = {"width": args.width, "height": args.height, "frames": len(frames), "fps": args.fps,
+                    "steps": args.steps, "guidance_scale": args.guidance_scale, **candidate_meta(number, len(seeds))}
+            made.append(ctx.store.add(encode_video(frames, args.fps), kind="video", suffix=".mp4", call=ctx.call,
+                                      seed=seed, model_id=model_id, meta=meta).id)
+        what = "" if len(seeds) == 1 else f" in each of {len(seeds)} candidates"
+        return ToolResult(artifacts=tuple(made), text=f"Generated {args.num_frames} frames at {args.fps:g} fps{what} "
+                                                      f"({seeds_text(seeds)}).")
 
 
-def frames_to_uint8(frames: Any) -> np.ndarray:
-    """A pipeline's video output (``(1, frames, height, width, 3)`` floats in [0, 1]) as uint8 RGB frames."""
+def clips_to_uint8(frames: Any) -> list[np.ndarray]:
+    """A pipeline's video output (``(clips, frames, height, width, 3)`` floats in [0, 1], or one clip without the
+    first axis) as one uint8 RGB frame array per clip."""
     array = np.asarray(frames)
-    if array.ndim == 5:
-        array = array[0]
-    return (array.clip(0, 1) * 255).round().astype(np.uint8)
+    clips = array if array.ndim == 5 else array[None]
+    return [np.ascontiguousarray((clip.clip(0, 1) * 255).round().astype(np.uint8)) for clip in clips]

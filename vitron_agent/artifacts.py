@@ -69,6 +69,10 @@ CREATE TABLE IF NOT EXISTS unfinished (
     run     TEXT NOT NULL,
     outcome TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS choices (
+    id     TEXT PRIMARY KEY REFERENCES artifacts(id),
+    chosen TEXT NOT NULL
+);
 CREATE INDEX IF NOT EXISTS artifacts_by_kind ON artifacts(kind, seq);
 CREATE INDEX IF NOT EXISTS parents_by_parent ON parents(parent);
 """
@@ -101,10 +105,15 @@ class Artifact(BaseModel):
     unfinished: str | None = None
     """``failed`` or ``cancelled`` when the run that wrote it stopped before finishing (see
     :meth:`ArtifactStore.set_aside`): kept, for looking at, but never the input of a later call."""
+    chosen: bool | None = None
+    """for one of several candidates a run made, once the person chose (see :meth:`ArtifactStore.mark_choice`):
+    True for the one chosen, False for the others (kept, never in the lineage of what follows); else None"""
 
     def brief(self) -> dict[str, Any]:
-        """``{"id", "kind", "path"}``: how a result is handed to scripts, LangChain and MCP callers."""
-        return {"id": self.id, "kind": self.kind, "path": str(self.path)}
+        """``{"id", "kind", "path"}`` (and ``candidate``, its number, for one of several candidates): how a result
+        is handed to scripts, LangChain and MCP callers."""
+        brief = {"id": self.id, "kind": self.kind, "path": str(self.path)}
+        return {**brief, "candidate": self.meta["candidate"]} if self.meta.get("candidate") else brief
 
 
 class ArtifactStore:
@@ -119,11 +128,11 @@ class ArtifactStore:
         self.files = self.root / "artifacts"
         self.import_roots = (self.root, *(Path(r).expanduser().resolve() for r in import_roots))
         self._lock = threading.Lock()
-        self._tracks_unfinished = True
+        self._tracks_unfinished = self._tracks_choices = True
         if read_only:  # an existing index, read as it is: nothing is created, migrated or cleaned
             self._db = database.connect_read_only(self.files / "index.sqlite")
-            self._tracks_unfinished = self._db.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'unfinished'").fetchone() is not None
+            tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            self._tracks_unfinished, self._tracks_choices = "unfinished" in tables, "choices" in tables
             return
         self.files.mkdir(parents=True, exist_ok=True)
         self._db = database.connect(self.files / "index.sqlite")
@@ -298,6 +307,13 @@ class ArtifactStore:
         except ArtifactNotFound:
             return None
 
+    def of_run(self, run: str) -> list[Artifact]:
+        """What one run wrote (artifacts whose ``call["run"]`` is ``run``), in the order it wrote them."""
+        with self._lock:
+            rows = self._db.execute(f"SELECT {_COLUMNS} FROM artifacts WHERE json_extract(call, '$.run') = ? "
+                                    "ORDER BY seq", (run,)).fetchall()
+            return self._build(rows, self._db)
+
     def set_aside(self, run: str, outcome: str) -> tuple[str, ...]:
         """Mark what a run wrote before it failed or was cancelled (artifacts whose ``call["run"]`` is ``run``) as
         unfinished, so no later call takes them as input. Returns their ids, for the run's entry in the decision
@@ -308,6 +324,13 @@ class ArtifactStore:
             db.executemany("INSERT OR IGNORE INTO unfinished (id, run, outcome) VALUES (?, ?, ?)",
                            [(row[0], run, outcome) for row in rows])
         return tuple(row[0] for row in rows)
+
+    def mark_choice(self, chosen: str, candidates: Sequence[str]) -> None:
+        """Record the person's choice among a run's ``candidates``: ``chosen`` is marked chosen, the others not
+        chosen. A choice already recorded for a candidate stays (the first answer wins)."""
+        with self._transaction() as db:
+            db.executemany("INSERT OR IGNORE INTO choices (id, chosen) VALUES (?, ?)",
+                           [(candidate, "yes" if candidate == chosen else "no") for candidate in candidates])
 
     def lineage(self, artifact_id: str) -> list[Artifact]:
         """All ancestors of an artifact, oldest first (each appears after its own parents); not the artifact."""
@@ -358,6 +381,7 @@ class ArtifactStore:
         ids = [row[1] for row in rows]
         parents: dict[str, list[str]] = {i: [] for i in ids}
         unfinished: dict[str, str] = {}
+        chosen: dict[str, str] = {}
         for start in range(0, len(ids), 500):
             batch = ids[start : start + 500]
             marks = ",".join("?" * len(batch))
@@ -365,8 +389,10 @@ class ArtifactStore:
                 f"SELECT child, parent FROM parents WHERE child IN ({marks}) ORDER BY child, position", batch
             ):
                 parents[child].append(parent)
-            if self._tracks_unfinished:  # an index written before it tracked them has none
+            if self._tracks_unfinished:  # an index written before it tracked them has none (nor choices)
                 unfinished.update(db.execute(f"SELECT id, outcome FROM unfinished WHERE id IN ({marks})", batch))
+            if self._tracks_choices:
+                chosen.update(db.execute(f"SELECT id, chosen FROM choices WHERE id IN ({marks})", batch))
         return [
             Artifact(
                 id=row[1],
@@ -382,6 +408,7 @@ class ArtifactStore:
                 meta=json.loads(row[11]),
                 parents=tuple(parents[row[1]]),
                 unfinished=unfinished.get(row[1]),
+                chosen={"yes": True, "no": False}.get(chosen.get(row[1], "")),
             )
             for row in rows
         ]

@@ -36,6 +36,7 @@ __all__ = [
     "Attachment",
     "CallError",
     "CallInputs",
+    "Candidates",
     "FrameIndex",
     "Fps",
     "Frames",
@@ -74,6 +75,8 @@ Seed = Annotated[int | None, Field(default=None, ge=0, le=2**63 - 1, description
 Steps = Annotated[int, Field(ge=1, le=200, description="Denoising steps.")]
 Guidance = Annotated[float, Field(ge=0.0, le=50.0, description="Classifier-free guidance scale.")]
 Side = Annotated[int, Field(ge=64, le=2048, multiple_of=8)]
+Candidates = Annotated[int, Field(ge=1, le=4, description=(
+    "How many results to make, from seeds seed, seed+1, ...; with more than one, the person chooses one."))]
 Frames = Annotated[int, Field(ge=1, le=128)]
 Fps = Annotated[float, Field(gt=0.0, le=60.0)]
 Target = Annotated[str | None, Field(default=None, min_length=1, max_length=500, description="What, in words.")]
@@ -115,6 +118,8 @@ class ToolCall(BaseModel):
         LangChain): an unfinished run's output is refused, a region is clipped to the media's size, and clicks
         outside it are refused. Media not stored yet (a later step's ``@N``) is checked when the step runs."""
         find = (info.context or {}).get("media")
+        if find is not None and isinstance(data, Mapping) and isinstance(data.get("mask"), str):
+            _check_mask(find(data["mask"]), data["mask"])
         ref = data.get("image") or data.get("video") if isinstance(data, Mapping) else None
         artifact = find(ref) if find is not None and isinstance(ref, str) else None
         if artifact is None:
@@ -130,6 +135,21 @@ class ToolCall(BaseModel):
     def arguments(self) -> dict[str, Any]:
         """The arguments as JSON-able data, without the notes: what a record of the call keeps."""
         return self.model_dump(mode="json", exclude={"notes"})
+
+
+def _check_mask(artifact: Artifact | None, ref: str) -> None:
+    """A stored artifact given as a mask must be a finished run's mask (unknown ids are the tool's to report).
+
+    Raises:
+        ValueError: it is another kind of artifact, or an unfinished run's.
+    """
+    if artifact is None:
+        return
+    if artifact.kind != "mask":
+        raise ValueError(f"{ref} is {'an' if artifact.kind[0] in 'aeiou' else 'a'} {artifact.kind}, not a mask; give "
+                         "a mask from segment_image, or a sketch imported as a mask")
+    if artifact.unfinished:
+        raise ValueError(f"{ref} was left by a {artifact.unfinished} run; only a finished run's results can be used")
 
 
 def fit_to_media(data: Mapping[str, Any], size: tuple[int, int]) -> dict[str, Any]:
@@ -202,6 +222,8 @@ class CallInputs(BaseModel):
     """the person's box, in pixels of the latest attachment"""
     frame: FrameIndex = 0
     """the video frame the person's box was drawn on"""
+    mask: ArtifactRef | None = None
+    """a mask the person gave (a sketch, a segmentation) as the area to change, or ``@N.mask`` in a plan"""
 
     def latest(self, kind: Literal["image", "video"]) -> Attachment | None:
         return latest_attachment(self.attachments, kind)
@@ -335,7 +357,17 @@ def _segment_image(invocation: Invocation, inputs: CallInputs, notes: list[str])
 def _edit_image(invocation: Invocation, inputs: CallInputs, notes: list[str]) -> dict[str, Any]:
     image = _media(inputs, "image", Module.C)
     prompts = [part.strip() for command in invocation.commands for part in command.text.split(";") if part.strip()]
-    return {"image": image.ref, "prompts": prompts, "region": _region(invocation, inputs, image.size, notes)}
+    return {"image": image.ref, "prompts": prompts, **_area(invocation, inputs, image.size, notes)}
+
+
+def _area(invocation: Invocation, inputs: CallInputs, size: tuple[int, int], notes: list[str]) -> dict[str, Any]:
+    """What an edit changes: the person's mask when there is one (a region beside it is left out, with a note),
+    else the region."""
+    if inputs.mask is None:
+        return {"region": _region(invocation, inputs, size, notes)}
+    if invocation.region is not None or inputs.region is not None:
+        notes.append("used the mask; the region was ignored")
+    return {"mask": inputs.mask}
 
 
 def _segment_video(invocation: Invocation, inputs: CallInputs, notes: list[str]) -> dict[str, Any]:
@@ -362,8 +394,7 @@ def _edit_video(invocation: Invocation, inputs: CallInputs, notes: list[str]) ->
             notes.append(f"ignored an extra instruction: {text!r}")
         else:
             slots[free] = text
-    region = _region(invocation, inputs, video.size, notes)
-    return {"video": video.ref, **slots, "region": region, "frame": inputs.frame}
+    return {"video": video.ref, **slots, **_area(invocation, inputs, video.size, notes), "frame": inputs.frame}
 
 
 def _animate_image(invocation: Invocation, inputs: CallInputs, notes: list[str]) -> dict[str, Any]:

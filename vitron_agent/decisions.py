@@ -89,7 +89,7 @@ class LogEntry(BaseModel):
     id: str
     tool: str
     module: str | None = None
-    action: Literal["approve", "reject", "cancel", "propose"]
+    action: Literal["approve", "reject", "cancel", "propose", "choose"]
     by: str
     """who decided: "person", "policy: ask", "mcp client", "langchain caller", ..."""
     args: dict[str, Any] = {}

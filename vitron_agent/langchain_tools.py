@@ -5,7 +5,8 @@ description that says which Vitron module it serves and whether it changes anyth
 ``side_effects`` and ``module`` and side-effecting tools are tagged ``"side_effects"``, so an agent can put its
 own confirmation in front of exactly those. Tools run through the same store and model manager as a session, and
 each call is written to the decision log (``by: "langchain caller"``) before it runs, so nothing runs untraced.
-An ``import_media`` tool brings a file into the store and answers with the artifact id the others take.
+An ``import_media`` tool brings a file into the store and answers with the artifact id the others take; a
+``choose`` tool keeps one of the candidates a call made (``candidates`` 2 to 4).
 
 Usage::
 
@@ -26,6 +27,12 @@ __all__ = ["as_langchain_tools"]
 
 THREAD = "langchain"
 """The decision log's thread for calls made through these tools."""
+
+
+class Choose(BaseModel):
+    """Keep one of the candidates a run made."""
+
+    artifact: str = Field(description="The id of the candidate to keep, from the artifacts the run returned.")
 
 
 class ImportMedia(BaseModel):
@@ -56,6 +63,7 @@ def as_langchain_tools(
     """
     from langchain_core.tools import StructuredTool, ToolException
 
+    from vitron_agent.choices import ChoiceError, choose_outside
     from vitron_agent.paths import refuse_broad_roots
     from vitron_agent.tools import load_tools, recover_interrupted
     from vitron_agent.workspace import Workspace
@@ -74,6 +82,18 @@ def as_langchain_tools(
         return f"Imported {artifact.kind} {artifact.id} ({artifact.meta['width']}x{artifact.meta['height']}).", [
             artifact.brief()]
 
+    def choose(artifact: str) -> str:
+        try:
+            return choose_outside(opened.log, store, artifact, thread=THREAD, by="langchain caller")
+        except ChoiceError as error:
+            raise ToolException(str(error)) from None
+
+    made.append(StructuredTool.from_function(
+        choose, name="choose", args_schema=Choose, handle_tool_error=True,
+        description="Keep one of the candidates a vision tool made (called with candidates 2 to 4): records the "
+                    "choice; the others are marked not chosen. Ask the person which one first.",
+        metadata={"side_effects": False, "module": None},
+    ))
     made.append(StructuredTool.from_function(
         import_media, name="import_media", args_schema=ImportMedia, response_format="content_and_artifact",
         description="Bring an image or video file into vitron-agent's store; answers with the artifact id that "
@@ -108,7 +128,10 @@ def _as_structured_tool(tool: Any, workspace: Any) -> Any:
             result = run_logged(tool, record, decision.id, workspace)
         except ToolFailed as error:  # one line with the fix, as LangChain's tool error (the agent sees it)
             raise ToolException(str(error)) from None
-        return result.text or "Done.", [workspace.store.get(i).brief() for i in result.artifacts]
+        made = [workspace.store.get(i).brief() for i in result.artifacts]
+        choose = " Ask the person which candidate to keep, then call choose." if any("candidate" in m for m in made) \
+            else ""
+        return (result.text or "Done.") + choose, made
 
     confirm = " Confirm with the person first." if tool.side_effects else ""
     return StructuredTool.from_function(

@@ -40,6 +40,7 @@ THREAD = "mcp"
 """The decision log's thread for calls made over MCP."""
 NEEDS_APPROVAL = ("Not run yet: {tool} changes things, so its decision waits for approval. Show it to the person, "
                   "then call approve_decision with decision={id!r} to run it, or reject_decision to drop it.")
+CHOOSE = " Show the person the candidates, then call choose with the id of the one they keep."
 INSTRUCTIONS = ("Vision tools: generate, segment and edit images and videos. Images and videos are artifact ids; "
                 "import_media turns a file path into one. A tool that changes things asks the person first; where "
                 "it can't, it answers with a decision for the person to approve (approve_decision) before it runs.")
@@ -47,8 +48,8 @@ INSTRUCTIONS = ("Vision tools: generate, segment and edit images and videos. Ima
 
 def build_server(workspace: Workspace | str | os.PathLike[str], *, policy: str = "ask", tools: Any = None,
                  import_roots: Sequence[str | os.PathLike[str]] = ()) -> Any:
-    """The MCP server: one MCP tool per vision tool, plus ``import_media``, ``approve_decision`` and
-    ``reject_decision``.
+    """The MCP server: one MCP tool per vision tool, plus ``import_media``, ``approve_decision``,
+    ``reject_decision`` and ``choose``.
 
     Args:
         workspace: the open workspace, or its folder.
@@ -106,6 +107,9 @@ class VitronMcp:
             openWorldHint=False))
         server.add_tool(self.import_media, annotations=ToolAnnotations(
             title="Bring a file into the store", readOnlyHint=False, destructiveHint=False, idempotentHint=True,
+            openWorldHint=False))
+        server.add_tool(self.choose, annotations=ToolAnnotations(
+            title="Keep one of a run's candidates", readOnlyHint=False, destructiveHint=False, idempotentHint=True,
             openWorldHint=False))
         return server
 
@@ -195,6 +199,17 @@ class VitronMcp:
         return json.dumps({"id": artifact.id, "kind": artifact.kind, "width": artifact.meta["width"],
                            "height": artifact.meta["height"]})
 
+    def choose(self, artifact: str) -> str:
+        """Keep one of the candidates a run made (a call with candidates 2 to 4 answers with them, numbered): give
+        the chosen one's artifact id. The choice is recorded in the decision log; the others are marked not chosen
+        and stay in the store."""
+        from vitron_agent.choices import ChoiceError, choose_outside
+
+        try:
+            return choose_outside(self.workspace.log, self.workspace.store, artifact, thread=THREAD, by="mcp client")
+        except ChoiceError as error:
+            raise _tool_error(str(error)) from None
+
     def _run(self, tool: Any, record: dict[str, Any], decision_id: str) -> str:
         from vitron_agent.tools import ToolFailed, run_logged
 
@@ -203,7 +218,8 @@ class VitronMcp:
         except ToolFailed as error:  # recorded by run_logged, then told to the client as the tool's error
             raise _tool_error(str(error)) from None
         made = [self.workspace.store.get(artifact_id).brief() for artifact_id in result.artifacts]
-        return json.dumps({"status": "done", "text": result.text, "artifacts": made})
+        text = result.text + (CHOOSE if any("candidate" in brief for brief in made) else "")
+        return json.dumps({"status": "done", "text": text, "artifacts": made})
 
 
 class Approval(BaseModel):

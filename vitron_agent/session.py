@@ -2,7 +2,9 @@
 
 Each method is one graph run on the session's thread: ``send`` starts a turn, ``approve`` / ``edit`` /
 ``edit_step`` / ``remove_step`` / ``reject`` / ``cancel_decision`` answer the decision (a plan of one step or
-several) waiting at the review interrupt, and each returns a :class:`Turn`; ``undo`` and ``fork`` go back through
+several) waiting at the review interrupt, ``choose`` picks one of a step's candidates, ``vary`` proposes a
+result's call again with new seeds, and each returns a :class:`Turn`; ``use`` makes any image or video the
+current input and ``sketch`` turns a drawing into a mask for the next request; ``undo`` and ``fork`` go back through
 the checkpointer's history (the last tool's results set aside, or a plan returned to before one of its steps, on
 this thread or a new one). State lives in
 the graph's checkpointer (SQLite in the workspace by default), so a new ``Session`` on the same workspace and
@@ -33,14 +35,18 @@ from langchain_core.messages import HumanMessage
 from langgraph.types import Command
 from pydantic import BaseModel, ConfigDict
 
-from vitron_agent.artifacts import Artifact
+from vitron_agent.artifacts import Artifact, ArtifactNotFound
 from vitron_agent.calls import Attachment
+from vitron_agent.choices import Choice, ChoiceError
 from vitron_agent.config import request_too_long
+from vitron_agent.creative import carried_on, sketch_mask, variation
 from vitron_agent.decisions import AlreadyApproved, Decision, LogEntry
 from vitron_agent.graphs import history
 from vitron_agent.graphs.agent import POLICY_KEY, Policy, build_agent, check_policy
 from vitron_agent.graphs.plan import Plan
+from vitron_agent.media import MediaError
 from vitron_agent.models import ModelManager
+from vitron_agent.paths import PathOutsideWorkspace
 from vitron_agent.planners.base import Planner
 from vitron_agent.regions import Box, parse_box
 from vitron_agent.workspace import Workspace
@@ -59,13 +65,16 @@ class SessionError(RuntimeError):
 
 
 class Turn(BaseModel):
-    """What one call produced: the decision now waiting (or None), the text, and this turn's artifacts."""
+    """What one call produced: the decision now waiting (or None), the text, and this turn's artifacts; when a
+    step made several candidates, the choice waiting and the candidates, in order."""
 
     model_config = ConfigDict(frozen=True)
 
     pending: Decision | None
     text: str
     artifacts: list[Artifact]
+    choice: Choice | None = None
+    candidates: list[Artifact] = []
 
 
 class Session:
@@ -122,6 +131,11 @@ class Session:
         return history.waiting(self.agent, self.config)
 
     @property
+    def choice(self) -> Choice | None:
+        """The candidates waiting for the person to choose one, or None."""
+        return history.choice(self.agent, self.config)
+
+    @property
     def policy(self) -> Policy:
         """Which calls wait for a person; settable between turns (``"ask"``, ``"auto"`` or tool names)."""
         return self.config["configurable"][POLICY_KEY]
@@ -137,8 +151,10 @@ class Session:
         region: Box | Sequence[float] | str | None = None,
         *,
         frame: int = 0,
+        mask: Artifact | str | None = None,
     ) -> Turn:
-        """Say something, optionally with new media and a box in pixels of the latest one.
+        """Say something, optionally with new media, a box in pixels of the latest one, and a mask (an artifact
+        or its id: a segmentation, or a sketch from :meth:`sketch`) as the area to change.
 
         Paths in ``attachments`` are the caller's own choice, so they are imported from anywhere this process can
         read, as the terminal does for files on its command line; paths a planner names stay inside the
@@ -154,8 +170,8 @@ class Session:
         too_long = request_too_long(text, self.workspace.request_limit)
         if too_long:
             raise SessionError(too_long)
-        if self.pending is not None:
-            raise SessionError("a decision is waiting; approve(), edit() or reject() it first")
+        self._nothing_waiting()
+        mask_id = self._mask(mask)
         known = [attachment.model_dump() for attachment in self.attachments()]
         for item in attachments:
             artifact = item if isinstance(item, Artifact) else self.store.import_file(item, grant=True)
@@ -166,6 +182,7 @@ class Session:
             "attachments": known,
             "region": list(box.as_tuple()) if box else None,
             "frame": frame,
+            "mask": mask_id,
             "corrections": 0,
             "answer": None,
             "plan": None,
@@ -198,6 +215,87 @@ class Session:
     def cancel(self) -> None:
         """Ask the running tool to stop at its next check (safe to call from another thread)."""
         self._cancel.set()
+
+    # -- the creative loop ---------------------------------------------------------------------------------
+
+    def choose(self, pick: int | str) -> Turn:
+        """Pick one of the candidates waiting (a number from 1, or its artifact id): it becomes the current image
+        or video, the choice goes in the decision log, and the plan goes on.
+
+        Raises:
+            SessionError: nothing is waiting for a choice, or there is no such candidate.
+        """
+        self._writable()
+        choice = self.choice
+        if choice is None:
+            raise SessionError("nothing is waiting for a choice; a call with candidates 2 to 4 makes several to "
+                               "choose from")
+        try:
+            choice.pick(pick)
+        except ChoiceError as error:
+            raise SessionError(str(error)) from None
+        return self._run(Command(resume={"action": "choose", "candidate": pick}))
+
+    def vary(self, artifact: Artifact | str | None = None) -> Turn:
+        """Propose the call that made a result again with new seeds (same arguments, same number of candidates),
+        as a new decision. ``artifact`` is the result (default: the current image or video).
+
+        Raises:
+            SessionError: something is waiting, or the result was not made by a call with a seed.
+        """
+        self._writable()
+        self._nothing_waiting()
+        if artifact is None:
+            latest = self.attachments()
+            if not latest:
+                raise SessionError("there is no current image or video to vary; make one first")
+            artifact = latest[-1].ref
+        try:
+            call = variation(self._artifact(artifact))
+        except ValueError as error:
+            raise SessionError(str(error)) from None
+        return self._run({"messages": [HumanMessage(f"vary {call['name']}")], "proposed": [call],
+                          "region": None, "mask": None, "frame": 0, "corrections": 0, "answer": None, "plan": None})
+
+    def use(self, artifact: Artifact | str) -> str:
+        """Make any image or video in the workspace (from this thread or another) the current input: the next
+        request works on it. A new line in this thread's history, not an undo. Returns what the conversation says.
+
+        Raises:
+            SessionError: something is waiting, there is no such artifact, or it is not a finished image or video.
+        """
+        self._writable()
+        self._nothing_waiting()
+        found = self._artifact(artifact)
+        if found.kind not in ("image", "video"):
+            raise SessionError(f"{found.id} is a {found.kind}, not an image or a video; a mask goes with a request "
+                               "as the area to change (send(..., mask=ID), or /sketch in the terminal)")
+        if found.unfinished:
+            raise SessionError(f"{found.id} was left by a {found.unfinished} run; only a finished run's results "
+                               "can be used")
+        text = carried_on(found)
+        with _said_as_session_errors():
+            history.take_up(self.agent, self.config, found, text)
+        return text
+
+    def sketch(self, path: str | os.PathLike[str]) -> tuple[Artifact, str | None]:
+        """Import a black-and-white picture the person drew over the current image (white: the area to change) as
+        a mask, for ``send(..., mask=...)``; returns it with a note when it had to be scaled.
+
+        Raises:
+            SessionError: no current image or video, or the sketch is empty or not a picture.
+            MediaError, PathOutsideWorkspace: the file can't be imported.
+        """
+        self._writable()
+        current = self.attachments()
+        if not current:
+            raise SessionError("attach or make an image first: a sketch marks an area of it")
+        try:
+            return sketch_mask(self.store, path, current[-1])
+        except ValueError as error:
+            if isinstance(error, (MediaError, PathOutsideWorkspace)):
+                raise
+            raise SessionError(str(error)) from None
 
     # -- what the thread holds -----------------------------------------------------------------------------
 
@@ -282,6 +380,30 @@ class Session:
             raise SessionError(f"workspace {self.workspace.root} is open read-only: its history, plans and "
                                "artifacts can be read, but nothing can be sent, approved or undone")
 
+    def _nothing_waiting(self) -> None:
+        if self.pending is not None:
+            raise SessionError("a decision is waiting; approve(), edit() or reject() it first")
+        choice = self.choice
+        if choice is not None:
+            raise SessionError(f"{len(choice.candidates)} candidates of {choice.tool} wait for a choice; choose one "
+                               f"(1 to {len(choice.candidates)}) first")
+
+    def _artifact(self, artifact: Artifact | str) -> Artifact:
+        try:
+            return self.store.get(artifact.id if isinstance(artifact, Artifact) else str(artifact).strip())
+        except ArtifactNotFound:
+            raise SessionError(f"there is no artifact {artifact} in this workspace; /artifacts lists them") from None
+
+    def _mask(self, mask: Artifact | str | None) -> str | None:
+        """The id of the mask given with a request, checked to be a finished mask in the workspace."""
+        if mask is None:
+            return None
+        found = self._artifact(mask)
+        if found.kind != "mask" or found.unfinished:
+            raise SessionError(f"{found.id} is {'an unfinished' if found.unfinished else 'a'} {found.kind}, not a "
+                               "mask to change inside")
+        return found.id
+
     def _resume(self, answer: dict[str, Any]) -> Turn:
         self._writable()
         if self.pending is None:
@@ -298,10 +420,15 @@ class Session:
         except AlreadyApproved as error:  # another process answered the same decision first: it runs there
             return Turn(pending=None, text=str(error), artifacts=[])
         snapshot = self.agent.get_state(self.config)
-        pending = Decision.from_interrupt(snapshot.interrupts[0].value) if snapshot.interrupts else None
+        value = snapshot.interrupts[0].value if snapshot.interrupts else None
+        choice = Choice.from_interrupt(value)
+        pending = Decision.from_interrupt(value) if value is not None and choice is None else None
         made = (snapshot.values.get("artifacts") or [])[before:]
         text = pending.response if pending else snapshot.values.get("answer") or ""
-        return Turn(pending=pending, text=text, artifacts=[self.store.get(i) for i in made])
+        if choice is not None:
+            text = choice.error or choice.as_text()
+        return Turn(pending=pending, text=text, artifacts=[self.store.get(i) for i in made], choice=choice,
+                    candidates=[self.store.get(i) for i in choice.candidates] if choice else [])
 
 
 @contextmanager

@@ -35,6 +35,7 @@ from vitron_agent.media import MediaError
 from vitron_agent.paths import PathOutsideWorkspace
 from vitron_agent.regions import Box, RegionError, parse_box
 from vitron_agent.session import Session, SessionError, Turn
+from vitron_agent.terminal_creative import CREATIVE_COMMANDS, CreativeCommands
 from vitron_agent.ui import (
     DECISION_KEYS,
     ProgressView,
@@ -61,6 +62,7 @@ COMMANDS: dict[str, str] = {
     "/fork [N]": "continue in a new thread from here (or from just before step N); this one stays as it is",
     "/policy ask|step|auto": "ask before every tool that changes something (step: before each step of a plan), or "
                              "run without asking",
+    **CREATIVE_COMMANDS,
     "/quit": "leave; the thread is saved and --resume continues it",
 }
 PERSON_ERRORS = (SessionError, MediaError, PathOutsideWorkspace, RegionError, ArtifactNotFound, ValueError, OSError)
@@ -116,7 +118,7 @@ def ctrl_c_cancels(session: Session, console: Console) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-class Terminal:
+class Terminal(CreativeCommands):
     """One person at a terminal, over one session.
 
     Args:
@@ -133,6 +135,7 @@ class Terminal:
         self.session, self.console = session, console
         self.staged: list[Artifact] = list(attachments or [])
         self.region = region
+        self.mask: Artifact | None = None
         self.planner = planner
         self.thumbnails = thumbnails and can_show_thumbnails(console)
 
@@ -160,9 +163,9 @@ class Terminal:
 
     def request(self, text: str) -> None:
         """Send a request with whatever is staged; show its decisions and result."""
-        turn = self._call(self.session.send, text, attachments=self.staged, region=self.region)
+        turn = self._call(self.session.send, text, attachments=self.staged, region=self.region, mask=self.mask)
         if turn is not None:
-            self.staged, self.region = [], None
+            self.staged, self.region, self.mask = [], None, None
             self._follow(turn)
 
     def command(self, line: str) -> None:
@@ -188,9 +191,9 @@ class Terminal:
     # -- decisions -----------------------------------------------------------------------------------------
 
     def _follow(self, turn: Turn | None) -> None:
-        """Answer decisions until the turn ends, then show its result."""
-        while turn is not None and turn.pending is not None:
-            turn = self._decide(turn.pending)
+        """Answer decisions and choices until the turn ends, then show its result."""
+        while turn is not None and (turn.pending is not None or turn.choice is not None):
+            turn = self._decide(turn.pending) if turn.pending is not None else self._choose(turn)
         if turn is not None:
             self.console.print(result_view(turn.text, turn.artifacts))
             self._show_thumbnail(next((a for a in turn.artifacts if a.kind in ("image", "preview")), None))
@@ -360,8 +363,11 @@ class Terminal:
     # -- small helpers -------------------------------------------------------------------------------------
 
     def _waiting(self) -> Turn | None:
-        """The decision the thread holds, as a turn to follow; None when nothing waits."""
-        pending = self.session.pending
+        """The decision or choice the thread holds, as a turn to follow; None when nothing waits."""
+        pending, choice = self.session.pending, self.session.choice
+        if choice is not None:
+            candidates = [self.session.store.get(candidate) for candidate in choice.candidates]
+            return Turn(pending=None, text=choice.as_text(), artifacts=[], choice=choice, candidates=candidates)
         return Turn(pending=pending, text="", artifacts=[]) if pending is not None else None
 
     def _read(self, prompt: str) -> str:

@@ -30,7 +30,8 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from vitron_agent.artifacts import Artifact
+    from vitron_agent.artifacts import Artifact, ArtifactStore
+    from vitron_agent.choices import Choice
     from vitron_agent.decisions import Decision, LogEntry, StepView
     from vitron_agent.doctor import DoctorReport
     from vitron_agent.readiness import Readiness
@@ -39,11 +40,14 @@ __all__ = [
     "DECISION_KEYS",
     "PLAN_KEYS",
     "ProgressView",
+    "CHOICE_KEYS",
     "artifacts_table",
     "can_show_thumbnails",
+    "candidates_view",
     "decision_panel",
     "doctor_view",
     "history_table",
+    "lineage_tree",
     "plan_table",
     "result_view",
     "shown_path",
@@ -53,7 +57,9 @@ __all__ = [
 DECISION_KEYS = "[bold]a[/] approve (Enter)  [bold]e[/] edit  [bold]r[/] reject with a correction  [bold]c[/] cancel"
 PLAN_KEYS = ("[bold]a[/] approve (Enter)  [bold]e N[/] edit step N  [bold]d N[/] drop step N  [bold]r[/] reject  "
              "[bold]c[/] cancel")
+CHOICE_KEYS = "[bold]1[/]-[bold]{count}[/] or [bold]/choose N[/] picks one; the others stay in the store, not chosen"
 THUMBNAIL_COLUMNS = 40
+CANDIDATE_COLUMNS = 24
 
 
 def shown_path(path: Path) -> str:
@@ -70,14 +76,15 @@ def can_show_thumbnails(console: Console) -> bool:
 
 
 def thumbnail(path: Path, columns: int = THUMBNAIL_COLUMNS) -> Text:
-    """An image drawn with half-block characters: each character cell shows two pixels, one above the other.
+    """An image (or a video's first frame) drawn with half-block characters: each character cell shows two
+    pixels, one above the other.
 
     Raises:
         MediaError: the file is not a readable image.
     """
-    from vitron_agent.media import load_image
+    from vitron_agent.media import IMAGE_SUFFIXES, load_frame, load_image
 
-    image = load_image(path)
+    image = load_image(path) if path.suffix.lower() in IMAGE_SUFFIXES else load_frame(path, 0)
     rows = max(1, round(columns * image.height / image.width / 2))
     pixels = image.convert("RGB").resize((columns, rows * 2)).load()
     text = Text()
@@ -170,6 +177,51 @@ def result_view(text: str, artifacts: Sequence[Artifact]) -> RenderableType:
     if not artifacts:
         return Text(text or "(no answer)")
     return Group(Text(text), artifacts_table(artifacts, title=None))
+
+
+def candidates_view(choice: Choice, candidates: Sequence[Artifact],
+                    pictures: Sequence[Text | None] = ()) -> RenderableType:
+    """A step's candidates side by side, numbered, each with its seed and id (and its thumbnail, where the
+    terminal can show one), then how to pick."""
+    from rich.columns import Columns
+
+    cards = []
+    for number, artifact in enumerate(candidates, start=1):
+        picture = pictures[number - 1] if number <= len(pictures) else None
+        caption = Text.assemble((f"{number}", "bold"), f" · seed {artifact.seed}\n{artifact.id}")
+        cards.append(Panel(Group(picture, caption) if picture is not None else caption, expand=False))
+    heading = Text(choice.error or choice.as_text(), style="yellow" if choice.error else "")
+    return Group(heading, Columns(cards), Text.from_markup(CHOICE_KEYS.format(count=len(candidates))))
+
+
+def lineage_tree(store: ArtifactStore, artifact: Artifact) -> RenderableType:
+    """Where a result came from, as a tree: the result at the root, each node's parents below it, each with the
+    call, seed and model that made it (or that it was attached), and whether it was a chosen candidate."""
+    from rich.tree import Tree
+
+    def label(item: Artifact) -> Text:
+        call = item.call or {}
+        parts = [f"{item.kind} {item.id}", call.get("tool") or "attached"]
+        if item.seed is not None:
+            parts.append(f"seed {item.seed}")
+        if item.model_id:
+            parts.append(Path(item.model_id).name if "/" in item.model_id and Path(item.model_id).is_absolute()
+                         else item.model_id)
+        if item.meta.get("candidate"):
+            chosen = {True: ", chosen", False: ", not chosen"}.get(item.chosen, "")
+            parts.append(f"candidate {item.meta['candidate']} of {item.meta.get('candidates')}{chosen}")
+        return Text(" · ".join(parts))
+
+    def grow(node: Tree, item: Artifact, seen: set[str]) -> None:
+        for parent_id in item.parents:
+            parent = store.get(parent_id)
+            branch = node.add(label(parent))
+            if parent_id not in seen:
+                grow(branch, parent, seen | {parent_id})
+
+    tree = Tree(label(artifact))
+    grow(tree, artifact, {artifact.id})
+    return tree
 
 
 def artifacts_table(artifacts: Iterable[Artifact], *, title: str | None = "artifacts") -> Table:

@@ -7,13 +7,15 @@ its memory policy (:meth:`vitron_agent.models.ModelManager.prepare_pipeline`).
 Running: a seed is always fixed (a given one, or a fresh random one that is then recorded), with a CPU generator
 so the same seed gives the same pixels on any device; each denoising step reports progress and checks for
 cancellation through diffusers' ``callback_on_step_end`` (or the older ``callback`` hook of pipelines that lack
-it, such as GLIGEN's).
+it, such as GLIGEN's). Several candidates are one batched call, a generator per candidate (seeds ``seed,
+seed + 1, ...``).
 """
 
 from __future__ import annotations
 
 import inspect
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ from vitron_agent.readiness import RunsOn
 from vitron_agent.tools.base import ToolContext
 from vitron_agent.weights import Family, fetch
 
-__all__ = ["WORKING_SIDE", "load_pipeline", "new_seed", "pipeline_runs_on", "run_pipeline", "working_size"]
+__all__ = ["WORKING_SIDE", "candidate_seeds", "load_pipeline", "new_seed", "pipeline_runs_on", "run_pipeline", "working_size"]
 
 
 def pipeline_runs_on(family: Family, class_name: str | None, workspace: Path) -> RunsOn:
@@ -70,14 +72,47 @@ def new_seed() -> int:
     return secrets.randbelow(2**31)
 
 
-def run_pipeline(pipeline: Any, ctx: ToolContext, *, steps: int, seed: int, label: str, **arguments: Any) -> Any:
-    """Call the pipeline with a seeded CPU generator, reporting each step and honouring cancellation."""
+def candidate_seeds(seed: int | None, count: int) -> list[int]:
+    """The seeds of ``count`` candidates: ``seed, seed + 1, ...`` (a fresh random base when ``seed`` is None), so
+    candidate k alone is the run with seed ``seed + k - 1``."""
+    base = seed if seed is not None else new_seed()
+    return [base + offset for offset in range(count)]
+
+
+def run_pipeline(pipeline: Any, ctx: ToolContext, *, steps: int, seeds: Sequence[int], label: str,
+                 **arguments: Any) -> Any:
+    """Call the pipeline for one result per seed, each from its own seeded CPU generator, reporting each step and
+    honouring cancellation.
+
+    Several seeds make one batched call: nothing more when the inputs are already one per result (a list of
+    images; a prompt string becomes one per result), else the pipeline's ``num_images_per_prompt`` /
+    ``num_videos_per_prompt``, else a prompt list; a pipeline that takes none of these is called once per seed.
+    Each batch element draws its noise from its own generator, so candidate k starts from the same noise as a run
+    of its seed alone (a pipeline that also draws noise for its input image, as Stable Video Diffusion does, must
+    be given the image once per result for that to hold).
+    """
     import torch
 
-    def on_step(index: int) -> None:
-        ctx.report(index + 1, steps, f"{label}: step {index + 1} of {steps}")
-        ctx.check_cancelled()  # raises ToolCancelled, which ends the pipeline call between steps
+    count = len(seeds)
+    batch = _batch_arguments(pipeline, count, arguments) if count > 1 else {}
+    if batch is None:  # no way to batch: one call per seed, progress over them all
+        return _one_call_per_seed(pipeline, ctx, steps=steps, seeds=seeds, label=label, **arguments)
+    arguments.update(batch)
+    _hook_steps(pipeline, arguments, lambda index: _on_step(ctx, index + 1, steps, label))
+    generators = [torch.Generator("cpu").manual_seed(seed) for seed in seeds]
+    with torch.inference_mode():
+        return pipeline(num_inference_steps=steps, generator=generators if count > 1 else generators[0],
+                        **arguments)
 
+
+def _on_step(ctx: ToolContext, done: int, total: int, label: str) -> None:
+    ctx.report(done, total, f"{label}: step {done} of {total}")
+    ctx.check_cancelled()  # raises ToolCancelled, which ends the pipeline call between steps
+
+
+def _hook_steps(pipeline: Any, arguments: dict[str, Any], on_step: Any) -> None:
+    """Have the pipeline call ``on_step(index)`` after each denoising step (``callback_on_step_end``, or the
+    older ``callback`` of pipelines that lack it)."""
     accepted = inspect.signature(pipeline.__call__).parameters
     if "callback_on_step_end" in accepted:
         def step_end(pipe: Any, index: int, timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
@@ -88,6 +123,39 @@ def run_pipeline(pipeline: Any, ctx: ToolContext, *, steps: int, seed: int, labe
     elif "callback" in accepted:
         arguments["callback"] = lambda index, timestep, latents: on_step(index)
         arguments["callback_steps"] = 1
-    generator = torch.Generator("cpu").manual_seed(seed)
-    with torch.inference_mode():
-        return pipeline(num_inference_steps=steps, generator=generator, **arguments)
+
+
+def _batch_arguments(pipeline: Any, count: int, arguments: dict[str, Any]) -> dict[str, Any] | None:
+    """What makes one call give ``count`` results, or None when the pipeline can't batch."""
+    accepted = inspect.signature(pipeline.__call__).parameters
+    inputs = arguments.get("image")
+    if isinstance(inputs, list) and len(inputs) == count:  # one input per result already
+        return {"prompt": [arguments["prompt"]] * count} if isinstance(arguments.get("prompt"), str) else {}
+    for name in ("num_images_per_prompt", "num_videos_per_prompt"):
+        if name in accepted:
+            return {name: count}
+    if isinstance(arguments.get("prompt"), str) and inputs is None:
+        return {"prompt": [arguments["prompt"]] * count}
+    return None
+
+
+def _one_call_per_seed(pipeline: Any, ctx: ToolContext, *, steps: int, seeds: Sequence[int], label: str,
+                       **arguments: Any) -> Any:
+    """The fallback: one call per seed, the outputs joined in seed order (``images`` lists, ``frames`` arrays)."""
+    import numpy as np
+    import torch
+
+    outputs = []
+    total = steps * len(seeds)
+    for number, seed in enumerate(seeds):
+        call = dict(arguments)
+        _hook_steps(pipeline, call, lambda index, done=number * steps: _on_step(ctx, done + index + 1, total, label))
+        with torch.inference_mode():
+            outputs.append(pipeline(num_inference_steps=steps, generator=torch.Generator("cpu").manual_seed(seed),
+                                    **call))
+    joined = outputs[0]
+    if getattr(joined, "images", None) is not None:
+        joined.images = [image for output in outputs for image in output.images]
+    if getattr(joined, "frames", None) is not None:
+        joined.frames = np.concatenate([np.asarray(output.frames) for output in outputs])
+    return joined

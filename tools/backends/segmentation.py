@@ -23,7 +23,7 @@ from vitron_agent.tools.backends.sam import SAM2 as SAM2_FAMILY
 from vitron_agent.weights import WeightsUnavailable, cached, hub_offline, is_repo_id, missing_packages, settings
 
 __all__ = ["WEIGHT_FAMILIES", "Backend", "NeedsRegion", "choose_backend", "describe_backend", "ground", "mask_for",
-           "mask_png", "masks_npz", "overlay", "track_masks", "wanted_backend"]
+           "mask_png", "masks_npz", "overlay", "read_mask", "track_masks", "wanted_backend"]
 
 CLASSIC = "classic"
 SAM2 = "sam2"
@@ -210,6 +210,30 @@ _DIM_WEIGHT = 141
 _TINT_WEIGHT = 141
 """0.55 of the tint inside it; the pixel keeps the rest"""
 _BAND_ROWS = 256
+
+
+def read_mask(path: Path, size: tuple[int, int]) -> tuple[np.ndarray, str | None]:
+    """A stored mask (or a person's sketch) as a boolean array of ``size`` (width, height): white is inside. A mask
+    of another size is scaled (nearest neighbour), and the note says so.
+
+    Raises:
+        MediaError: the file can't be read as an image.
+        ValueError: the mask is empty, so there is nothing inside it.
+    """
+    from PIL import Image
+
+    from vitron_agent.media import load_image
+
+    picture = load_image(path).convert("L")
+    note = None
+    if picture.size != size:
+        note = (f"the mask is {picture.width} x {picture.height} and was scaled to the image's "
+                f"{size[0]} x {size[1]}")
+        picture = picture.resize(size, Image.NEAREST)
+    mask = np.asarray(picture) > 127
+    if not mask.any():
+        raise ValueError("the mask is empty (no white pixels), so there is nothing to change inside it")
+    return mask, note
 
 
 def mask_png(mask: np.ndarray) -> bytes:

@@ -112,7 +112,8 @@ _TARGET_END = re.compile(
     rf"\bfrom (?:start|beginning)\b|\busing\b|\bby\b|\bonly\b|\bif\b|\binstead\b)"
 )
 _BACKGROUND = re.compile(
-    r"\b(?:background|backdrop|scenery|surroundings|setting|sky|environment)\b(?:\s+(?:to|into|with|for|as|so it "
+    r"\b(?:background|backdrop|scenery|surroundings|setting|sky|environment)\b"
+    r"(?:\s+of\s+(?:the|this|that|my)\s+(?:video|clip|footage|movie))?(?:\s+(?:to|into|with|for|as|so it "
     r"(?:is|looks like)|look like|is|be|becomes?))?\s*(.*)"
 )
 _INTO = re.compile(r"\b(?:into|to look like|to|look like|so (?:it|they|he|she) (?:look|looks) like|with|as|by)\s+(.*)")
