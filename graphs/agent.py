@@ -76,6 +76,7 @@ from vitron_agent.graphs.plan import (
     renumber_after_removal,
     resolve_references,
     steps_from_invocations,
+    with_defaults,
 )
 from vitron_agent.graphs.preview import draw_region_preview
 from vitron_agent.graphs.review import (
@@ -171,6 +172,7 @@ def build_agent(
         models=workspace.models,
         request_limit=workspace.request_limit,
         may_loosen=runs_may_loosen_policy,
+        defaults=workspace.defaults,
     )
     graph = StateGraph(AgentState)
     for name in ("plan", "review", "execute", "report"):
@@ -212,11 +214,12 @@ class _Nodes:
         models: ModelManager,
         request_limit: int,
         may_loosen: bool,
+        defaults: Callable[[str], dict[str, Any]],
     ) -> None:
         self.planner, self.tools, self.store, self.log = planner, tools, store, log
         self.policy, self.max_corrections, self.cancelled = policy, max_corrections, cancelled
         self.models = models
-        self.request_limit, self.may_loosen = request_limit, may_loosen
+        self.request_limit, self.may_loosen, self.defaults = request_limit, may_loosen, defaults
         self.outputs = {name: getattr(tool, "outputs", None) for name, tool in tools.items()}
         """what each tool declares it makes, for checking ``@N`` references (None: not declared)"""
 
@@ -269,9 +272,11 @@ class _Nodes:
         return {"plan": plan.model_dump(), "messages": said, "corrections": 0, "step": "review"}
 
     def _plan_from_text(self, invocations: list[Invocation], inputs: CallInputs) -> Plan:
-        steps = [PlanStep(tool=tool.name, module=invocation.module.value, args=call_arguments(call),
-                          notes=[*getattr(call, "notes", ()), *invocation.problems])
-                 for tool, call, invocation in steps_from_invocations(invocations, inputs, self.tools)]
+        steps = []
+        for tool, call, invocation in steps_from_invocations(invocations, inputs, self.tools):
+            args, noted = self._with_defaults(tool, call)
+            steps.append(PlanStep(tool=tool.name, module=invocation.module.value, args=args,
+                                  notes=[*getattr(call, "notes", ()), *invocation.problems, *noted]))
         return Plan(response=" ".join(i.response for i in invocations if i.response), steps=steps)
 
     def _step_from_call(self, call: Mapping[str, Any]) -> PlanStep:
@@ -283,8 +288,12 @@ class _Nodes:
             raise ValueError(f"the arguments of {tool.name} must be an object of named values, "
                              f"not {type(call.get('args')).__name__}")
         call_args = validated_args(tool, call["args"], self.store.find)
+        args, noted = self._with_defaults(tool, call_args)
         return PlanStep(tool=tool.name, module=tool.module.value if tool.module else None,
-                        args=call_arguments(call_args), notes=list(getattr(call_args, "notes", ())))
+                        args=args, notes=[*getattr(call_args, "notes", ()), *noted])
+
+    def _with_defaults(self, tool: Tool, call: Any) -> tuple[dict[str, Any], list[str]]:
+        return with_defaults(tool, call, self.defaults(tool.name), self.store.find)
 
     def _correction(self, state: AgentState, said: list[AIMessage], error: str) -> dict[str, Any]:
         count = state.get("corrections", 0) + 1

@@ -40,6 +40,7 @@ __all__ = [
     "plain_output",
     "resolve_references",
     "steps_from_invocations",
+    "with_defaults",
 ]
 
 StepStatus = Literal["planned", "approved", "done", "failed", "cancelled"]
@@ -310,3 +311,21 @@ def _made_size(args: Mapping[str, Any], known: Sequence[Attachment]) -> tuple[in
     source = args.get("image") or args.get("video")
     match = next((a for a in reversed(known) if a.ref == source), None)
     return match.size if match else (512, 512)
+
+
+def with_defaults(tool: Any, call: Any, defaults: Mapping[str, Any], find: Any) -> tuple[dict[str, Any], list[str]]:
+    """A validated call's arguments, with the workspace's defaults for the tool (``[defaults.<tool>]``) put in
+    for the ones the planner left out, validated again; and a note for each default the tool has no argument for.
+
+    Raises:
+        CallError: a default the tool's arguments refuse (the message names it).
+    """
+    from vitron_agent.tools import call_arguments, validated_args
+
+    fields = tool.Args.model_fields
+    notes = [f"[defaults.{tool.name}] {name} is not an argument of {tool.name}; it was ignored"
+             for name in defaults if name not in fields]
+    unset = {name: value for name, value in defaults.items() if name in fields and name not in call.model_fields_set}
+    if not unset:
+        return call_arguments(call), notes
+    return call_arguments(validated_args(tool, {**call_arguments(call), **unset}, find)), notes

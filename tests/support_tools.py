@@ -122,3 +122,31 @@ class ToolCallingFake(GenericFakeChatModel):
     def bind_tools(self, tools: Any, **kwargs: Any) -> ToolCallingFake:
         self.bound_tools = list(tools)
         return self
+
+
+class Tints:
+    """Serves module C and makes ``candidates`` results the way the diffusion tools do (seeds seed, seed + 1, ...,
+    each marked as a candidate), by tinting the photo with a colour drawn from each seed: choices without
+    pipelines."""
+
+    name = "grayscale"
+    module = Module.C
+    Args = EditImage
+    side_effects = True
+    outputs = ("image",)
+
+    def run(self, args: EditImage, ctx: ToolContext) -> ToolResult:
+        from vitron_agent.tools.backends.diffusion import candidate_seeds
+        from vitron_agent.tools.base import candidate_meta
+
+        image = np.asarray(load_image(ctx.store.get(args.image).path), dtype=np.float32)
+        made = []
+        seeds = candidate_seeds(args.seed, args.candidates)
+        for number, seed in enumerate(seeds, start=1):
+            tint = np.random.default_rng(seed).uniform(0, 255, 3)
+            pixels = (image * 0.5 + tint * 0.5).astype(np.uint8)
+            made.append(ctx.store.add(encode_image(Image.fromarray(pixels)), kind="image", suffix=".png",
+                                      parents=[args.image], call=ctx.call, seed=seed,
+                                      meta={"width": pixels.shape[1], "height": pixels.shape[0],
+                                            **candidate_meta(number, len(seeds))}).id)
+        return ToolResult(artifacts=tuple(made), text=f"Tinted {len(made)} time(s).")

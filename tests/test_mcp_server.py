@@ -54,7 +54,7 @@ def test_tools_are_listed_with_their_typed_schemas(workspace: Path) -> None:
 
     tools = {tool.name: tool for tool in talk(workspace, conversation)}
     assert {"generate_image", "segment_image", "edit_image", "generate_video", "segment_video", "edit_video",
-            "animate_image", "import_media", "approve_decision", "reject_decision"} == set(tools)
+            "animate_image", "import_media", "approve_decision", "reject_decision", "choose"} == set(tools)
     schema = tools["segment_image"].input_schema
     assert schema["required"] == ["image"] and schema["properties"]["target"]["anyOf"][0]["maxLength"] == 500
     assert "notes" not in schema["properties"] and "ctx" not in schema["properties"]
@@ -64,6 +64,8 @@ def test_tools_are_listed_with_their_typed_schemas(workspace: Path) -> None:
     assert approve.destructive_hint is True and approve.read_only_hint is None
     assert "ctx" not in tools["approve_decision"].input_schema["properties"]
     assert all(tools[name].annotations.read_only_hint is False for name in ("segment_image", "import_media"))
+    assert tools["choose"].annotations.idempotent_hint is True and tools["choose"].annotations.destructive_hint is False
+    assert tools["generate_image"].input_schema["properties"]["candidates"]["maximum"] == 4
 
 
 def test_a_tool_that_changes_nothing_is_marked_read_only(workspace: Path) -> None:

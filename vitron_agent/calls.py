@@ -146,10 +146,11 @@ def _check_mask(artifact: Artifact | None, ref: str) -> None:
     if artifact is None:
         return
     if artifact.kind != "mask":
-        raise ValueError(f"{ref} is {'an' if artifact.kind[0] in 'aeiou' else 'a'} {artifact.kind}, not a mask; give "
+        raise ValueError(f"mask {ref} is {'an' if artifact.kind[0] in 'aeiou' else 'a'} {artifact.kind}, not a mask; give "
                          "a mask from segment_image, or a sketch imported as a mask")
     if artifact.unfinished:
-        raise ValueError(f"{ref} was left by a {artifact.unfinished} run; only a finished run's results can be used")
+        raise ValueError(f"mask {ref} was left by a {artifact.unfinished} run; only a finished run's results can be "
+                         "used")
 
 
 def fit_to_media(data: Mapping[str, Any], size: tuple[int, int]) -> dict[str, Any]:

@@ -11,6 +11,9 @@ The documented keys::
     [planner]       spec = "rules" | "chat:<provider>:<model>" | "vitron:<path-or-id>";  quantize = "4bit" | "8bit"
     [segmentation]  backend = "auto" | "sam2" | "classic"
     [limits]        request_bytes = 32768        # the longest request a person may send
+    [defaults.<tool>]
+                    candidates = 4; steps = 20   # argument values a tool's calls start from, where the planner
+                                                 # leaves them out (checked by the tool's own arguments)
     [weights.<family>]
                     source = "<repo id, folder or file>"; revision = "<branch, tag or commit>"
                     filename = "<file inside the repo>"; config = "<sam2 model config>"
@@ -64,6 +67,9 @@ class LimitSettings(_Section):
     request_bytes: int = Field(default=DEFAULT_REQUEST_BYTES, ge=256, le=16 * 2**20)
 
 
+DefaultValue = int | float | str | bool | list[int | float | str | bool]
+
+
 class WeightsSettings(_Section):
     source: str | None = None
     revision: str | None = None
@@ -80,6 +86,7 @@ class Settings(_Section):
     segmentation: SegmentationSettings = SegmentationSettings()
     limits: LimitSettings = LimitSettings()
     weights: dict[str, WeightsSettings] = {}
+    defaults: dict[str, dict[str, DefaultValue]] = {}
 
 
 def read_settings(data: dict[str, Any], where: str) -> Settings:

@@ -118,6 +118,11 @@ class Workspace:
 
         return int(self.config.get("limits", {}).get("request_bytes", DEFAULT_REQUEST_BYTES))
 
+    def defaults(self, tool: str) -> dict[str, Any]:
+        """The argument values ``tool``'s calls start from (``[defaults.<tool>]``), where the planner leaves them
+        out: a workspace that always wants four candidates, or fewer steps."""
+        return dict(self.config.get("defaults", {}).get(tool, {}))
+
     def close(self) -> None:
         """Close the store's and the log's databases (loaded models stay with the manager)."""
         self.store.close()
