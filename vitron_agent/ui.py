@@ -212,15 +212,19 @@ def lineage_tree(store: ArtifactStore, artifact: Artifact) -> RenderableType:
             parts.append(f"candidate {item.meta['candidate']} of {item.meta.get('candidates')}{chosen}")
         return Text(" · ".join(parts))
 
-    def grow(node: Tree, item: Artifact, seen: set[str]) -> None:
+    drawn = {artifact.id}
+
+    def grow(node: Tree, item: Artifact) -> None:
         for parent_id in item.parents:
             parent = store.get(parent_id)
-            branch = node.add(label(parent))
-            if parent_id not in seen:
-                grow(branch, parent, seen | {parent_id})
+            if parent_id in drawn:  # a result used twice (an image and its own mask): its lineage once
+                node.add(Text(f"{parent.kind} {parent.id} (above)", style="dim"))
+                continue
+            drawn.add(parent_id)
+            grow(node.add(label(parent)), parent)
 
     tree = Tree(label(artifact))
-    grow(tree, artifact, {artifact.id})
+    grow(tree, artifact)
     return tree
 
 
