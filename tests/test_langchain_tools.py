@@ -103,3 +103,24 @@ def test_only_the_workspace_and_named_roots_are_read(workspace: Path, monkeypatc
         "imports")
     rooted = {tool.name: tool for tool in as_langchain_tools(workspace, import_roots=[MOTORCYCLE[0].parent])}
     assert rooted["import_media"].invoke({"path": photo}).startswith("Imported image")
+
+
+def test_candidates_come_back_numbered_and_choose_records_the_pick(workspace: Path) -> None:
+    from support_tools import Tints
+
+    tools = {tool.name: tool for tool in as_langchain_tools(workspace, tools=[Tints], import_roots=[ROOT])}
+    photo = tools["import_media"].invoke({"type": "tool_call", "name": "import_media", "id": "1",
+                                          "args": {"path": str(MOTORCYCLE[0])}}).artifact[0]["id"]
+    made = tools["grayscale"].invoke({"type": "tool_call", "name": "grayscale", "id": "2", "args": {
+        "image": photo, "prompts": ["tint"], "seed": 4, "candidates": 3}})
+    assert [brief["candidate"] for brief in made.artifact] == [1, 2, 3]
+    assert "Ask the person which candidate to keep, then call choose" in made.content
+    second = made.artifact[1]["id"]
+    said = tools["choose"].invoke({"artifact": second})
+    assert said == f"Chose candidate 2 of 3: {second}; the others are marked not chosen."
+    assert "was already chosen, by langchain caller; it stands" in tools["choose"].invoke({"artifact":
+                                                                                          made.artifact[0]["id"]})
+    refused = tools["choose"].invoke({"type": "tool_call", "name": "choose", "id": "3", "args": {"artifact": photo}})
+    assert "is not one of several candidates of a run" in refused.content
+    [entry] = [e for e in DecisionLog(workspace).list("langchain") if e.action == "choose"]
+    assert entry.by == "langchain caller" and entry.artifacts == [second] and entry.outcome == "chosen"

@@ -16,7 +16,7 @@ from mcp.client.stdio import stdio_client  # noqa: E402
 
 from vitron_agent.decisions import Decision, DecisionLog  # noqa: E402
 
-from conftest import ROOT  # noqa: E402
+from conftest import ROOT, configure  # noqa: E402
 
 SCRIPT = Path(sys.executable).parent / "vitron-agent"
 PHOTO = "examples/media/motorcycle.jpg"
@@ -226,3 +226,22 @@ def test_the_whole_machine_or_home_folder_is_refused_as_a_root(workspace: Path, 
     assert started.returncode == 1
     assert started.stderr.strip() == (f"error: {root} can't be an import root: it would let any file under it be "
                                       "read; name the folder that holds your media")
+
+
+def test_candidates_over_mcp_and_the_choose_tool(workspace: Path, tiny_diffusion: dict[str, Path]) -> None:
+    configure(workspace, f'[weights.sd]\nsource = "{tiny_diffusion["sd"]}"\n')
+
+    async def conversation(session):
+        made, failed = await call(session, "generate_image", {"prompt": "a lighthouse", "width": 64, "height": 64,
+                                                               "steps": 1, "seed": 3, "candidates": 2})
+        assert not failed, made
+        chosen, _ = await call(session, "choose", {"artifact": made["artifacts"][1]["id"]})
+        wrong, wrong_failed = await call(session, "choose", {"artifact": "0123456789abcdef"})
+        return made, chosen, (wrong, wrong_failed)
+
+    made, chosen, (wrong, wrong_failed) = talk(workspace, conversation, "--policy", "auto")
+    assert [a["candidate"] for a in made["artifacts"]] == [1, 2] and "call choose with the id" in made["text"]
+    assert chosen == f"Chose candidate 2 of 2: {made['artifacts'][1]['id']}; the others are marked not chosen."
+    assert wrong_failed and "there is no artifact 0123456789abcdef" in str(wrong)
+    [entry] = [e for e in DecisionLog(workspace).list("mcp") if e.action == "choose"]
+    assert entry.by == "mcp client" and entry.outcome == "chosen"
