@@ -4,8 +4,9 @@ each with its own seed), side by side in one process, for each tool that makes c
     python benchmarks/candidates.py [--quick]
 
 The pipelines are ``vitron_agent.testing``'s tiny random ones on CPU, loaded once through the model manager
-before timing (both ways share them), at a working size where the denoiser's work is most of a run (256 x 256
-images, 8-frame clips of 128 x 128). Each figure is the best of a few repeats, in this process.
+before timing (both ways share them): 256 x 256 images, the sample photo at 256 x 192 for the editing tools,
+8-frame clips of 128 x 128 (text to video) and 256 x 192 (image to video). Each figure is the best of a few
+repeats, in this process.
 """
 
 from __future__ import annotations
@@ -34,8 +35,12 @@ def setup(folder: Path) -> tuple[Any, Any, str]:
     workspace.mkdir()
     (workspace / "vitron.toml").write_text("".join(f'[weights.{name}]\nsource = "{path}"\n'
                                                    for name, path in pipelines.items()))
-    store = ArtifactStore(workspace, import_roots=[ROOT])
-    return store, ModelManager(device="cpu"), store.import_file(PHOTO).id
+    from PIL import Image
+
+    small = folder / "photo.png"  # the sample photo at 256 x 192: the editing tools' working size stays small
+    Image.open(PHOTO).convert("RGB").resize((256, 192), Image.LANCZOS).save(small)
+    store = ArtifactStore(workspace, import_roots=[folder])
+    return store, ModelManager(device="cpu"), store.import_file(small).id
 
 
 def calls(photo: str, steps: int) -> dict[str, tuple[Any, Any]]:

@@ -204,7 +204,8 @@ def test_run_json_reports_decisions_artifacts_and_text(workspace: Path) -> None:
                    "--json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert set(report) == {"thread", "decisions", "pending", "artifacts", "text"} and report["pending"] is None
+    assert set(report) == {"thread", "decisions", "pending", "choice", "artifacts", "text"}
+    assert report["pending"] is None and report["choice"] is None
     assert report["text"].startswith("Segmented 'motorcycle' with classic")
     (decision,) = report["decisions"]
     assert decision["tool"] == "segment_image" and decision["module"] == "B"

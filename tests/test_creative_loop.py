@@ -137,3 +137,23 @@ def test_a_result_of_three_steps_ago_is_branched_from_without_undo(workspace: Pa
     before = len(s.history())
     s.approve()
     assert len(s.history()) == before + 1 and not any(e.undone for e in s.history())  # a new line, not an undo
+
+
+def test_run_stops_at_the_choice_and_the_terminal_resumes_it(workspace: Path, tiny_diffusion: dict[str, Path]) -> None:
+    import json
+    import subprocess
+    import sys
+
+    workspace_for(workspace, tiny_diffusion)
+    script = Path(sys.executable).parent / "vitron-agent"
+    env = {**os.environ, "COLUMNS": "110", "NO_COLOR": "1", "HF_HUB_OFFLINE": "1"}
+    run = subprocess.run([str(script), "run", DRAW, "--workspace", str(workspace), "--yes", "--json"],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 3, run.stderr
+    said = json.loads(run.stdout)
+    assert said["pending"] is None and len(said["choice"]["candidates"]) == 4
+    assert [a["candidate"] for a in said["artifacts"]] == [1, 2, 3, 4]
+    chat = subprocess.run([str(script), "chat", "--workspace", str(workspace), "--resume", said["thread"]],
+                          input="9\n2\n/quit\n", capture_output=True, text=True, env=env, timeout=300)
+    assert "there is no candidate 9: choose 1 to 4" in chat.stdout
+    assert f"Chose candidate 2 of 4: {said['choice']['candidates'][1]}." in chat.stdout

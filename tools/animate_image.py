@@ -14,7 +14,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-import numpy as np
 
 from vitron_agent.calls import ArtifactRef, Candidates, Fps, Frames, Guidance, Prompt, Seed, Steps, ToolCall
 from vitron_agent.invocation import Module
@@ -31,7 +30,7 @@ from vitron_agent.tools.base import ToolContext, ToolResult, candidate_meta, see
 from vitron_agent.tools.generate_video import clips_to_uint8
 from vitron_agent.weights import Family
 
-__all__ = ["AnimateImage", "IMAGE_TO_VIDEO", "AnimateImageTool"]
+__all__ = ["IMAGE_TO_VIDEO", "AnimateImage", "AnimateImageTool"]
 
 IMAGE_TO_VIDEO = Family("i2v", "stabilityai/stable-video-diffusion-img2vid-xt")
 

@@ -149,11 +149,12 @@ def run(
     if as_json:
         print(json.dumps({"thread": session.thread_id, "decisions": [d.model_dump(mode="json") for d in decisions],
                           "pending": turn.pending.model_dump(mode="json") if turn.pending else None,
+                          "choice": turn.choice.model_dump(mode="json") if turn.choice else None,
                           "artifacts": [_artifact_json(a) for a in made], "text": turn.text}, indent=2))
     else:
         _print_run(console, session, turn, made)
-    if turn.pending is not None:
-        raise typer.Exit(1 if turn.pending.failed else NEEDS_APPROVAL)
+    if turn.pending is not None or turn.choice is not None:
+        raise typer.Exit(1 if turn.pending is not None and turn.pending.failed else NEEDS_APPROVAL)
     if any(d.outcome in ("failed", "cancelled", "interrupted") for d in decisions):
         raise typer.Exit(1)
 
@@ -337,6 +338,9 @@ def _print_run(console: Console, session: Session, turn: Turn, made: list[Artifa
 
     if turn.pending is None:
         console.print(result_view(turn.text, made), soft_wrap=not made)  # a text answer stays one line
+        if turn.choice is not None:
+            console.print(f"Waiting for a choice (exit {NEEDS_APPROVAL}): pick one with vitron-agent chat --resume "
+                          f"{session.thread_id}", highlight=False, soft_wrap=True)
         return
     preview = turn.pending.current.preview
     console.print(decision_panel(turn.pending, preview=session.store.get(preview).path if preview else None,

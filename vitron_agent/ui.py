@@ -37,10 +37,10 @@ if TYPE_CHECKING:
     from vitron_agent.readiness import Readiness
 
 __all__ = [
+    "CHOICE_KEYS",
     "DECISION_KEYS",
     "PLAN_KEYS",
     "ProgressView",
-    "CHOICE_KEYS",
     "artifacts_table",
     "can_show_thumbnails",
     "candidates_view",

@@ -43,7 +43,7 @@ def test_candidates_wait_for_a_choice_then_the_pick_is_current_and_recorded(work
     assert s.attachments()[-1].ref == third.id
     marks = [s.store.get(a.id).chosen for a in turn.candidates]
     assert marks == [False, False, True, False]
-    entry = [e for e in s.history() if e.action == "choose"][0]
+    entry = next(e for e in s.history() if e.action == "choose")
     assert entry.by == "person" and entry.outcome == "chosen" and entry.artifacts == [third.id]
     assert entry.message == "candidate 3 of 4 (seed 9)"
     with pytest.raises(SessionError, match="nothing is waiting for a choice"):
