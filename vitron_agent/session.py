@@ -407,6 +407,10 @@ class Session:
     def _resume(self, answer: dict[str, Any]) -> Turn:
         self._writable()
         if self.pending is None:
+            choice = self.choice
+            if choice is not None:
+                raise SessionError(f"{len(choice.candidates)} candidates wait for a choice, not a decision: "
+                                   f"choose one, 1 to {len(choice.candidates)}")
             raise SessionError("nothing is waiting for a decision; send() a request first")
         return self._run(Command(resume=answer))
 

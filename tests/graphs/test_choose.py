@@ -32,6 +32,8 @@ def test_candidates_wait_for_a_choice_then_the_pick_is_current_and_recorded(work
     assert turn.text == "grayscale made 4 candidates (seeds 7 to 10): choose one, 1 to 4"
     with pytest.raises(SessionError, match="4 candidates of grayscale wait for a choice"):
         s.send("something else")
+    with pytest.raises(SessionError, match="4 candidates wait for a choice, not a decision"):
+        s.approve()
     with pytest.raises(SessionError, match="there is no candidate 5: choose 1 to 4"):
         s.choose(5)
     with pytest.raises(SessionError, match="is not one of these 4 candidates"):
