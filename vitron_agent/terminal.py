@@ -37,6 +37,7 @@ from vitron_agent.regions import Box, RegionError, parse_box
 from vitron_agent.session import Session, SessionError, Turn
 from vitron_agent.terminal_creative import CREATIVE_COMMANDS, CreativeCommands
 from vitron_agent.ui import (
+    THUMBNAIL_COLUMNS,
     DECISION_KEYS,
     ProgressView,
     artifacts_table,
@@ -415,11 +416,11 @@ class Terminal(CreativeCommands):
         except ArtifactNotFound:
             return None
 
-    def _picture(self, artifact: Artifact | None) -> Any:
+    def _picture(self, artifact: Artifact | None, columns: int = THUMBNAIL_COLUMNS) -> Any:
         if artifact is None or not self.thumbnails:
             return None
         try:
-            return thumbnail(artifact.path)
+            return thumbnail(artifact.path, columns)
         except MediaError:
             return None
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vitron_agent.ui import candidates_view, lineage_tree
+from vitron_agent.ui import CANDIDATE_COLUMNS, candidates_view, lineage_tree
 
 if TYPE_CHECKING:
     from vitron_agent.artifacts import Artifact
@@ -50,7 +50,7 @@ class CreativeCommands:
         """Show the candidates waiting and read a pick (a number, ``/choose N`` or an id); slash commands work
         meanwhile. Returns the turn the choice led to, or None when the choice went away (an undo, a fork)."""
         assert turn.choice is not None
-        pictures = [self._picture(artifact) for artifact in turn.candidates]
+        pictures = [self._picture(artifact, CANDIDATE_COLUMNS) for artifact in turn.candidates]
         self.console.print(candidates_view(turn.choice, turn.candidates, pictures))
         while True:
             line = self._read("choose> ")

@@ -37,9 +37,11 @@ if TYPE_CHECKING:
     from vitron_agent.readiness import Readiness
 
 __all__ = [
+    "CANDIDATE_COLUMNS",
     "CHOICE_KEYS",
     "DECISION_KEYS",
     "PLAN_KEYS",
+    "THUMBNAIL_COLUMNS",
     "ProgressView",
     "artifacts_table",
     "can_show_thumbnails",
@@ -59,7 +61,8 @@ PLAN_KEYS = ("[bold]a[/] approve (Enter)  [bold]e N[/] edit step N  [bold]d N[/]
              "[bold]c[/] cancel")
 CHOICE_KEYS = "[bold]1[/]-[bold]{count}[/] or [bold]/choose N[/] picks one; the others stay in the store, not chosen"
 THUMBNAIL_COLUMNS = 40
-CANDIDATE_COLUMNS = 24
+CANDIDATE_COLUMNS = 20
+"""A candidate's thumbnail width: four cards side by side fit a 100-column terminal."""
 
 
 def shown_path(path: Path) -> str:
@@ -188,6 +191,9 @@ def candidates_view(choice: Choice, candidates: Sequence[Artifact],
     cards = []
     for number, artifact in enumerate(candidates, start=1):
         picture = pictures[number - 1] if number <= len(pictures) else None
+        if picture is not None:
+            picture = picture.copy()
+            picture.rstrip()  # the thumbnail's last line break: the caption follows at once
         caption = Text.assemble((f"{number}", "bold"), f" · seed {artifact.seed}\n{artifact.id}")
         cards.append(Panel(Group(picture, caption) if picture is not None else caption, expand=False))
     heading = Text(choice.error or choice.as_text(), style="yellow" if choice.error else "")
