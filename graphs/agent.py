@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage, RemoveMessage
@@ -67,7 +67,6 @@ from vitron_agent.graphs.choose import ChooseNode, in_play, next_node
 from vitron_agent.graphs.history import offer_again
 from vitron_agent.graphs.plan import (
     Plan,
-    PlanStep,
     check_references,
     complete_calls,
     parse_plan,
@@ -75,10 +74,7 @@ from vitron_agent.graphs.plan import (
     references_to,
     renumber_after_removal,
     resolve_references,
-    steps_from_invocations,
-    with_defaults,
 )
-from vitron_agent.graphs.preview import draw_region_preview
 from vitron_agent.graphs.review import (
     POLICY_KEY,
     Policy,
@@ -91,10 +87,9 @@ from vitron_agent.graphs.review import (
     thread_id,
 )
 from vitron_agent.graphs.state import AgentState, closing
-from vitron_agent.invocation import Invocation
+from vitron_agent.graphs.steps import StepMaker
 from vitron_agent.models import ModelManager
 from vitron_agent.planners.base import Planner
-from vitron_agent.readiness import Readiness, check
 from vitron_agent.workspace import Workspace
 from vitron_agent.regions import Box
 from vitron_agent.tools import (
@@ -103,7 +98,6 @@ from vitron_agent.tools import (
     ToolContext,
     call_arguments,
     call_record,
-    describe_call,
     failure_text,
     load_tools,
     made_kind,
@@ -219,7 +213,8 @@ class _Nodes:
         self.planner, self.tools, self.store, self.log = planner, tools, store, log
         self.policy, self.max_corrections, self.cancelled = policy, max_corrections, cancelled
         self.models = models
-        self.request_limit, self.may_loosen, self.defaults = request_limit, may_loosen, defaults
+        self.request_limit, self.may_loosen = request_limit, may_loosen
+        self.steps = StepMaker(tools, store, defaults)
         self.outputs = {name: getattr(tool, "outputs", None) for name, tool in tools.items()}
         """what each tool declares it makes, for checking ``@N`` references (None: not declared)"""
 
@@ -256,9 +251,9 @@ class _Nodes:
                 invocations = parse_plan(output)
                 if len(invocations) == 1 and invocations[0].is_understanding:
                     return closing(invocations[0].response, said=said)
-                plan = self._plan_from_text(invocations, inputs)
+                plan = self.steps.from_text(invocations, inputs)
             else:
-                plan = Plan(steps=[self._step_from_call(call) for call in
+                plan = Plan(steps=[self.steps.from_call(call) for call in
                                    complete_calls(output, inputs.attachments, inputs.region, self.tools,
                                                   inputs.mask)])
             problems = check_references(plan, self.outputs)
@@ -267,33 +262,8 @@ class _Nodes:
         except (CallError, ValidationError, LookupError, ValueError) as error:
             return self._correction(state, said, _error_text(error))
         for step in plan.steps:
-            step.preview = self._preview(step)
-            self._describe(step)
+            self.steps.show(step)
         return {"plan": plan.model_dump(), "messages": said, "corrections": 0, "step": "review"}
-
-    def _plan_from_text(self, invocations: list[Invocation], inputs: CallInputs) -> Plan:
-        steps = []
-        for tool, call, invocation in steps_from_invocations(invocations, inputs, self.tools):
-            args, noted = self._with_defaults(tool, call)
-            steps.append(PlanStep(tool=tool.name, module=invocation.module.value, args=args,
-                                  notes=[*getattr(call, "notes", ()), *invocation.problems, *noted]))
-        return Plan(response=" ".join(i.response for i in invocations if i.response), steps=steps)
-
-    def _step_from_call(self, call: Mapping[str, Any]) -> PlanStep:
-        tool = self.tools.get(call.get("name"))
-        if tool is None:
-            known = ", ".join(sorted(self.tools))
-            raise LookupError(f"unknown tool {call.get('name')!r}; the tools are {known}")
-        if not isinstance(call.get("args"), Mapping):
-            raise ValueError(f"the arguments of {tool.name} must be an object of named values, "
-                             f"not {type(call.get('args')).__name__}")
-        call_args = validated_args(tool, call["args"], self.store.find)
-        args, noted = self._with_defaults(tool, call_args)
-        return PlanStep(tool=tool.name, module=tool.module.value if tool.module else None,
-                        args=args, notes=[*getattr(call_args, "notes", ()), *noted])
-
-    def _with_defaults(self, tool: Tool, call: Any) -> tuple[dict[str, Any], list[str]]:
-        return with_defaults(tool, call, self.defaults(tool.name), self.store.find)
 
     def _correction(self, state: AgentState, said: list[AIMessage], error: str) -> dict[str, Any]:
         count = state.get("corrections", 0) + 1
@@ -301,23 +271,6 @@ class _Nodes:
             return closing(GAVE_UP.format(count=count, error=error), said=said, corrections=0)
         return {"messages": [*said, HumanMessage(CORRECTION.format(error=error))], "corrections": count,
                 "step": "plan"}
-
-    def _describe(self, step: PlanStep) -> None:
-        """What the tool says will run (backend, checkpoint), when it can tell, and whether it can run here."""
-        runs_on = describe_call(self.tools[step.tool], step.args, self.store.root)
-        step.backend = runs_on.backend if runs_on else None
-        step.readiness = check(runs_on, self.store.root) if runs_on else Readiness()
-
-    def _preview(self, step: PlanStep) -> str | None:
-        """The region drawn on its image, as an artifact the review can show (None when there is no region, or
-        the image is a later step's output that does not exist yet)."""
-        region, media = step.args.get("region"), step.args.get("image") or step.args.get("video")
-        if not region or not media or str(media).startswith("@"):
-            return None
-        try:
-            return draw_region_preview(self.store, media, Box.model_validate(region), step.args.get("frame", 0)).id
-        except Exception:  # a preview is a courtesy; its failure must not block the decision
-            return None
 
     # -- review --------------------------------------------------------------------------------------------
 
@@ -422,8 +375,7 @@ class _Nodes:
             else set(changes)
         region_kept = args.get("region") == step.args.get("region") and args.get("image") == step.args.get("image")
         step.args, step.changed = args, sorted({*step.changed, *changed})
-        step.preview = step.preview if region_kept else self._preview(step)
-        self._describe(step)
+        self.steps.show(step, preview=not region_kept)
 
     def _removed(self, plan: Plan, number: int | None) -> dict[str, Any]:
         if number is None or not 1 <= number <= len(plan.steps) or plan.steps[number - 1].status != "planned":
