@@ -14,7 +14,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-
 from vitron_agent.calls import ArtifactRef, Candidates, Fps, Frames, Guidance, Prompt, Seed, Steps, ToolCall
 from vitron_agent.invocation import Module
 from vitron_agent.media import encode_video, load_image
@@ -73,10 +72,7 @@ class AnimateImageTool:
         kind = type(pipeline).__name__
         ctx.check_cancelled()
         # 3. Denoise, every candidate in one batch
-        picture = photo.resize((width, height))
-        # the image once per candidate: SVD draws noise for it from each candidate's generator, so candidate k
-        # is then exactly the run of its own seed (one image for all would use the first seed's noise for all)
-        common = {"image": [picture] * len(seeds) if len(seeds) > 1 else picture, "height": height, "width": width,
+        common = {"image": photo.resize((width, height)), "height": height, "width": width,
                   "num_frames": args.num_frames, "output_type": "np"}
         if kind == "I2VGenXLPipeline":
             output = run_pipeline(pipeline, ctx, steps=args.steps, seeds=seeds, label="animating", prompt=args.prompt,

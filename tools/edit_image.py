@@ -155,8 +155,6 @@ class EditImageTool:
 
         height, width = images[0].shape[:2]
         pictures = [Image.fromarray(image).resize(working_size(width, height), Image.LANCZOS) for image in images]
-        if len(pictures) < len(seeds):  # the image once per candidate (diffusers deprecates repeating one itself)
-            pictures = pictures * len(seeds)
         output = run_pipeline(pipeline, ctx, steps=args.steps, seeds=seeds, label=label, prompt=prompt,
                               image=pictures if len(pictures) > 1 else pictures[0],
                               guidance_scale=args.guidance_scale)

@@ -23,7 +23,8 @@ from vitron_agent.readiness import RunsOn
 from vitron_agent.tools.base import ToolContext
 from vitron_agent.weights import Family, fetch
 
-__all__ = ["WORKING_SIDE", "candidate_seeds", "load_pipeline", "new_seed", "pipeline_runs_on", "run_pipeline", "working_size"]
+__all__ = ["WORKING_SIDE", "candidate_seeds", "load_pipeline", "new_seed", "pipeline_runs_on", "run_pipeline",
+           "working_size"]
 
 
 def pipeline_runs_on(family: Family, class_name: str | None, workspace: Path) -> RunsOn:
@@ -84,12 +85,12 @@ def run_pipeline(pipeline: Any, ctx: ToolContext, *, steps: int, seeds: Sequence
     """Call the pipeline for one result per seed, each from its own seeded CPU generator, reporting each step and
     honouring cancellation.
 
-    Several seeds make one batched call: nothing more when the inputs are already one per result (a list of
-    images; a prompt string becomes one per result), else the pipeline's ``num_images_per_prompt`` /
-    ``num_videos_per_prompt``, else a prompt list; a pipeline that takes none of these is called once per seed.
-    Each batch element draws its noise from its own generator, so candidate k starts from the same noise as a run
-    of its seed alone (a pipeline that also draws noise for its input image, as Stable Video Diffusion does, must
-    be given the image once per result for that to hold).
+    Several seeds make one batched call. With an input ``image``, each result gets its own copy (or its own
+    image, when a list of one per result is given) and a prompt string becomes one per result: pipelines that draw
+    noise for the input from the generator (Stable Video Diffusion) or encode it with it (inpainting) then give
+    candidate k exactly as a run of its seed alone, and diffusers deprecates repeating one image itself. Without
+    one, the pipeline's ``num_images_per_prompt`` / ``num_videos_per_prompt``, else a prompt list; a pipeline
+    that takes none of these is called once per seed. Each batch element draws its noise from its own generator.
     """
     import torch
 
@@ -129,12 +130,18 @@ def _batch_arguments(pipeline: Any, count: int, arguments: dict[str, Any]) -> di
     """What makes one call give ``count`` results, or None when the pipeline can't batch."""
     accepted = inspect.signature(pipeline.__call__).parameters
     inputs = arguments.get("image")
-    if isinstance(inputs, list) and len(inputs) == count:  # one input per result already
-        return {"prompt": [arguments["prompt"]] * count} if isinstance(arguments.get("prompt"), str) else {}
+    if inputs is not None:  # an input per result: one given, copied, or one per result already
+        images = inputs if isinstance(inputs, list) else [inputs]
+        if len(images) not in (1, count):
+            return None
+        batch: dict[str, Any] = {"image": images * (count // len(images))}
+        if isinstance(arguments.get("prompt"), str):
+            batch["prompt"] = [arguments["prompt"]] * count
+        return batch
     for name in ("num_images_per_prompt", "num_videos_per_prompt"):
         if name in accepted:
             return {name: count}
-    if isinstance(arguments.get("prompt"), str) and inputs is None:
+    if isinstance(arguments.get("prompt"), str):
         return {"prompt": [arguments["prompt"]] * count}
     return None
 
