@@ -25,7 +25,7 @@ from vitron_agent.tools.backends.diffusion import (
     run_pipeline,
     working_size,
 )
-from vitron_agent.tools.base import ToolContext, ToolResult, candidate_meta, seeds_text
+from vitron_agent.tools.base import ToolContext, ToolResult, seeds_text, store_candidates
 from vitron_agent.tools.generate_video import clips_to_uint8
 from vitron_agent.weights import Family
 
@@ -81,13 +81,11 @@ class AnimateImageTool:
             output = run_pipeline(pipeline, ctx, steps=args.steps, seeds=seeds, label="animating",
                                   fps=round(args.fps), decode_chunk_size=4, **common)
         # 4. Store each clip
-        made = []
-        for number, (frames, seed) in enumerate(zip(clips_to_uint8(output.frames), seeds, strict=True), start=1):
-            meta = {"width": width, "height": height, "frames": len(frames), "fps": args.fps, "steps": args.steps,
-                    "pipeline": kind, **candidate_meta(number, len(seeds))}
-            made.append(ctx.store.add(encode_video(frames, args.fps), kind="video", suffix=".mp4",
-                                      parents=[source.id], call=ctx.call, seed=seed, model_id=model_id,
-                                      meta=meta).id)
+        clips = clips_to_uint8(output.frames)
+        made = store_candidates(ctx, (encode_video(frames, args.fps) for frames in clips), seeds, kind="video",
+                                suffix=".mp4", model_id=model_id, parents=[source.id],
+                                meta={"width": width, "height": height, "frames": len(clips[0]), "fps": args.fps,
+                                      "steps": args.steps, "pipeline": kind})
         what = "" if len(seeds) == 1 else f", {len(seeds)} candidates"
-        return ToolResult(artifacts=tuple(made), text=f"Animated the photo: {args.num_frames} frames at {args.fps:g} "
+        return ToolResult(artifacts=made, text=f"Animated the photo: {args.num_frames} frames at {args.fps:g} "
                                                       f"fps{what} ({seeds_text(seeds)}).")

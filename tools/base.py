@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
@@ -64,6 +64,7 @@ __all__ = [
     "recover_interrupted",
     "run_logged",
     "seeds_text",
+    "store_candidates",
     "unfinished_note",
     "validated_args",
 ]
@@ -136,6 +137,15 @@ def candidate_meta(number: int, count: int) -> dict[str, Any]:
     """What marks result ``number`` of ``count`` candidates in its artifact's ``meta`` (nothing for a lone
     result): the graph waits for the person to choose among a step's candidates before anything uses one."""
     return {"candidate": number, "candidates": count} if count > 1 else {}
+
+
+def store_candidates(ctx: ToolContext, files: Iterable[bytes], seeds: Sequence[int], *, kind: str, suffix: str,
+                     model_id: str, meta: dict[str, Any], parents: Sequence[str] = ()) -> tuple[str, ...]:
+    """Store one result per seed (``files`` in seed order) from one run: each with its own seed and, when there
+    are several, its candidate mark. Returns their ids, in order."""
+    return tuple(ctx.store.add(data, kind=kind, suffix=suffix, parents=list(parents), call=ctx.call, seed=seed,
+                               model_id=model_id, meta={**meta, **candidate_meta(number, len(seeds))}).id
+                 for number, (data, seed) in enumerate(zip(files, seeds, strict=True), start=1))
 
 
 def seeds_text(seeds: list[int]) -> str:

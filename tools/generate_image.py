@@ -17,7 +17,7 @@ from vitron_agent.invocation import Module
 from vitron_agent.media import encode_image
 from vitron_agent.readiness import RunsOn
 from vitron_agent.tools.backends.diffusion import candidate_seeds, load_pipeline, pipeline_runs_on, run_pipeline
-from vitron_agent.tools.base import ToolContext, ToolResult, candidate_meta, seeds_text
+from vitron_agent.tools.base import ToolContext, ToolResult, seeds_text, store_candidates
 from vitron_agent.weights import Family
 
 __all__ = ["GenerateImage", "GLIGEN", "SD", "GenerateImageTool"]
@@ -85,13 +85,9 @@ class GenerateImageTool:
         output = run_pipeline(pipeline, ctx, steps=args.steps, seeds=seeds, label="generating", prompt=args.prompt,
                               height=args.height, width=args.width, guidance_scale=args.guidance_scale, **extra)
         # 4. Store each image with everything needed to reproduce it
-        made = []
-        for number, (image, seed) in enumerate(zip(output.images, seeds, strict=True), start=1):
-            meta = {"width": image.width, "height": image.height, "steps": args.steps,
-                    "guidance_scale": args.guidance_scale, "pipeline": class_name,
-                    **candidate_meta(number, len(seeds))}
-            made.append(ctx.store.add(encode_image(image), kind="image", suffix=".png", call=ctx.call, seed=seed,
-                                      model_id=model_id, meta=meta).id)
+        made = store_candidates(ctx, map(encode_image, output.images), seeds, kind="image", suffix=".png",
+                                model_id=model_id, meta={"width": args.width, "height": args.height,
+                                                         "steps": args.steps, "guidance_scale": args.guidance_scale,
+                                                         "pipeline": class_name})
         what = "an image" if len(seeds) == 1 else f"{len(seeds)} candidates"
-        return ToolResult(artifacts=tuple(made),
-                          text=f"Generated {what}, {args.width} x {args.height} ({seeds_text(seeds)}).")
+        return ToolResult(artifacts=made, text=f"Generated {what}, {args.width} x {args.height} ({seeds_text(seeds)}).")

@@ -16,7 +16,7 @@ from vitron_agent.invocation import Module
 from vitron_agent.media import encode_video
 from vitron_agent.readiness import RunsOn
 from vitron_agent.tools.backends.diffusion import candidate_seeds, load_pipeline, pipeline_runs_on, run_pipeline
-from vitron_agent.tools.base import ToolContext, ToolResult, candidate_meta, seeds_text
+from vitron_agent.tools.base import ToolContext, ToolResult, seeds_text, store_candidates
 from vitron_agent.weights import Family
 
 __all__ = ["GenerateVideo", "TEXT_TO_VIDEO", "GenerateVideoTool", "clips_to_uint8"]
@@ -64,14 +64,13 @@ class GenerateVideoTool:
                               prompt=args.prompt, height=args.height, width=args.width, num_frames=args.num_frames,
                               guidance_scale=args.guidance_scale, output_type="np")
         # 4. Store each clip with everything needed to reproduce it
-        made = []
-        for number, (frames, seed) in enumerate(zip(clips_to_uint8(output.frames), seeds, strict=True), start=1):
-            meta = {"width": args.width, "height": args.height, "frames": len(frames), "fps": args.fps,
-                    "steps": args.steps, "guidance_scale": args.guidance_scale, **candidate_meta(number, len(seeds))}
-            made.append(ctx.store.add(encode_video(frames, args.fps), kind="video", suffix=".mp4", call=ctx.call,
-                                      seed=seed, model_id=model_id, meta=meta).id)
+        clips = clips_to_uint8(output.frames)
+        made = store_candidates(ctx, (encode_video(frames, args.fps) for frames in clips), seeds, kind="video",
+                                suffix=".mp4", model_id=model_id,
+                                meta={"width": args.width, "height": args.height, "frames": len(clips[0]),
+                                      "fps": args.fps, "steps": args.steps, "guidance_scale": args.guidance_scale})
         what = "" if len(seeds) == 1 else f" in each of {len(seeds)} candidates"
-        return ToolResult(artifacts=tuple(made), text=f"Generated {args.num_frames} frames at {args.fps:g} fps{what} "
+        return ToolResult(artifacts=made, text=f"Generated {args.num_frames} frames at {args.fps:g} fps{what} "
                                                       f"({seeds_text(seeds)}).")
 
 
