@@ -81,6 +81,9 @@ _CHUNK = 1 << 20
 _STALE_TEMPORARY_SECONDS = 3600
 
 
+_KIND_TEXT = {"image": "an image", "masks": "a set of per-frame masks"}
+
+
 class ArtifactNotFound(LookupError):
     """No artifact with that id in this workspace."""
 
@@ -108,6 +111,17 @@ class Artifact(BaseModel):
     chosen: bool | None = None
     """for one of several candidates a run made, once the person chose (see :meth:`ArtifactStore.mark_choice`):
     True for the one chosen, False for the others (kept, never in the lineage of what follows); else None"""
+
+    @property
+    def kind_text(self) -> str:
+        """The kind with its article, for sentences: "an image", "a video", "a mask", "a set of per-frame masks"."""
+        return _KIND_TEXT.get(self.kind, f"a {self.kind}")
+
+    def left_unfinished(self) -> str | None:
+        """Why this artifact can't be a later call's input (its run stopped before finishing), or None."""
+        if self.unfinished is None:
+            return None
+        return f"{self.id} was left by a {self.unfinished} run; only a finished run's results can be used"
 
     def brief(self) -> dict[str, Any]:
         """``{"id", "kind", "path"}`` (and ``candidate``, its number, for one of several candidates): how a result

@@ -50,6 +50,7 @@ __all__ = [
     "Target",
     "ToolCall",
     "call_from_invocation",
+    "check_mask",
     "fit_to_media",
     "latest_attachment",
     "one_of",
@@ -119,14 +120,15 @@ class ToolCall(BaseModel):
         outside it are refused. Media not stored yet (a later step's ``@N``) is checked when the step runs."""
         find = (info.context or {}).get("media")
         if find is not None and isinstance(data, Mapping) and isinstance(data.get("mask"), str):
-            _check_mask(find(data["mask"]), data["mask"])
+            mask = find(data["mask"])
+            if mask is not None:  # an unknown id is the tool's to report
+                check_mask(mask)
         ref = data.get("image") or data.get("video") if isinstance(data, Mapping) else None
         artifact = find(ref) if find is not None and isinstance(ref, str) else None
         if artifact is None:
             return data
         if artifact.unfinished:
-            raise ValueError(f"{ref} was left by a {artifact.unfinished} run; only a finished run's results can be "
-                             "used")
+            raise ValueError(artifact.left_unfinished())
         width, height = artifact.meta.get("width"), artifact.meta.get("height")
         if not (isinstance(width, int) and isinstance(height, int)):
             return data
@@ -137,20 +139,17 @@ class ToolCall(BaseModel):
         return self.model_dump(mode="json", exclude={"notes"})
 
 
-def _check_mask(artifact: Artifact | None, ref: str) -> None:
-    """A stored artifact given as a mask must be a finished run's mask (unknown ids are the tool's to report).
+def check_mask(artifact: Artifact) -> None:
+    """An artifact given as a mask must be a finished run's mask.
 
     Raises:
         ValueError: it is another kind of artifact, or an unfinished run's.
     """
-    if artifact is None:
-        return
     if artifact.kind != "mask":
-        raise ValueError(f"mask {ref} is {'an' if artifact.kind[0] in 'aeiou' else 'a'} {artifact.kind}, not a mask; give "
-                         "a mask from segment_image, or a sketch imported as a mask")
+        raise ValueError(f"mask {artifact.id} is {artifact.kind_text}, not a mask; give a mask from segment_image, or "
+                         "a sketch imported as a mask")
     if artifact.unfinished:
-        raise ValueError(f"mask {ref} was left by a {artifact.unfinished} run; only a finished run's results can be "
-                         "used")
+        raise ValueError(f"mask {artifact.left_unfinished()}")
 
 
 def fit_to_media(data: Mapping[str, Any], size: tuple[int, int]) -> dict[str, Any]:

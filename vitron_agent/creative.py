@@ -53,7 +53,7 @@ def sketch_mask(store: ArtifactStore, path: str | os.PathLike[str], current: Att
 
     drawn = store.import_file(path, grant=True)
     if drawn.kind != "image":
-        raise ValueError(f"{os.fspath(path)} is a {drawn.kind}; a sketch is a black-and-white PNG")
+        raise ValueError(f"{os.fspath(path)} is {drawn.kind_text}; a sketch is a black-and-white PNG")
     mask, note = read_mask(drawn.path, current.size)
     width, height = current.size
     stored = store.add(mask_png(mask), kind="mask", suffix=".png", parents=[drawn.id],

@@ -36,7 +36,7 @@ from langgraph.types import Command
 from pydantic import BaseModel, ConfigDict
 
 from vitron_agent.artifacts import Artifact, ArtifactNotFound
-from vitron_agent.calls import Attachment
+from vitron_agent.calls import Attachment, check_mask
 from vitron_agent.choices import Choice, ChoiceError
 from vitron_agent.config import request_too_long
 from vitron_agent.creative import carried_on, sketch_mask, variation
@@ -268,11 +268,10 @@ class Session:
         self._nothing_waiting()
         found = self._artifact(artifact)
         if found.kind not in ("image", "video"):
-            raise SessionError(f"{found.id} is a {found.kind}, not an image or a video; a mask goes with a request "
+            raise SessionError(f"{found.id} is {found.kind_text}, not an image or a video; a mask goes with a request "
                                "as the area to change (send(..., mask=ID), or /sketch in the terminal)")
         if found.unfinished:
-            raise SessionError(f"{found.id} was left by a {found.unfinished} run; only a finished run's results "
-                               "can be used")
+            raise SessionError(found.left_unfinished())
         text = carried_on(found)
         with _said_as_session_errors():
             history.take_up(self.agent, self.config, found, text)
@@ -399,9 +398,10 @@ class Session:
         if mask is None:
             return None
         found = self._artifact(mask)
-        if found.kind != "mask" or found.unfinished:
-            raise SessionError(f"{found.id} is {'an unfinished' if found.unfinished else 'a'} {found.kind}, not a "
-                               "mask to change inside")
+        try:
+            check_mask(found)
+        except ValueError as error:
+            raise SessionError(str(error)) from None
         return found.id
 
     def _resume(self, answer: dict[str, Any]) -> Turn:

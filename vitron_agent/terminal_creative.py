@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vitron_agent.calls import check_mask
 from vitron_agent.ui import CANDIDATE_COLUMNS, candidates_view, lineage_tree
 
 if TYPE_CHECKING:
@@ -98,9 +99,7 @@ class CreativeCommands:
             return
         found = self.session.store.find(args[0])
         if found is not None and not Path(args[0]).exists():
-            if found.kind != "mask":
-                self._hint(f"{found.id} is a {found.kind}, not a mask; /sketch takes a mask's id or a PNG you drew")
-                return
+            check_mask(found)  # a person's error: one line, from the terminal's command loop
             self.mask, note = found, None
         else:
             self.mask, note = self.session.sketch(args[0])
