@@ -5,8 +5,8 @@ each with its own seed), side by side in one process, for each tool that makes c
 
 The pipelines are ``vitron_agent.testing``'s tiny random ones on CPU, loaded once through the model manager
 before timing (both ways share them): 256 x 256 images, the sample photo at 256 x 192 for the editing tools,
-8-frame clips (4 with --quick) of 128 x 128 (text to video) and 256 x 192 (image to video). Each figure is the best of a few
-repeats, in this process.
+8-frame clips (4 with --quick) of 128 x 128 (text to video) and 256 x 192 (image to video). Each figure is the
+best of a few repeats, in this process.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The agent graph's state: plain JSON-able values, so any LangGraph checkpointer can keep it.
 
 ``messages`` is the conversation the planner reads (LangChain messages, merged by ``add_messages``);
-``decisions`` and ``artifacts`` only ever grow; ``attachments`` is the media in play, latest last. ``plan`` is the turn's validated plan (a
-:class:`~vitron_agent.graphs.plan.Plan` dump: steps with their status, approval and artifacts), kept after the turn
-for ``/plan`` and undo; ``step`` names the node to run next, so a router reads one field and ``update_state`` can
+``decisions`` and ``artifacts`` only ever grow; ``attachments`` is the media in play, latest last. ``plan`` is
+the turn's validated plan (a :class:`~vitron_agent.graphs.plan.Plan` dump: steps with their status, approval and
+artifacts), kept after the turn for ``/plan`` and undo; ``step`` names the node to run next, so a router reads one field and ``update_state`` can
 redirect a thread (the session uses that to re-offer a step that was cut off by a crash, and to undo or fork).
 """
 

@@ -119,7 +119,8 @@ class EditVideoTool:
         meta = {"width": video.size[0], "height": video.size[1], "frames": len(video), "fps": video.fps,
                 "backend": backend.name, "steps": args.steps, "guidance_scale": args.guidance_scale}
         masks_artifact = ctx.store.add(segmentation.masks_npz(masks), kind="masks", suffix=".npz",
-                                       parents=[source.id, *([args.mask] if args.mask else [])], call=ctx.call, model_id=backend.model_id, meta=meta)
+                                       parents=[source.id, *([args.mask] if args.mask else [])], call=ctx.call,
+                                       model_id=backend.model_id, meta=meta)
         clip = ctx.store.add(encode_video(frames, video.fps), kind="video", suffix=".mp4",
                              parents=[source.id, masks_artifact.id], call=ctx.call, seed=seed, model_id=model_id,
                              meta=meta)

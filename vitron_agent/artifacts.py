@@ -77,6 +77,8 @@ CREATE INDEX IF NOT EXISTS artifacts_by_kind ON artifacts(kind, seq);
 CREATE INDEX IF NOT EXISTS parents_by_parent ON parents(parent);
 """
 _COLUMNS = "seq, id, kind, sha256, suffix, media_type, size, call, seed, model_id, created, meta"
+_OF_RUN = "WHERE json_extract(call, '$.run') = ? ORDER BY seq"
+"""What one run wrote (its artifacts' ``call["run"]``), in the order it wrote them."""
 _CHUNK = 1 << 20
 _STALE_TEMPORARY_SECONDS = 3600
 
@@ -324,8 +326,7 @@ class ArtifactStore:
     def of_run(self, run: str) -> list[Artifact]:
         """What one run wrote (artifacts whose ``call["run"]`` is ``run``), in the order it wrote them."""
         with self._lock:
-            rows = self._db.execute(f"SELECT {_COLUMNS} FROM artifacts WHERE json_extract(call, '$.run') = ? "
-                                    "ORDER BY seq", (run,)).fetchall()
+            rows = self._db.execute(f"SELECT {_COLUMNS} FROM artifacts {_OF_RUN}", (run,)).fetchall()
             return self._build(rows, self._db)
 
     def set_aside(self, run: str, outcome: str) -> tuple[str, ...]:
@@ -333,8 +334,7 @@ class ArtifactStore:
         unfinished, so no later call takes them as input. Returns their ids, for the run's entry in the decision
         log."""
         with self._transaction() as db:
-            rows = db.execute("SELECT id FROM artifacts WHERE json_extract(call, '$.run') = ? ORDER BY seq",
-                              (run,)).fetchall()
+            rows = db.execute(f"SELECT id FROM artifacts {_OF_RUN}", (run,)).fetchall()
             db.executemany("INSERT OR IGNORE INTO unfinished (id, run, outcome) VALUES (?, ?, ?)",
                            [(row[0], run, outcome) for row in rows])
         return tuple(row[0] for row in rows)
