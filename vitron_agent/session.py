@@ -135,6 +135,12 @@ class Session:
         """The candidates waiting for the person to choose one, or None."""
         return history.choice(self.agent, self.config)
 
+    def waiting(self) -> Turn | None:
+        """What the thread waits on, a decision or a choice among candidates, as a turn to answer; None when
+        nothing waits."""
+        snapshot = self.agent.get_state(self.config)
+        return self._turn(snapshot, ()) if snapshot.interrupts else None
+
     @property
     def policy(self) -> Policy:
         """Which calls wait for a person; settable between turns (``"ask"``, ``"auto"`` or tool names)."""
@@ -424,10 +430,14 @@ class Session:
         except AlreadyApproved as error:  # another process answered the same decision first: it runs there
             return Turn(pending=None, text=str(error), artifacts=[])
         snapshot = self.agent.get_state(self.config)
+        return self._turn(snapshot, (snapshot.values.get("artifacts") or [])[before:])
+
+    def _turn(self, snapshot: Any, made: Sequence[str]) -> Turn:
+        """The thread's state as a turn: what waits (a decision or a choice, with its candidates), the text, and
+        the artifacts ``made``."""
         value = snapshot.interrupts[0].value if snapshot.interrupts else None
         choice = Choice.from_interrupt(value)
         pending = Decision.from_interrupt(value) if value is not None and choice is None else None
-        made = (snapshot.values.get("artifacts") or [])[before:]
         text = pending.response if pending else snapshot.values.get("answer") or ""
         if choice is not None:
             text = choice.error or choice.as_text()

@@ -146,7 +146,7 @@ class Terminal(CreativeCommands):
         """Run until ``/quit`` or end of input."""
         self._welcome()
         try:
-            self._follow(self._waiting())
+            self._follow(self.session.waiting())
             while True:
                 line = self._read("you> ")
                 if line.startswith("/"):
@@ -325,7 +325,7 @@ class Terminal(CreativeCommands):
         self.session = self.session.fork(step=int(args[0]) if args else None)
         self._say(f"Now in thread {self.session.thread_id}, forked from {origin} (which stays as it "
                   f"was: vitron-agent chat --resume {origin}).")
-        self._follow(self._waiting())
+        self._follow(self.session.waiting())
 
     def _cmd_policy(self, args: list[str]) -> None:
         if args:
@@ -352,7 +352,7 @@ class Terminal(CreativeCommands):
         except KeyboardInterrupt:
             self.console.print("Stopped waiting for the tool; its call is offered again.")
             self.session.recover()
-            return self._waiting()
+            return self.session.waiting()
         except PERSON_ERRORS as error:
             self._error(error)
         except Exception as error:  # the session is on disk; a bug must not end the person's session
@@ -362,14 +362,6 @@ class Terminal(CreativeCommands):
         return None
 
     # -- small helpers -------------------------------------------------------------------------------------
-
-    def _waiting(self) -> Turn | None:
-        """The decision or choice the thread holds, as a turn to follow; None when nothing waits."""
-        pending, choice = self.session.pending, self.session.choice
-        if choice is not None:
-            candidates = [self.session.store.get(candidate) for candidate in choice.candidates]
-            return Turn(pending=None, text=choice.as_text(), artifacts=[], choice=choice, candidates=candidates)
-        return Turn(pending=pending, text="", artifacts=[]) if pending is not None else None
 
     def _read(self, prompt: str) -> str:
         """One line from the person; Ctrl-C at a prompt is a hint, end of input leaves."""
