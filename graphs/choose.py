@@ -44,7 +44,7 @@ def in_play(store: ArtifactStore, made: str | None, artifacts: Sequence[str],
     if made is None or not artifacts:
         return None, []
     stored = [store.get(artifact_id) for artifact_id in artifacts]
-    candidates = [artifact.id for artifact in candidates_of(stored) if artifact.kind == made]
+    candidates = candidates_of(stored, made)
     if len(candidates) > 1:
         return None, candidates
     result = next((artifact for artifact in reversed(stored) if artifact.kind == made), None)

@@ -108,11 +108,13 @@ def read_choice(answer: Any) -> int | str:
     raise ChoiceError("the answer names no candidate; send {\"action\": \"choose\", \"candidate\": N}")
 
 
-def candidates_of(artifacts: Sequence[Any]) -> list[Any]:
-    """The candidates among a run's artifacts (those its tool marked with a ``candidate`` number), in order; an
-    empty list when the run made one result."""
-    marked = [artifact for artifact in artifacts if isinstance(artifact.meta.get("candidate"), int)]
-    return sorted(marked, key=lambda artifact: artifact.meta["candidate"]) if len(marked) > 1 else []
+def candidates_of(artifacts: Sequence[Any], kind: str) -> list[str]:
+    """The ids of the candidates of ``kind`` among a run's artifacts (those its tool marked with a ``candidate``
+    number), in candidate order; an empty list when the run made one result."""
+    marked = [artifact for artifact in artifacts
+              if artifact.kind == kind and isinstance(artifact.meta.get("candidate"), int)]
+    ordered = sorted(marked, key=lambda artifact: artifact.meta["candidate"])
+    return [artifact.id for artifact in ordered] if len(ordered) > 1 else []
 
 
 def record_choice(log: DecisionLog, store: ArtifactStore, *, thread: str, run: str, tool: str, chosen: str,
@@ -150,8 +152,7 @@ def choose_outside(log: DecisionLog, store: ArtifactStore, artifact_id: str, *, 
     if artifact is None:
         raise ChoiceError(f"there is no artifact {artifact_id.strip()} in the workspace")
     run = (artifact.call or {}).get("run")
-    candidates = candidates_of(store.of_run(run)) if run else []
-    ids = [candidate.id for candidate in candidates if candidate.kind == artifact.kind]
+    ids = candidates_of(store.of_run(run), artifact.kind) if run else []
     if artifact.id not in ids:
         raise ChoiceError(f"{artifact.id} is not one of several candidates of a run; only a run with candidates "
                           "2 to 4 leaves a choice")
