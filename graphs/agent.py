@@ -49,7 +49,7 @@ from langgraph.types import interrupt
 from pydantic import ValidationError
 
 from vitron_agent.artifacts import ArtifactStore
-from vitron_agent.calls import Attachment, CallError, CallInputs
+from vitron_agent.calls import Attachment, CallError, CallInputs, Point
 from vitron_agent.claims import claim_is_stale, running
 from vitron_agent.config import request_too_long
 from vitron_agent.decisions import (
@@ -255,7 +255,7 @@ class _Nodes:
             else:
                 plan = Plan(steps=[self.steps.from_call(call) for call in
                                    complete_calls(output, inputs.attachments, inputs.region, self.tools,
-                                                  inputs.mask)])
+                                                  inputs.mask, inputs.points)])
             problems = check_references(plan, self.outputs)
             if problems:
                 raise ValueError("; ".join(problems))
@@ -509,12 +509,14 @@ def _refused(plan: Plan, why: str) -> dict[str, Any]:
 
 
 def _inputs(state: AgentState) -> CallInputs:
-    """What the person supplied beside their words, from the state: attachments, box, the box's frame, mask."""
+    """What the person supplied beside their words, from the state: attachments, box, the box's frame, mask,
+    clicks."""
     return CallInputs(
         attachments=tuple(Attachment.model_validate(a) for a in state.get("attachments") or []),
         region=Box.of(state["region"]) if state.get("region") else None,
         frame=state.get("frame", 0),
         mask=state.get("mask"),
+        points=tuple(Point.model_validate(point) for point in state.get("points") or ()),
     )
 
 

@@ -167,6 +167,7 @@ def steps_from_invocations(invocations: Sequence[Invocation], inputs: CallInputs
     for number, invocation in enumerate(invocations, start=1):
         step_inputs = inputs.model_copy(update={"attachments": tuple(known),
                                                 "region": inputs.region if number == 1 else None,
+                                                "points": inputs.points if number == 1 else (),
                                                 "mask": mask if invocation.region is None or number == 1 else None})
         try:
             call = call_from_invocation(invocation, step_inputs, tools=tools)
@@ -190,10 +191,11 @@ def steps_from_invocations(invocations: Sequence[Invocation], inputs: CallInputs
 
 
 def complete_calls(calls: Sequence[Mapping[str, Any]], attachments: Sequence[Attachment], region: Any,
-                   tools: Mapping[str, Any], mask: str | None = None) -> list[dict[str, Any]]:
+                   tools: Mapping[str, Any], mask: str | None = None,
+                   points: Sequence[Any] = ()) -> list[dict[str, Any]]:
     """Typed calls (``{"name", "args"}``) with what they may leave out filled in: a media argument means the
-    latest so far of its kind (an attachment, or what an earlier call makes, as ``@N``), and the person's region
-    and mask each go to the first call that takes one and gives none."""
+    latest so far of its kind (an attachment, or what an earlier call makes, as ``@N``), and the person's region,
+    mask and clicks each go to the first call that takes them and gives none."""
     from vitron_agent.tools import made_kind
 
     known = [(a.ref, a.kind) for a in attachments]
@@ -215,6 +217,8 @@ def complete_calls(calls: Sequence[Mapping[str, Any]], attachments: Sequence[Att
             args["mask"], mask, region = mask, None, None
         if region is not None and "region" in fields and not args.get("region"):
             args["region"], region = list(region.as_tuple()), None
+        if points and "points" in fields and not args.get("points"):
+            args["points"], points = [point.model_dump() for point in points], ()
         made = made_kind(tool) if tool is not None else None
         if made is not None:
             known.append((f"@{number}", made))

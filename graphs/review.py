@@ -141,6 +141,9 @@ def summary(tool: str, args: Mapping[str, Any]) -> str:
             parts.append(f"{key} {args[key]!r}")
     if args.get("region"):
         parts.append("region (" + ", ".join(f"{v:g}" for v in args["region"].values()) + ")")
+    if args.get("points"):
+        shown = [f"{'+' if p.get('positive', True) else '-'}({p['x']:g}, {p['y']:g})" for p in args["points"]]
+        parts.append("clicks " + " ".join(shown))
     text = f"{tool}: {', '.join(parts)}" if parts else tool
     return text if len(text) <= 160 else text[:157] + "..."
 

@@ -30,6 +30,8 @@ class AgentState(TypedDict, total=False):
     """the person's box in pixels of the latest attachment"""
     mask: str | None
     """a mask artifact the person gave with the request (a sketch, or a segmentation), as the area to change"""
+    points: list[dict[str, Any]] | None
+    """the person's clicks on the latest image (:class:`~vitron_agent.calls.Point` dumps)"""
     proposed: list[dict[str, Any]] | None
     """calls the person proposed directly (``{"name", "args"}``, say a variation of an earlier result): planned
     without asking the planner"""

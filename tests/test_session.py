@@ -333,3 +333,24 @@ def test_a_person_named_file_is_imported_from_anywhere(workspace: Path, tmp_path
                                                               "prompts": ["g"]}}])
     named = Session(workspace, planner, tools=[Grayscale], policy="auto").send("gray that file")
     assert named.pending is None and "no artifact" in named.text and not named.artifacts
+
+
+def test_clicks_go_with_the_request_to_the_first_segmentation(workspace: Path) -> None:
+    """Clicks given with a request reach the segmentation call (shown in its summary); a click off the picture or
+    a malformed one is refused in one sentence before anything is sent."""
+    from vitron_agent.planners.rules import RulePlanner
+    from vitron_agent.regions import RegionError
+
+    session = Session(workspace, RulePlanner())
+    turn = session.send("segment the motorcycle", attachments=[PHOTO],
+                        points=[{"x": 300, "y": 250}, {"x": 20, "y": 20, "positive": False}])
+    assert turn.pending is not None
+    assert turn.pending.args["points"] == [{"x": 300.0, "y": 250.0, "positive": True},
+                                           {"x": 20.0, "y": 20.0, "positive": False}]
+    assert "clicks +(300, 250) -(20, 20)" in turn.pending.summary
+    session.cancel_decision()
+    with pytest.raises(RegionError, match="outside the 640 x 480 image"):
+        session.send("segment the motorcycle", points=[{"x": 3000, "y": 250}])
+    with pytest.raises(RegionError, match="a click must be x and y"):
+        session.send("segment the motorcycle", points=[{"x": "left"}])
+    assert session.pending is None

@@ -224,6 +224,8 @@ class CallInputs(BaseModel):
     """the video frame the person's box was drawn on"""
     mask: ArtifactRef | None = None
     """a mask the person gave (a sketch, a segmentation) as the area to change, or ``@N.mask`` in a plan"""
+    points: tuple[Point, ...] = ()
+    """the person's clicks on the latest image (positive: the object; negative: not it)"""
 
     def latest(self, kind: Literal["image", "video"]) -> Attachment | None:
         return latest_attachment(self.attachments, kind)
@@ -351,7 +353,8 @@ def _segment_image(invocation: Invocation, inputs: CallInputs, notes: list[str])
     image = _media(inputs, "image", Module.B)
     _only_first(invocation, notes)
     region = _region(invocation, inputs, image.size, notes)
-    return {"image": image.ref, "target": invocation.commands[0].text, "region": region}
+    return {"image": image.ref, "target": invocation.commands[0].text, "region": region,
+            "points": [point.model_dump() for point in inputs.points]}
 
 
 def _edit_image(invocation: Invocation, inputs: CallInputs, notes: list[str]) -> dict[str, Any]:
@@ -373,6 +376,8 @@ def _area(invocation: Invocation, inputs: CallInputs, size: tuple[int, int], not
 def _segment_video(invocation: Invocation, inputs: CallInputs, notes: list[str]) -> dict[str, Any]:
     video = _media(inputs, "video", Module.E)
     _only_first(invocation, notes)
+    if inputs.points:
+        notes.append("segment_video takes a box, not clicks; the clicks were ignored")
     region = _region(invocation, inputs, video.size, notes)
     return {"video": video.ref, "target": invocation.commands[0].text, "region": region, "frame": inputs.frame}
 

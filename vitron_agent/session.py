@@ -26,17 +26,17 @@ import copy
 import os
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from langchain_core.messages import HumanMessage
 from langgraph.types import Command
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from vitron_agent.artifacts import Artifact, ArtifactNotFound
-from vitron_agent.calls import Attachment, check_mask
+from vitron_agent.calls import Attachment, Point, check_mask, fit_to_media
 from vitron_agent.choices import Choice, ChoiceError
 from vitron_agent.config import request_too_long
 from vitron_agent.creative import carried_on, sketch_mask, variation
@@ -48,7 +48,7 @@ from vitron_agent.media import MediaError
 from vitron_agent.models import ModelManager
 from vitron_agent.paths import PathOutsideWorkspace
 from vitron_agent.planners.base import Planner
-from vitron_agent.regions import Box, parse_box
+from vitron_agent.regions import Box, RegionError, parse_box
 from vitron_agent.workspace import Workspace
 
 __all__ = ["Session", "SessionError", "Turn"]
@@ -158,9 +158,11 @@ class Session:
         *,
         frame: int = 0,
         mask: Artifact | str | None = None,
+        points: Sequence[Point | Mapping[str, Any]] = (),
     ) -> Turn:
-        """Say something, optionally with new media, a box in pixels of the latest one, and a mask (an artifact
-        or its id: a segmentation, or a sketch from :meth:`sketch`) as the area to change.
+        """Say something, optionally with new media, a box in pixels of the latest one, a mask (an artifact or its
+        id: a segmentation, or a sketch from :meth:`sketch`) as the area to change, and clicks on the latest image
+        (``Point`` or ``{"x", "y", "positive"}``: what to segment, and what not).
 
         Paths in ``attachments`` are the caller's own choice, so they are imported from anywhere this process can
         read, as the terminal does for files on its command line; paths a planner names stay inside the
@@ -170,7 +172,7 @@ class Session:
             SessionError: a decision is waiting (answer it first), or the request is longer than the workspace's
                 limit (nothing reaches the planner or a checkpoint).
             MediaError, PathOutsideWorkspace: an attachment cannot be used (nothing is sent).
-            RegionError: the region is malformed.
+            RegionError: the region or a click is malformed.
         """
         self._writable()
         too_long = request_too_long(text, self.workspace.request_limit)
@@ -183,12 +185,14 @@ class Session:
             artifact = item if isinstance(item, Artifact) else self.store.import_file(item, grant=True)
             known.append(Attachment.from_artifact(artifact).model_dump())
         box = _box(region)
+        clicks = _points(points, known[-1] if known else None)
         return self._run({
             "messages": [HumanMessage(text)],
             "attachments": known,
             "region": list(box.as_tuple()) if box else None,
             "frame": frame,
             "mask": mask_id,
+            "points": [point.model_dump() for point in clicks] or None,
             "corrections": 0,
             "answer": None,
             "plan": None,
@@ -261,7 +265,7 @@ class Session:
         except ValueError as error:
             raise SessionError(str(error)) from None
         return self._run({"messages": [HumanMessage(f"vary {call['name']}")], "proposed": [call],
-                          "region": None, "mask": None, "frame": 0, "corrections": 0, "answer": None, "plan": None})
+                          "region": None, "mask": None, "points": None, "frame": 0, "corrections": 0, "answer": None, "plan": None})
 
     def use(self, artifact: Artifact | str) -> str:
         """Make any image or video in the workspace (from this thread or another) the current input: the next
@@ -451,6 +455,27 @@ def _said_as_session_errors() -> Iterator[None]:
         yield
     except history.HistoryError as error:
         raise SessionError(str(error)) from None
+
+
+def _points(points: Sequence[Point | Mapping[str, Any]], latest: Mapping[str, Any] | None) -> list[Point]:
+    """The person's clicks, checked to be points on the latest image or video (``latest``: its attachment dump).
+
+    Raises:
+        RegionError: a malformed click, or one off the picture.
+    """
+    try:
+        clicks = [point if isinstance(point, Point) else Point.model_validate(point) for point in points]
+    except ValidationError as error:
+        raise RegionError(f"a click must be x and y in pixels, and positive or not ({error.errors()[0]['msg']})") \
+            from None
+    if clicks and latest is None:
+        raise RegionError("clicks mark an object on an image; attach one first")
+    if clicks and latest is not None:
+        try:
+            fit_to_media({"points": clicks}, (latest["width"], latest["height"]))
+        except ValueError as error:
+            raise RegionError(str(error)) from None
+    return clicks
 
 
 def _box(region: Box | Sequence[float] | str | None) -> Box | None:
