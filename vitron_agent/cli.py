@@ -1,5 +1,5 @@
-"""The ``vitron-agent`` console script: ``chat`` (the terminal session), ``run`` (one request, for scripts) and
-``doctor`` (what this machine can run), and ``mcp`` (the tools for MCP clients).
+"""The ``vitron-agent`` console script: ``chat`` (the terminal session), ``run`` (one request, for scripts),
+``web`` (the page), ``doctor`` (what this machine can run), and ``mcp`` (the tools for MCP clients).
 
 Only typer is imported at start-up; each command imports what it needs when it runs, so ``--help`` and
 ``doctor`` never load torch, transformers or diffusers. Every error a person can cause ends as one line on
@@ -223,6 +223,41 @@ def mcp(
     with _one_line_errors(Console(stderr=True), (ValueError, OSError)):
         server = build_server(workspace, policy=policy, import_roots=import_root or ())
     server.run("stdio")
+
+
+@app.command()
+def web(
+    workspace: Workspace = DEFAULT_WORKSPACE,
+    planner: PlannerSpec = None,
+    policy: PolicyText = "ask",
+    host: Annotated[str, typer.Option(help="The address to bind; anything but this machine needs --auth.")]
+    = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="The port to serve on.")] = 7860,
+    auth: Annotated[str | None, typer.Option(help="USER:PASS, asked for by the page (required off 127.0.0.1).",
+                                             show_default=False)] = None,
+) -> None:
+    """Open the web page: the conversation, the pixels to point at, and every decision before it runs."""
+    from rich.console import Console
+
+    from vitron_agent.web.server import WebError, check_address
+
+    console = Console(stderr=True)
+    with _one_line_errors(console, (WebError,)):
+        login = check_address(host, auth)
+    try:
+        import gradio  # noqa: F401
+    except ImportError:
+        typer.echo("error: the page needs Gradio: pip install 'vitron-agent[web]'", err=True)
+        raise typer.Exit(1) from None
+    from vitron_agent.terminal import PERSON_ERRORS
+    from vitron_agent.web.server import launch, open_hub
+
+    with _one_line_errors(console, PERSON_ERRORS):
+        hub = open_hub(workspace, planner, policy=_policy(policy))
+    console.print(f"vitron-agent web · workspace {hub.workspace.root} · http://{host}:{port}", highlight=False,
+                  soft_wrap=True)
+    with _one_line_errors(console, (OSError,)):
+        launch(hub, host=host, port=port, login=login, quiet=True)
 
 
 def main() -> None:

@@ -40,9 +40,12 @@ __all__ = [
     "CANDIDATE_COLUMNS",
     "CHOICE_KEYS",
     "DECISION_KEYS",
+    "HISTORY_COLUMNS",
     "PLAN_KEYS",
     "THUMBNAIL_COLUMNS",
     "ProgressView",
+    "artifact_line",
+    "history_row",
     "artifacts_table",
     "can_show_thumbnails",
     "candidates_view",
@@ -200,23 +203,29 @@ def candidates_view(choice: Choice, candidates: Sequence[Artifact],
     return Group(heading, Columns(cards), Text.from_markup(CHOICE_KEYS.format(count=len(candidates))))
 
 
+def artifact_line(item: Artifact) -> str:
+    """One artifact in a lineage: kind and id, the call that made it (or "attached"), seed, model, and whether it was
+    the chosen candidate; shared by the terminal's tree and the web page's."""
+    call = item.call or {}
+    parts = [f"{item.kind} {item.id}", call.get("tool") or "attached"]
+    if item.seed is not None:
+        parts.append(f"seed {item.seed}")
+    if item.model_id:
+        parts.append(Path(item.model_id).name if "/" in item.model_id and Path(item.model_id).is_absolute()
+                     else item.model_id)
+    if item.meta.get("candidate"):
+        chosen = {True: ", chosen", False: ", not chosen"}.get(item.chosen, "")
+        parts.append(f"candidate {item.meta['candidate']} of {item.meta.get('candidates')}{chosen}")
+    return " · ".join(parts)
+
+
 def lineage_tree(store: ArtifactStore, artifact: Artifact) -> RenderableType:
     """Where a result came from, as a tree: the result at the root, each node's parents below it, each with the
     call, seed and model that made it (or that it was attached), and whether it was a chosen candidate."""
     from rich.tree import Tree
 
     def label(item: Artifact) -> Text:
-        call = item.call or {}
-        parts = [f"{item.kind} {item.id}", call.get("tool") or "attached"]
-        if item.seed is not None:
-            parts.append(f"seed {item.seed}")
-        if item.model_id:
-            parts.append(Path(item.model_id).name if "/" in item.model_id and Path(item.model_id).is_absolute()
-                         else item.model_id)
-        if item.meta.get("candidate"):
-            chosen = {True: ", chosen", False: ", not chosen"}.get(item.chosen, "")
-            parts.append(f"candidate {item.meta['candidate']} of {item.meta.get('candidates')}{chosen}")
-        return Text(" · ".join(parts))
+        return Text(artifact_line(item))
 
     drawn = {artifact.id}
 
@@ -247,18 +256,26 @@ def artifacts_table(artifacts: Iterable[Artifact], *, title: str | None = "artif
     return table
 
 
+HISTORY_COLUMNS = ("#", "tool", "decided", "by", "outcome", "artifacts", "message")
+
+
+def history_row(number: int, entry: LogEntry) -> list[str]:
+    """One decision of the log as the cells of :data:`HISTORY_COLUMNS` (the terminal's table, the page's)."""
+    outcome = entry.outcome or ("-" if entry.action != "approve" else "not run")
+    if entry.undone:
+        outcome += " (undone)"
+    edited = f" ({', '.join(entry.changed)} edited)" if entry.changed else ""
+    return [str(number), entry.tool, f"{entry.action}{edited}", entry.by, outcome, ", ".join(entry.artifacts),
+            entry.message or entry.feedback or ""]
+
+
 def history_table(entries: Iterable[LogEntry]) -> Table:
     """The thread's decisions and what came of them, oldest first."""
     table = Table(title="decisions", title_justify="left", show_edge=False, header_style="bold")
-    for column in ("#", "tool", "decided", "by", "outcome", "artifacts", "message"):
+    for column in HISTORY_COLUMNS:
         table.add_column(column, overflow="fold")
     for number, entry in enumerate(entries, start=1):
-        outcome = entry.outcome or ("-" if entry.action != "approve" else "not run")
-        if entry.undone:
-            outcome += " (undone)"
-        edited = f" ({', '.join(entry.changed)} edited)" if entry.changed else ""
-        table.add_row(str(number), Text(entry.tool), Text(f"{entry.action}{edited}"), Text(entry.by), Text(outcome),
-                      ", ".join(entry.artifacts), Text(entry.message or entry.feedback or ""))
+        table.add_row(*(Text(cell) for cell in history_row(number, entry)))
     return table
 
 

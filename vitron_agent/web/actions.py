@@ -1,0 +1,324 @@
+"""The page's actions: each reads the tab's inputs, makes one session call through the :class:`~.hub.WebHub`, and
+returns the whole :class:`Screen` read back from the thread. A person's mistake (bad media, a box off the picture,
+a decision answered in another tab) becomes a sentence in the conversation; nothing a person does shows a
+traceback, and the thread stays as it was.
+
+:class:`Tab` is one browser tab's own state: its thread, the fingerprint of what it shows waiting, what goes with
+its next request (uploads, clicks, the video frame), and its notes.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from vitron_agent.artifacts import Artifact, ArtifactNotFound
+from vitron_agent.calls import Attachment, Point
+from vitron_agent.creative import sketch_mask
+from vitron_agent.media import MediaError, load_frame, load_image
+from vitron_agent.paths import PathOutsideWorkspace
+from vitron_agent.regions import Box, RegionError
+from vitron_agent.session import Session, SessionError, Turn
+from vitron_agent.tools.backends.segmentation import mask_png
+from vitron_agent.web import views
+from vitron_agent.web.form import Field, changes, form_fields
+from vitron_agent.web.hub import Acted, WebHub, shown_as
+from vitron_agent.web.pointing import EMPTY_SKETCH, dots, drawing, region_text
+
+__all__ = ["Actions", "Screen", "Tab"]
+
+logger = logging.getLogger(__name__)
+SAID = (SessionError, MediaError, PathOutsideWorkspace, RegionError, ArtifactNotFound, ValueError, OSError)
+"""What a person's input can cause: said in one sentence, and the page goes on."""
+Progress = Callable[[dict[str, Any]], None]
+
+
+class Tab(BaseModel):
+    """One browser tab: its thread and what goes with its next request."""
+
+    thread: str | None = None
+    shown: str = ""
+    """the fingerprint of the decision or choice this tab shows (see :func:`~.hub.shown_as`)"""
+    staged: list[str] = []
+    """uploads imported for the next request"""
+    imported: dict[str, str] = {}
+    """Gradio's upload path -> artifact id, so an upload is imported once"""
+    canvas: str | None = None
+    """the artifact on the large picture"""
+    frame: int = 0
+    points: list[Point] = []
+    notes: list[tuple[int, str]] = []
+    selected: str | None = None
+    """the result picked in the results gallery"""
+    step: int = 1
+    """the plan step the form edits"""
+    errors: dict[str, str] = {}
+
+
+class Screen(BaseModel):
+    """Everything the page shows, read from the thread after an action."""
+
+    tab: Tab
+    chat: list[dict[str, Any]]
+    notice: str = ""
+    turn: Turn | None = None
+    """what waits (a decision or a choice), as a turn"""
+    canvas: Any = None
+    """the large picture's new value (path or image), or None to leave it as it is"""
+    canvas_frames: int = 0
+    """frames of the video on the canvas (0: a still)"""
+    clicks: Any = None
+    log: list[list[str]] = []
+    results: list[tuple[str, str]] = []
+    lineage: str = ""
+    policy: str = "ask"
+    form: dict[str, Any] = {}
+    pointing: str = ""
+
+
+class Actions:
+    """The page's handlers over one hub; each returns a :class:`Screen`."""
+
+    def __init__(self, hub: WebHub) -> None:
+        self.hub = hub
+        self.fields: dict[str, list[Field]] = {name: form_fields(tool.Args) for name, tool in hub.tools.items()}
+
+    # -- the screen --------------------------------------------------------------------------------------------
+
+    def screen(self, tab: Tab, notice: str = "", *, canvas: bool = False) -> Screen:
+        """The thread as the tab shows it; ``canvas`` redraws the large picture (else only when the current media
+        changed)."""
+        session = self.hub.session(tab.thread)
+        tab.thread = session.thread_id
+        turn = session.waiting()
+        tab.shown = shown_as(turn)
+        chat = views.conversation(session)
+        if notice:
+            tab.notes.append((len(chat), notice))
+        current = self._current(session, tab)
+        screen = Screen(tab=tab, chat=views.with_notes(chat, tab.notes), notice=notice, turn=turn,
+                        log=views.log_rows(session.history()), policy=_policy_word(session.policy),
+                        results=[(str(a.path), f"{a.kind} {a.id}") for a in views.results(session)],
+                        form=self._form(tab, turn), pointing=region_text(None, tab.points, False))
+        if current is not None and (canvas or current.id != tab.canvas):
+            tab.canvas, tab.points = current.id, []
+            screen.canvas, screen.clicks = self._picture(current, tab.frame), self._picture(current, tab.frame)
+            screen.canvas_frames = int(current.meta.get("frames") or 0) if current.kind == "video" else 0
+        if tab.selected:
+            screen.lineage = self._lineage(tab.selected)
+        return screen
+
+    def _current(self, session: Session, tab: Tab) -> Artifact | None:
+        """What the next request works on: the latest upload, else the thread's latest image or video."""
+        if tab.staged:
+            return self.hub.store.get(tab.staged[-1])
+        known = session.attachments()
+        return self.hub.store.get(known[-1].ref) if known else None
+
+    def _picture(self, artifact: Artifact, frame: int) -> Any:
+        if artifact.kind == "video":
+            return load_frame(artifact.path, min(frame, max(0, int(artifact.meta.get("frames") or 1) - 1)))
+        return str(artifact.path)
+
+    def _form(self, tab: Tab, turn: Turn | None) -> dict[str, Any]:
+        if turn is None or turn.pending is None:
+            return {}
+        decision = turn.pending
+        number = tab.step if 1 <= tab.step <= len(decision.steps) else decision.asking[0]
+        step = decision.steps[number - 1]
+        return {"tool": step.tool, "step": number, "args": step.args, "errors": dict(tab.errors),
+                "key": f"{tab.shown}-{number}-{len(tab.errors)}"}
+
+    def _lineage(self, artifact_id: str) -> str:
+        try:
+            return views.lineage_markdown(self.hub.store, self.hub.store.get(artifact_id))
+        except ArtifactNotFound:
+            return ""
+
+    def _said(self, tab: Tab, action: Callable[[], Any], *, canvas: bool = False) -> Screen:
+        """Run an action; a person's mistake (or a bug) becomes one sentence, and the screen is read back."""
+        notice = ""
+        try:
+            done = action()
+            notice = done if isinstance(done, str) else ""
+            if isinstance(done, Acted):
+                tab.thread = done.thread
+        except SAID as error:
+            notice = str(error)
+        except Exception as error:  # a bug must not end the person's page; the thread is on disk
+            logger.exception("a page action failed")
+            notice = f"Something went wrong and nothing more was done (the thread is saved): {error}"
+        return self.screen(tab, notice, canvas=canvas)
+
+    # -- the conversation --------------------------------------------------------------------------------------
+
+    def load(self, tab: Tab, remembered: str | None) -> Screen:
+        """A page (re)load: the tab's thread from the browser's storage, if the workspace holds it."""
+        if remembered and not tab.thread and remembered in self.hub.threads(limit=500):
+            tab.thread = remembered
+        return self.screen(tab, canvas=True)
+
+    def uploaded(self, tab: Tab, files: Sequence[str]) -> Screen:
+        """Files added to the request box: each checked against the limits and imported through the store before
+        anything uses it; one that fails is said, and nothing of it is stored."""
+        said = []
+        for path in files:
+            if path in tab.imported:
+                continue
+            try:
+                artifact = self.hub.import_upload(path)
+            except SAID as error:
+                said.append(str(error))
+                continue
+            tab.imported[path] = artifact.id
+            tab.staged.append(artifact.id)
+        return self.screen(tab, " ".join(said))
+
+    def send(self, tab: Tab, text: str, files: Sequence[str], editor: Any, sketching: bool,
+             progress: Progress | None = None) -> Screen:
+        """Send a request with the uploads, and the box, sketch or clicks drawn on the large picture."""
+        if files:
+            self.uploaded(tab, files)
+        if not text.strip():
+            return self.screen(tab, "Type what you want done, then send.")
+
+        def act() -> Acted:
+            attachments = [self.hub.store.get(i) for i in tab.staged]
+            box, mask = self._drawn(tab, editor, sketching)
+            acted = self.hub.act(tab.thread, lambda s: s.send(text, attachments=attachments, region=box,
+                                                              frame=tab.frame, mask=mask, points=tab.points),
+                                 progress)
+            tab.staged, tab.points, tab.step, tab.errors = [], [], 1, {}
+            return acted
+
+        return self._said(tab, act, canvas=True)
+
+    def _drawn(self, tab: Tab, editor: Any, sketching: bool) -> tuple[Box | None, Artifact | None]:
+        """The box dragged on the picture, or in sketch mode the painted area as a mask (and its bounding box)."""
+        box, painted = drawing(editor)
+        if box is None:
+            if sketching:
+                raise SessionError(EMPTY_SKETCH)
+            return None, None
+        if not sketching or tab.canvas is None:
+            return box, None
+        current = self.hub.store.get(tab.canvas)
+        with tempfile.TemporaryDirectory() as folder:
+            drawn = Path(folder) / "sketch.png"
+            drawn.write_bytes(mask_png(painted))
+            mask, _ = sketch_mask(self.hub.store, drawn, Attachment.from_artifact(current))
+        return box, mask
+
+    # -- answers -----------------------------------------------------------------------------------------------
+
+    def answer(self, tab: Tab, call: Callable[[Session], Turn | None], progress: Progress | None = None) -> Screen:
+        """Answer what the tab shows waiting (refused when another tab answered or changed it first)."""
+        tab.errors = {}
+        return self._said(tab, lambda: self.hub.answer(tab.thread or "", tab.shown, call, progress))
+
+    def reject(self, tab: Tab, correction: str) -> Screen:
+        if not correction.strip():
+            return self.screen(tab, "A rejection needs a correction for the planner (what was wrong); Cancel drops "
+                                    "the decision without one.")
+        return self.answer(tab, lambda s: s.reject(correction.strip()))
+
+    def edit(self, tab: Tab, typed: Sequence[Any]) -> Screen:
+        """Apply the form: each value read and validated by the tool's own arguments; errors go beside their
+        fields and nothing is sent until they are fixed."""
+        session = self.hub.session(tab.thread)
+        decision = session.pending
+        if decision is None:
+            return self.screen(tab, "Nothing is waiting for a decision.")
+        step = decision.steps[(tab.step if 1 <= tab.step <= len(decision.steps) else decision.asking[0]) - 1]
+        tool = self.hub.tools[step.tool]
+        edits, errors = changes(tool.Args, self.fields[step.tool], step.args, typed)
+        if errors:
+            tab.errors = errors
+            return self.screen(tab, "Fix the fields marked below; nothing was changed.")
+        if not edits:
+            return self.screen(tab, "Nothing was changed in the form.")
+        return self.answer(tab, lambda s: s.edit_step(step.number, **edits))
+
+    def choose(self, tab: Tab, index: int) -> Screen:
+        return self.answer(tab, lambda s: s.choose(index + 1))
+
+    def stop(self, tab: Tab) -> Screen:
+        stopping = self.hub.cancel(tab.thread)
+        return self.screen(tab, "Asked the running tool to stop at its next check." if stopping
+                           else "Nothing is running in this thread.")
+
+    def set_policy(self, tab: Tab, policy: str) -> Screen:
+        def act() -> str:
+            self.hub.session(tab.thread).policy = policy
+            return ""
+        return self._said(tab, act)
+
+    # -- pointing ----------------------------------------------------------------------------------------------
+
+    def click(self, tab: Tab, x: float, y: float, positive: bool) -> tuple[Any, str]:
+        """A click on the picture: kept for the next request and drawn back on it."""
+        tab.points = [*tab.points, Point(x=x, y=y, positive=positive)]
+        return self._dotted(tab), region_text(None, tab.points, False)
+
+    def clear_clicks(self, tab: Tab) -> tuple[Any, str]:
+        tab.points = []
+        return self._dotted(tab), region_text(None, tab.points, False)
+
+    def _dotted(self, tab: Tab) -> Any:
+        if tab.canvas is None:
+            return None
+        artifact = self.hub.store.get(tab.canvas)
+        picture = self._picture(artifact, tab.frame)
+        return dots(load_image(picture) if isinstance(picture, str) else picture, tab.points)
+
+    def at_frame(self, tab: Tab, frame: int) -> Screen:
+        tab.frame = int(frame or 0)
+        return self.screen(tab, canvas=True)
+
+    # -- threads and carrying on -------------------------------------------------------------------------------
+
+    def open(self, tab: Tab, thread: str | None) -> Screen:
+        fresh = Tab(thread=thread or None)
+        return self.screen(fresh, canvas=True)
+
+    def undo(self, tab: Tab) -> Screen:
+        return self._said(tab, lambda: self.hub.act(tab.thread, lambda s: _said_turn(s.undo())).turn.text,
+                          canvas=True)
+
+    def fork(self, tab: Tab) -> Screen:
+        def act() -> str:
+            with self.hub.holding(tab.thread) as session:
+                forked = self.hub.adopt(session.fork())
+            origin, tab.thread = session.thread_id, forked.thread_id
+            return f"Now in thread {forked.thread_id}, forked from {origin} (which stays as it was)."
+        return self._said(tab, act, canvas=True)
+
+    def select(self, tab: Tab, index: int) -> Screen:
+        found = views.results(self.hub.session(tab.thread))
+        tab.selected = found[index].id if 0 <= index < len(found) else None
+        return self.screen(tab)
+
+    def use(self, tab: Tab) -> Screen:
+        if not tab.selected:
+            return self.screen(tab, "Pick a result in the gallery first.")
+        selected = tab.selected
+        return self._said(tab, lambda: self.hub.act(tab.thread, lambda s: _said_turn(s.use(selected))).turn.text,
+                          canvas=True)
+
+    def vary(self, tab: Tab) -> Screen:
+        selected = tab.selected
+        return self._said(tab, lambda: self.hub.act(tab.thread, lambda s: s.vary(selected)))
+
+
+def _said_turn(result: str | Turn) -> Turn:
+    """A session call that answers in words (undo, use) as a turn, so the hub hands every call back alike."""
+    return result if isinstance(result, Turn) else Turn(pending=None, text=result, artifacts=[])
+
+
+def _policy_word(policy: Any) -> str:
+    return policy if isinstance(policy, str) else "ask"

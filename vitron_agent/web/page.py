@@ -1,0 +1,304 @@
+"""The Gradio page: where everything sits, and which action each control calls. No graph logic lives here: each
+event calls one :class:`~vitron_agent.web.actions.Actions` method and draws the :class:`~.actions.Screen` it
+returns.
+
+- Left: the conversation (``gr.Chatbot``, messages format, results inline) and the request box
+  (``gr.MultimodalTextbox``: text plus image or video uploads), the policy switch and Stop.
+- Right: the latest picture, large: "Box / sketch" (``gr.ImageEditor``: drag a box with the brush, or paint the
+  area to change) and "Clicks" (``gr.Image`` select events, on the object or off it); a frame slider for a video.
+  Below it the decision card: its text, the preview with the region drawn, the plan's steps, the arguments as a
+  form generated from the tool's schema (``gr.render``), and Approve, Reject (with a correction), Cancel. When a
+  step made several candidates, a ``gr.Gallery`` to choose one.
+- Beneath: the thread (reopen any, new, undo, fork), its decision log, and its results to carry on from, with
+  lineage.
+
+Every event is named (``api_name``), so ``gradio_client`` drives the same actions the buttons do; approving still
+goes through the session, whose graph records the approval before any tool runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from vitron_agent.web import views
+from vitron_agent.web.actions import Actions, Screen, Tab
+from vitron_agent.web.form import Field, shown_value
+from vitron_agent.web.hub import WebHub
+
+__all__ = ["CSS", "build_page"]
+
+CSS = """
+#card { border-left: 4px solid var(--color-accent); padding-left: 12px; }
+.field-error { color: #c0392b; font-size: 0.9em; margin-top: -6px; }
+#notice { min-height: 1.5em; }
+"""
+BROWSER_KEY = "vitron-agent-thread"
+
+
+class _Page:
+    """The components and their wiring, over one set of actions."""
+
+    def __init__(self, actions: Actions) -> None:
+        self.actions = actions
+
+    def layout(self) -> None:
+        self.tab = gr.State(Tab())
+        self.remembered = gr.BrowserState(None, storage_key=BROWSER_KEY)
+        self.form_state = gr.State({})
+        gr.Markdown("## vitron-agent · every decision is shown before it runs")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=5):
+                self.chat = gr.Chatbot(elem_id="chat", height=560, label="conversation", buttons=["copy"])
+                self.request = gr.MultimodalTextbox(
+                    elem_id="request", file_types=["image", "video"], file_count="multiple",
+                    placeholder="What should be done? Attach an image or video, draw on it on the right, then send.",
+                    show_label=False, sources=["upload"])
+                self.notice = gr.Markdown(elem_id="notice")
+                with gr.Row():
+                    self.policy = gr.Radio(["ask", "step", "auto"], value="ask", label="policy", elem_id="policy",
+                                           info="ask: every change waits for you; step: each step of a plan; auto: "
+                                                "run without asking")
+                    self.stop = gr.Button("Stop the running tool", elem_id="stop", variant="stop", size="sm")
+            with gr.Column(scale=6):
+                self._pointing()
+                self._decision()
+                self._choice()
+        self._thread()
+
+    def _pointing(self) -> None:
+        with gr.Tabs():
+            with gr.Tab("Box / sketch", id="draw"):
+                self.canvas = gr.ImageEditor(
+                    elem_id="canvas", type="numpy", sources=(), transforms=(), label="the latest picture",
+                    layers=gr.LayerOptions(allow_additional_layers=False), height=460,
+                    brush=gr.Brush(colors=["#ff3b30"], color_mode="fixed"), eraser=gr.Eraser())
+                self.sketching = gr.Checkbox(False, label="sketch: what I paint is the area to change (otherwise a "
+                                                          "drag is a box)", elem_id="sketching")
+            with gr.Tab("Clicks", id="clicks"):
+                self.clicks = gr.Image(elem_id="clicks", interactive=False, label="click on the object",
+                                       height=460, buttons=[])
+                with gr.Row():
+                    self.positive = gr.Radio([("on the object", True), ("not the object", False)], value=True,
+                                             label="a click marks", elem_id="click-sign")
+                    self.clear = gr.Button("Clear clicks", size="sm", elem_id="clear-clicks")
+        self.frame = gr.Slider(0, 1, step=1, value=0, label="frame to point at", visible=False, elem_id="frame")
+        self.pointing = gr.Markdown(elem_id="pointing")
+
+    def _decision(self) -> None:
+        with gr.Group(visible=False, elem_id="decision") as self.decision:
+            self.card = gr.Markdown(elem_id="card")
+            self.preview = gr.Image(label="preview: the region on its picture", elem_id="preview", height=300,
+                                    interactive=False, buttons=[])
+            self.plan = gr.Dataframe(headers=views.PLAN_COLUMNS, elem_id="plan", interactive=False, wrap=True,
+                                     label="the plan's steps")
+            with gr.Row():
+                self.step = gr.Dropdown(choices=[1], value=1, label="step the form edits", elem_id="step",
+                                        scale=2)
+                self.drop = gr.Button("Drop this step", elem_id="drop", size="sm", scale=1)
+
+            @gr.render(inputs=[self.form_state], triggers=[self.form_state.change])
+            def form(state: dict[str, Any]) -> None:
+                self._form(state)
+
+            with gr.Row():
+                self.approve = gr.Button("Approve", variant="primary", elem_id="approve")
+                self.cancel = gr.Button("Cancel", elem_id="cancel")
+            with gr.Row():
+                self.correction = gr.Textbox(label="what was wrong (for the planner)", elem_id="correction", scale=3)
+                self.reject = gr.Button("Reject with this correction", elem_id="reject", scale=1)
+
+    def _form(self, state: dict[str, Any]) -> None:
+        """The waiting step's arguments as inputs generated from its tool's schema, errors beside their fields."""
+        if not state:
+            return
+        fields: list[Field] = self.actions.fields[state["tool"]]
+        errors = state.get("errors") or {}
+        inputs = []
+        with gr.Accordion(f"arguments of step {state['step']} ({state['tool']})", open=True):
+            for field in fields:
+                inputs.append(_input(field, state["args"].get(field.name), key=f"{state['key']}-{field.name}"))
+                if field.name in errors:
+                    gr.Markdown(f"{field.name}: {errors[field.name]}", elem_classes=["field-error"],
+                                elem_id=f"error-{field.name}")
+            apply = gr.Button("Apply edits (validated, then shown again)", elem_id="apply-edit", size="sm")
+        apply.click(lambda tab, *typed: self._draw(self.actions.edit(tab, typed)), [self.tab, *inputs],
+                    self.outputs, api_name="edit")
+
+    def _choice(self) -> None:
+        with gr.Group(visible=False, elem_id="choice") as self.choice:
+            self.choice_text = gr.Markdown()
+            self.candidates = gr.Gallery(elem_id="candidates", columns=4, height=240, allow_preview=False,
+                                         label="candidates")
+
+    def _thread(self) -> None:
+        with gr.Accordion("Thread: reopen, undo, fork, decisions, results", open=False, elem_id="thread"):
+            with gr.Row():
+                self.threads = gr.Dropdown(label="threads in this workspace", elem_id="threads", scale=3,
+                                           allow_custom_value=False)
+                self.open_thread = gr.Button("Open", elem_id="open-thread", size="sm")
+                self.new_thread = gr.Button("New thread", elem_id="new-thread", size="sm")
+                self.undo = gr.Button("Undo last tool", elem_id="undo", size="sm")
+                self.fork = gr.Button("Fork", elem_id="fork", size="sm")
+            self.thread_label = gr.Markdown(elem_id="thread-label")
+            self.log = gr.Dataframe(label="decisions", elem_id="log", interactive=False, wrap=True)
+            self.results = gr.Gallery(label="results: pick one to carry on from it", elem_id="results", columns=6,
+                                      height=200, allow_preview=False)
+            with gr.Row():
+                self.use = gr.Button("Use as the next input", elem_id="use", size="sm")
+                self.vary = gr.Button("Vary (new seeds)", elem_id="vary", size="sm")
+            self.lineage = gr.Markdown(elem_id="lineage")
+
+    @property
+    def outputs(self) -> list[Any]:
+        return [self.tab, self.remembered, self.chat, self.notice, self.decision, self.card, self.preview,
+                self.plan, self.step, self.approve, self.choice, self.choice_text, self.candidates, self.canvas,
+                self.clicks, self.frame, self.pointing, self.policy, self.log, self.results, self.lineage,
+                self.thread_label, self.form_state]
+
+    def _draw(self, screen: Screen) -> tuple[Any, ...]:
+        """A screen as the values of :attr:`outputs`, in order."""
+        turn, tab = screen.turn, screen.tab
+        decision = turn.pending if turn is not None else None
+        choice = turn.choice if turn is not None else None
+        store = self.actions.hub.store
+        preview = decision.current.preview if decision is not None else None
+        canvas = gr.update() if screen.canvas is None else {"background": screen.canvas, "layers": [],
+                                                             "composite": None}
+        frame = gr.update() if screen.canvas is None else gr.update(
+            visible=screen.canvas_frames > 1, maximum=max(1, screen.canvas_frames - 1), value=min(tab.frame, max(
+                0, screen.canvas_frames - 1)))
+        return (
+            tab, tab.thread, screen.chat, screen.notice,
+            gr.update(visible=decision is not None),
+            views.card_markdown(decision) if decision is not None else "",
+            str(store.get(preview).path) if preview else None,
+            views.plan_rows(decision) if decision is not None else [],
+            gr.update(choices=[s.number for s in decision.steps], value=screen.form.get("step", 1))
+            if decision is not None else gr.update(),
+            gr.update(value="Approve all" if decision is not None and len(decision.asking) > 1 else "Approve"),
+            gr.update(visible=choice is not None),
+            views.choice_markdown(choice) if choice is not None else "",
+            [(str(a.path), f"{i}") for i, a in enumerate(turn.candidates, start=1)] if choice is not None else [],
+            canvas,
+            screen.clicks if screen.clicks is not None else gr.update(),
+            frame,
+            screen.pointing, screen.policy,
+            {"headers": list(views.HISTORY_COLUMNS), "data": screen.log} if screen.log else None,
+            screen.results, screen.lineage,
+            f"Thread **{tab.thread}** · continue it in the terminal with `vitron-agent chat --resume {tab.thread}`",
+            screen.form,
+        )
+
+    def wire(self, demo: gr.Blocks) -> None:
+        a, out, tab = self.actions, self.outputs, self.tab
+
+        def draw(screen: Screen) -> tuple[Any, ...]:
+            return self._draw(screen)
+
+        def send(state: Tab, request: dict[str, Any] | None, editor: Any, sketching: bool,
+                 progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+            request = request or {}
+            screen = a.send(state, request.get("text") or "", list(request.get("files") or []), editor, sketching,
+                            _reporter(progress))
+            return (*draw(screen), None)
+
+        def approve(state: Tab, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+            return draw(a.answer(state, lambda s: s.approve(), _reporter(progress)))
+
+        def chosen(state: Tab, event: gr.SelectData, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+            return draw(a.answer(state, lambda s: s.choose(event.index + 1), _reporter(progress)))
+
+        def clicked(state: Tab, positive: bool, event: gr.SelectData) -> tuple[Any, ...]:
+            x, y = event.index
+            return (state, *a.click(state, float(x), float(y), bool(positive)))
+
+        def selected(state: Tab, event: gr.SelectData) -> tuple[Any, ...]:
+            return draw(a.select(state, event.index))
+
+        demo.load(lambda state, kept: draw(a.load(state, kept)), [tab, self.remembered], out, api_name="load")
+        demo.load(lambda: gr.update(choices=self._thread_choices()), None, self.threads, api_visibility="private")
+        self.request.submit(send, [tab, self.request, self.canvas, self.sketching], [*out, self.request],
+                            api_name="send", concurrency_limit=None)
+        def added(state: Tab, request: dict[str, Any] | None) -> tuple[Any, ...]:
+            files = [str(path) for path in (request or {}).get("files") or []]
+            if all(path in state.imported for path in files):  # typing, not a new upload: nothing to redraw
+                return tuple(gr.skip() for _ in out)
+            return draw(a.uploaded(state, files))
+
+        self.request.change(added, [tab, self.request], out, api_visibility="private", concurrency_limit=None,
+                            trigger_mode="always_last")
+        self.approve.click(approve, tab, out, api_name="approve", concurrency_limit=None, trigger_mode="multiple")
+        self.cancel.click(lambda state: draw(a.answer(state, lambda s: s.cancel_decision())), tab, out,
+                          api_name="cancel_decision", concurrency_limit=None)
+        self.reject.click(lambda state, text: (*draw(a.reject(state, text or "")), ""), [tab, self.correction],
+                          [*out, self.correction], api_name="reject", concurrency_limit=None)
+        self.drop.click(lambda state, number: draw(a.answer(state, lambda s: s.remove_step(int(number)))),
+                        [tab, self.step], out, api_name="remove_step", concurrency_limit=None)
+        self.step.input(lambda state, number: draw(_at_step(a, state, number)), [tab, self.step], out,
+                        api_visibility="private")
+        self.candidates.select(chosen, tab, out, api_name="choose", concurrency_limit=None)
+        self.stop.click(lambda state: draw(a.stop(state)), tab, out, api_name="stop", concurrency_limit=None)
+        self.policy.input(lambda state, word: draw(a.set_policy(state, word)), [tab, self.policy], out,
+                          api_name="policy")
+        self.clicks.select(clicked, [tab, self.positive], [tab, self.clicks, self.pointing],
+                           api_visibility="private")
+        self.clear.click(lambda state: (state, *a.clear_clicks(state)), tab, [tab, self.clicks, self.pointing],
+                         api_visibility="private")
+        self.frame.release(lambda state, frame: draw(a.at_frame(state, frame)), [tab, self.frame], out,
+                           api_visibility="private")
+        self.open_thread.click(lambda state, thread: draw(a.open(state, thread)), [tab, self.threads], out,
+                               api_name="open_thread")
+        self.new_thread.click(lambda state: draw(a.open(state, None)), tab, out, api_name="new_thread")
+        self.undo.click(lambda state: draw(a.undo(state)), tab, out, api_name="undo", concurrency_limit=None)
+        self.fork.click(lambda state: draw(a.fork(state)), tab, out, api_name="fork", concurrency_limit=None)
+        self.results.select(selected, tab, out, api_visibility="private")
+        self.use.click(lambda state: draw(a.use(state)), tab, out, api_name="use", concurrency_limit=None)
+        self.vary.click(lambda state: draw(a.vary(state)), tab, out, api_name="vary", concurrency_limit=None)
+        for control in (self.open_thread, self.new_thread, self.fork):
+            control.click(lambda: gr.update(choices=self._thread_choices()), None, self.threads,
+                          api_visibility="private")
+
+    def _thread_choices(self) -> list[tuple[str, str]]:
+        hub = self.actions.hub
+        return [(views.thread_title(hub.lister(), thread), thread) for thread in hub.threads()]
+
+
+def _input(field: Field, value: Any, *, key: str) -> Any:
+    """The input that suits a field, showing ``value``."""
+    shown = shown_value(field, value)
+    common = {"label": field.label, "info": field.help or None, "elem_id": f"arg-{field.name}", "key": key}
+    if field.kind == "boolean":
+        return gr.Checkbox(bool(shown), **common)
+    if field.kind in ("integer", "number"):
+        return gr.Number(shown, precision=0 if field.kind == "integer" else None, **common)
+    if field.kind == "choice":
+        return gr.Dropdown(field.choices, value=shown, **common)
+    return gr.Textbox(shown, lines=3 if field.kind in ("lines", "json") else 1, **common)
+
+
+def _at_step(actions: Actions, tab: Tab, number: Any) -> Screen:
+    tab.step, tab.errors = int(number or 1), {}
+    return actions.screen(tab)
+
+
+def _reporter(progress: gr.Progress) -> Any:
+    """The tools' progress events (``{"tool", "step", "steps", "done", "total", "message"}``) as Gradio's progress
+    bar over the page, one step at a time."""
+    def report(event: dict[str, Any]) -> None:
+        total = float(event.get("total") or 0)
+        steps = int(event.get("steps") or 1)
+        label = f"step {event.get('step')}/{steps} " if steps > 1 else ""
+        desc = f"{label}{event.get('tool', 'tool')}: {event.get('message') or ''}".strip()
+        progress((float(event.get("done") or 0), total) if total else None, desc=desc)
+    return report
+
+
+def build_page(hub: WebHub) -> gr.Blocks:
+    """The page over a hub (one per server; every tab shares it)."""
+    page = _Page(Actions(hub))
+    with gr.Blocks(title="vitron-agent") as demo:
+        page.layout()
+        page.wire(demo)
+    return demo

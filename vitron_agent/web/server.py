@@ -1,0 +1,89 @@
+"""Launching the page: checking the address and login, opening the workspace, and telling Gradio which files it
+may serve.
+
+- It binds 127.0.0.1 unless told otherwise; any other address needs ``--auth`` (:func:`check_address`).
+- Gradio serves only the store's files (``allowed_paths`` is the workspace's ``artifacts`` folder: not its
+  databases, not the current folder) and what it made itself; uploads are capped at the hub's limit before they
+  reach the store, which checks them against the media limits.
+- Nothing leaves the machine: Gradio's analytics are off and the theme uses the system's fonts, not a font host.
+
+Usage::
+
+    server = launch(Path("ws"), "rules", host="127.0.0.1", port=7860, auth=None, block=False)
+    ...
+    server.close()
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from pathlib import Path
+from typing import Any
+
+__all__ = ["LOCAL_HOSTS", "WebError", "check_address", "launch", "open_hub"]
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+class WebError(ValueError):
+    """The page can't start as asked (an open address without a login, a malformed login); said in one line."""
+
+
+def check_address(host: str, auth: str | None) -> tuple[str, str] | None:
+    """The login as (user, password), after checking that an address other than this machine's has one.
+
+    Raises:
+        WebError: an open address without ``--auth``, or a login not written USER:PASS.
+    """
+    login = None
+    if auth is not None:
+        user, colon, password = auth.partition(":")
+        if not colon or not user or not password:
+            raise WebError("write the login as --auth USER:PASS (both parts non-empty)")
+        login = (user, password)
+    if login is None and not _local(host):
+        raise WebError(f"binding {host} lets other machines reach the page, and every approval on it runs tools: "
+                       "add --auth USER:PASS, or keep the default --host 127.0.0.1")
+    return login
+
+
+def _local(host: str) -> bool:
+    if host in LOCAL_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def open_hub(workspace: Path, planner_spec: str | None, *, policy: Any = "ask") -> Any:
+    """The hub for a workspace folder and planner spec (as ``chat`` takes them)."""
+    from vitron_agent.planners.choose import configured_spec, planner_from_spec
+    from vitron_agent.web.hub import WebHub
+    from vitron_agent.workspace import Workspace
+
+    opened = Workspace(workspace)  # no import roots: uploads are granted one by one, planners name artifacts
+    spec = planner_spec or configured_spec(opened)
+    return WebHub(opened, planner_from_spec(spec, workspace=opened), policy=policy)
+
+
+def launch(hub: Any, *, host: str = "127.0.0.1", port: int = 7860, login: tuple[str, str] | None = None,
+           block: bool = True, quiet: bool = False) -> Any:
+    """Build the page over ``hub`` and serve it; returns the Gradio app (``block=False`` returns at once, and
+    ``app.close()`` stops it)."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    import gradio as gr
+
+    from vitron_agent.web.page import CSS, build_page
+
+    demo = build_page(hub)
+    artifacts = hub.workspace.root / "artifacts"
+    artifacts.mkdir(exist_ok=True)
+    theme = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
+                              font_mono=["ui-monospace", "monospace"])
+    demo.queue(default_concurrency_limit=None)
+    demo.launch(server_name=host, server_port=port, auth=login, allowed_paths=[str(artifacts)],
+                max_file_size=hub.upload_limit, css=CSS, theme=theme, prevent_thread_lock=not block, quiet=quiet,
+                show_error=False, ssr_mode=False, inbrowser=False, share=False)
+    return demo
