@@ -87,7 +87,7 @@ class _Page:
         self.pointing = gr.Markdown(elem_id="pointing")
 
     def _decision(self) -> None:
-        with gr.Group(visible=False, elem_id="decision") as self.decision:
+        with gr.Column(visible=False, elem_id="decision", variant="panel") as self.decision:
             self.card = gr.Markdown(elem_id="card")
             self.preview = gr.Image(label="preview: the region on its picture", elem_id="preview", height=300,
                                     interactive=False, buttons=[])
@@ -98,9 +98,10 @@ class _Page:
                                         scale=2)
                 self.drop = gr.Button("Drop this step", elem_id="drop", size="sm", scale=1)
 
-            @gr.render(inputs=[self.form_state], triggers=[self.form_state.change])
-            def form(state: dict[str, Any]) -> None:
-                self._form(state)
+            with gr.Column(elem_id="form"):
+                @gr.render(inputs=[self.form_state], triggers=[self.form_state.change])
+                def form(state: dict[str, Any]) -> None:
+                    self._form(state)
 
             with gr.Row():
                 self.approve = gr.Button("Approve", variant="primary", elem_id="approve")
@@ -127,7 +128,7 @@ class _Page:
                     self.outputs, api_name="edit")
 
     def _choice(self) -> None:
-        with gr.Group(visible=False, elem_id="choice") as self.choice:
+        with gr.Column(visible=False, elem_id="choice", variant="panel") as self.choice:
             self.choice_text = gr.Markdown()
             self.candidates = gr.Gallery(elem_id="candidates", columns=4, height=240, allow_preview=False,
                                          label="candidates")
@@ -268,7 +269,8 @@ class _Page:
 def _input(field: Field, value: Any, *, key: str) -> Any:
     """The input that suits a field, showing ``value``."""
     shown = shown_value(field, value)
-    common = {"label": field.label, "info": field.help or None, "elem_id": f"arg-{field.name}", "key": key}
+    common = {"label": field.label, "info": field.help or None, "elem_id": f"arg-{field.name}", "key": key,
+              "interactive": True}
     if field.kind == "boolean":
         return gr.Checkbox(bool(shown), **common)
     if field.kind in ("integer", "number"):
