@@ -244,8 +244,11 @@ class Actions:
             return self.screen(tab, "Nothing was changed in the form.")
         return self.answer(tab, lambda s: s.edit_step(step.number, **edits))
 
-    def choose(self, tab: Tab, index: int) -> Screen:
-        return self.answer(tab, lambda s: s.choose(index + 1))
+    def choose(self, tab: Tab, pick: Any, progress: Progress | None = None) -> Screen:
+        """Choose candidate ``pick`` (a number from 1, or an artifact id) of the ones the tab shows."""
+        if pick in (None, ""):
+            return self.screen(tab, "Say which candidate: click one, or pick its number.")
+        return self.answer(tab, lambda s: s.choose(pick), progress)
 
     def stop(self, tab: Tab) -> Screen:
         stopping = self.hub.cancel(tab.thread)
@@ -283,8 +286,10 @@ class Actions:
     # -- threads and carrying on -------------------------------------------------------------------------------
 
     def open(self, tab: Tab, thread: str | None) -> Screen:
-        fresh = Tab(thread=thread or None)
-        return self.screen(fresh, canvas=True)
+        """Switch the tab to ``thread`` (a new one when None), with nothing staged."""
+        for name, value in Tab(thread=thread or None):
+            setattr(tab, name, value)
+        return self.screen(tab, canvas=True)
 
     def undo(self, tab: Tab) -> Screen:
         return self._said(tab, lambda: self.hub.act(tab.thread, lambda s: _said_turn(s.undo())).turn.text,

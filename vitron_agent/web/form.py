@@ -117,6 +117,12 @@ def _read(field: Field, raw: Any) -> Any:
     return raw
 
 
+def _same(raw: Any, shown: Any) -> bool:
+    if isinstance(raw, str) or isinstance(shown, str):
+        return str(raw if raw is not None else "").strip() == str(shown if shown is not None else "").strip()
+    return raw == shown
+
+
 def changes(args: type[BaseModel], fields: Sequence[Field], current: Mapping[str, Any],
             typed: Sequence[Any]) -> tuple[dict[str, Any], dict[str, str]]:
     """The arguments the person changed, and what is wrong, by field name (empty when all is well).
@@ -130,6 +136,8 @@ def changes(args: type[BaseModel], fields: Sequence[Field], current: Mapping[str
     edits: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for field, raw in zip(fields, typed):
+        if _same(raw, shown_value(field, current.get(field.name))):
+            continue  # as shown: not an edit (a box shown rounded is not changed by being left alone)
         try:
             value = _read(field, raw)
         except ValueError as error:
@@ -137,7 +145,7 @@ def changes(args: type[BaseModel], fields: Sequence[Field], current: Mapping[str
             continue
         if value != current.get(field.name) and not (value in (None, []) and not current.get(field.name)):
             edits[field.name] = value
-    if errors or not edits:
+    if not edits:
         return edits, errors
     try:
         args.model_validate({**current, **edits})

@@ -132,6 +132,7 @@ class _Page:
             self.choice_text = gr.Markdown()
             self.candidates = gr.Gallery(elem_id="candidates", columns=4, height=240, allow_preview=False,
                                          label="candidates")
+            self.pick = gr.Radio(choices=[], label="or choose by number", elem_id="pick")
 
     def _thread(self) -> None:
         with gr.Accordion("Thread: reopen, undo, fork, decisions, results", open=False, elem_id="thread"):
@@ -154,7 +155,8 @@ class _Page:
     @property
     def outputs(self) -> list[Any]:
         return [self.tab, self.remembered, self.chat, self.notice, self.decision, self.card, self.preview,
-                self.plan, self.step, self.approve, self.choice, self.choice_text, self.candidates, self.canvas,
+                self.plan, self.step, self.approve, self.choice, self.choice_text, self.candidates, self.pick,
+                self.canvas,
                 self.clicks, self.frame, self.pointing, self.policy, self.log, self.results, self.lineage,
                 self.thread_label, self.form_state]
 
@@ -182,6 +184,8 @@ class _Page:
             gr.update(visible=choice is not None),
             views.choice_markdown(choice) if choice is not None else "",
             [(str(a.path), f"{i}") for i, a in enumerate(turn.candidates, start=1)] if choice is not None else [],
+            gr.update(choices=list(range(1, len(turn.candidates) + 1)), value=None) if choice is not None
+            else gr.update(choices=[], value=None),
             canvas,
             screen.clicks if screen.clicks is not None else gr.update(),
             frame,
@@ -209,7 +213,10 @@ class _Page:
             return draw(a.answer(state, lambda s: s.approve(), _reporter(progress)))
 
         def chosen(state: Tab, event: gr.SelectData, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
-            return draw(a.answer(state, lambda s: s.choose(event.index + 1), _reporter(progress)))
+            return draw(a.choose(state, int(event.index) + 1, _reporter(progress)))
+
+        def picked(state: Tab, number: Any, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+            return draw(a.choose(state, number, _reporter(progress)))
 
         def clicked(state: Tab, positive: bool, event: gr.SelectData) -> tuple[Any, ...]:
             x, y = event.index
@@ -239,7 +246,8 @@ class _Page:
                         [tab, self.step], out, api_name="remove_step", concurrency_limit=None)
         self.step.input(lambda state, number: draw(_at_step(a, state, number)), [tab, self.step], out,
                         api_visibility="private")
-        self.candidates.select(chosen, tab, out, api_name="choose", concurrency_limit=None)
+        self.candidates.select(chosen, tab, out, api_visibility="private", concurrency_limit=None)
+        self.pick.input(picked, [tab, self.pick], out, api_name="choose", concurrency_limit=None)
         self.stop.click(lambda state: draw(a.stop(state)), tab, out, api_name="stop", concurrency_limit=None)
         self.policy.input(lambda state, word: draw(a.set_policy(state, word)), [tab, self.policy], out,
                           api_name="policy")

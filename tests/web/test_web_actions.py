@@ -1,0 +1,151 @@
+"""The page's actions and the hub behind them, without a browser: two tabs on one thread, a busy thread, bad uploads,
+boxes and sketches, form values that fail validation, one model manager for every tab."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import PHOTO, TEST_DATA, configure
+from web_support import CLASSIC
+
+pytest.importorskip("gradio")
+
+from vitron_agent.planners.rules import RulePlanner  # noqa: E402
+from vitron_agent.web.actions import Actions, Tab  # noqa: E402
+from vitron_agent.web.hub import BUSY, CHANGED, WebHub  # noqa: E402
+from vitron_agent.web.pointing import EMPTY_SKETCH  # noqa: E402
+from vitron_agent.workspace import Workspace  # noqa: E402
+
+NOTHING_DRAWN = {"background": None, "layers": [], "composite": None}
+
+
+@pytest.fixture
+def actions(workspace: Path) -> Actions:
+    configure(workspace, CLASSIC)
+    return Actions(WebHub(Workspace(workspace), RulePlanner()))
+
+
+def _waiting(actions: Actions, text: str = "segment the motorcycle [60, 90, 580, 380]") -> Tab:
+    tab = Tab()
+    actions.uploaded(tab, [str(PHOTO)])
+    screen = actions.send(tab, text, [], NOTHING_DRAWN, False)
+    assert screen.turn is not None and screen.turn.pending is not None, screen.notice
+    return tab
+
+
+def _stroke(size: tuple[int, int], box: tuple[int, int, int, int]) -> dict:
+    """An editor value with a brush layer painted over ``box`` (x1, y1, x2, y2, end exclusive)."""
+    width, height = size
+    layer = np.zeros((height, width, 4), dtype=np.uint8)
+    x1, y1, x2, y2 = box
+    layer[y1:y2, x1:x2] = (255, 59, 48, 255)
+    return {"background": None, "layers": [layer], "composite": None}
+
+
+def test_two_tabs_see_one_decision_and_the_second_approval_is_refused(actions: Actions) -> None:
+    first = _waiting(actions)
+    second = Tab()
+    seen = actions.open(second, first.thread)
+    assert seen.turn.pending.summary == actions.screen(first).turn.pending.summary
+
+    approved = actions.answer(first, lambda s: s.approve())
+    assert approved.turn is None and not approved.notice
+    late = actions.answer(second, lambda s: s.approve())
+    assert late.notice == CHANGED
+    assert [(e.action, e.outcome) for e in actions.hub.workspace.log.list()] == [("approve", "ok")]
+
+
+def test_an_edit_in_one_tab_is_not_approved_unseen_in_another(actions: Actions) -> None:
+    first = _waiting(actions)
+    second = Tab()
+    actions.open(second, first.thread)
+    actions.answer(first, lambda s: s.edit(target="the van"))
+    refused = actions.answer(second, lambda s: s.approve())
+    assert refused.notice == CHANGED and "target 'the van'" in refused.turn.pending.summary
+    assert actions.hub.workspace.log.list() == []  # nothing approved, nothing ran
+    actions.answer(second, lambda s: s.approve())  # now shown, so approved as seen
+    assert [e.args["target"] for e in actions.hub.workspace.log.list()] == ["the van"]
+
+
+def test_a_second_answer_while_the_thread_is_busy_is_refused_at_once(actions: Actions) -> None:
+    tab = _waiting(actions)
+    with actions.hub.holding(tab.thread):  # a tool running for another click
+        busy = actions.answer(tab, lambda s: s.approve())
+    assert busy.notice == BUSY and busy.turn.pending is not None
+    assert actions.hub.workspace.log.list() == []
+
+
+def test_every_tab_loads_through_one_model_manager(actions: Actions) -> None:
+    one, two = _waiting(actions), _waiting(actions)
+    assert one.thread != two.thread
+    sessions = [actions.hub.session(one.thread), actions.hub.session(two.thread)]
+    assert sessions[0].models is sessions[1].models is actions.hub.workspace.models
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("not-media.jpg", "not-media.jpg: "),
+    ("black-4096-300.mkv", "over the 4.0 GiB limit"),
+    ("animated-8000.png", "over the limit"),
+])
+def test_a_bad_upload_is_said_in_the_chat_and_nothing_is_stored(actions: Actions, tmp_path: Path, name: str,
+                                                                 expected: str) -> None:
+    path = TEST_DATA / "bombs" / name
+    if name == "not-media.jpg":
+        path = tmp_path / name
+        path.write_text("this is not a picture")
+    tab = Tab()
+    screen = actions.uploaded(tab, [str(path)])
+    assert expected in screen.notice and str(tmp_path) not in screen.notice
+    assert screen.chat[-1] == {"role": "assistant", "content": screen.notice}
+    assert actions.hub.store.list() == [] and tab.staged == []
+
+
+def test_an_upload_over_the_page_limit_is_refused_before_it_is_read(actions: Actions) -> None:
+    actions.hub.upload_limit = 100_000
+    screen = actions.uploaded(Tab(), [str(PHOTO)])
+    assert "0.2 MiB, over the page's upload limit of 0 MiB" in screen.notice
+    assert actions.hub.store.list() == []
+
+
+def test_a_dragged_box_goes_with_the_request(actions: Actions) -> None:
+    tab = Tab()
+    actions.uploaded(tab, [str(PHOTO)])
+    screen = actions.send(tab, "segment the motorcycle", [], _stroke((640, 480), (60, 90, 580, 380)), False)
+    assert screen.turn.pending.args["region"] == {"x1": 60.0, "y1": 90.0, "x2": 580.0, "y2": 380.0}
+
+
+def test_a_sketch_is_the_mask_and_its_bounding_box_the_region(actions: Actions) -> None:
+    tab = Tab()
+    actions.uploaded(tab, [str(PHOTO)])
+    screen = actions.send(tab, "make the motorcycle red", [], _stroke((640, 480), (100, 120, 300, 260)), True)
+    args = screen.turn.pending.args
+    mask = actions.hub.store.get(args["mask"])
+    assert mask.kind == "mask" and (mask.meta["width"], mask.meta["height"]) == (640, 480)
+    assert "used the mask; the region was ignored" in screen.turn.pending.current.notes
+
+
+def test_an_empty_sketch_and_a_box_off_the_picture_are_sentences(actions: Actions) -> None:
+    tab = Tab()
+    actions.uploaded(tab, [str(PHOTO)])
+    empty = actions.send(tab, "make the motorcycle red", [], NOTHING_DRAWN, True)
+    assert empty.notice == EMPTY_SKETCH and empty.turn is None
+    outside = actions.send(tab, "segment the motorcycle [900, 900, 1000, 1000]", [], NOTHING_DRAWN, False)
+    assert outside.turn is None or outside.turn.pending is None
+    assert "outside" in outside.chat[-1]["content"]
+    assert actions.hub.workspace.log.list() == []
+
+
+def test_form_values_that_fail_validation_show_beside_their_fields(actions: Actions) -> None:
+    tab = _waiting(actions)
+    fields = [field.name for field in actions.fields["segment_image"]]
+    typed = {"image": "549a74bc70d197fe", "target": "x" * 600, "region": "1, 2, 3", "points": "[{]"}
+    screen = actions.edit(tab, [typed[name] for name in fields])
+    assert set(tab.errors) == {"target", "region", "points"}
+    assert "four numbers" in tab.errors["region"] and "at most 500" in tab.errors["target"]
+    assert screen.form["errors"] == tab.errors and "target 'motorcycle'" in screen.turn.pending.summary
+    fixed = actions.edit(tab, ["549a74bc70d197fe", "the motorbike", "60, 90, 580, 380", "[]"])
+    assert not tab.errors and "target 'the motorbike'" in fixed.turn.pending.summary
+    assert fixed.turn.pending.current.changed == ["target"]

@@ -1,0 +1,58 @@
+"""Serving the page: the address and login, and which files Gradio may hand out."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import PHOTO, ROOT
+from web_support import Served, served  # noqa: F401
+
+pytest.importorskip("gradio")
+
+from vitron_agent.web.server import WebError, check_address  # noqa: E402
+
+
+def test_only_this_machine_without_a_login() -> None:
+    assert check_address("127.0.0.1", None) is None
+    assert check_address("::1", None) is None
+    assert check_address("0.0.0.0", "ana:secret") == ("ana", "secret")
+    with pytest.raises(WebError, match="add --auth USER:PASS"):
+        check_address("0.0.0.0", None)
+    with pytest.raises(WebError, match="USER:PASS"):
+        check_address("127.0.0.1", "no-colon")
+
+
+def test_the_command_refuses_an_open_address_without_a_login(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "vitron_agent", "web", "--host", "0.0.0.0", "--workspace",
+                           str(tmp_path / "ws")], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.strip().startswith("error: binding 0.0.0.0 lets other machines reach the page")
+    assert "Traceback" not in done.stderr and not (tmp_path / "ws").exists()
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_it_serves_the_store_files_and_nothing_else(served: Served) -> None:
+    photo = served.hub.store.import_file(PHOTO, grant=True)
+    root = served.hub.workspace.root
+
+    def file_url(path: Path | str) -> str:
+        return f"{served.url}gradio_api/file={urllib.parse.quote(str(path))}"
+
+    assert _status(file_url(photo.path)) == 200
+    for refused in (root / "decisions.sqlite", root / "vitron.toml", ROOT / "pyproject.toml", "/etc/passwd",
+                    PHOTO):
+        assert _status(file_url(refused)) in (403, 404), refused
