@@ -49,6 +49,7 @@ def test_nothing_runs_without_a_decision_shown_and_approved(served: Served) -> N
     thread = sent[0]
 
     other = _client(served.url)  # another person's tab, on the same thread
+    assert "There is no thread nope" in other.predict("nope", api_name="/open_thread")[NOTICE]
     other.predict(thread, api_name="/open_thread")
     other.predict(api_name="/approve")
     assert "changed" in client.predict(api_name="/approve")[NOTICE]

@@ -286,7 +286,11 @@ class Actions:
     # -- threads and carrying on -------------------------------------------------------------------------------
 
     def open(self, tab: Tab, thread: str | None) -> Screen:
-        """Switch the tab to ``thread`` (a new one when None), with nothing staged."""
+        """Switch the tab to ``thread`` (a new one when None), with nothing staged; a thread the workspace does
+        not hold is refused."""
+        if thread and thread not in self.hub.threads(limit=500):
+            return self.screen(tab, f"There is no thread {thread} in this workspace; the list shows the ones there "
+                                    "are.")
         for name, value in Tab(thread=thread or None):
             setattr(tab, name, value)
         return self.screen(tab, canvas=True)

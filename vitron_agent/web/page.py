@@ -138,7 +138,7 @@ class _Page:
         with gr.Accordion("Thread: reopen, undo, fork, decisions, results", open=False, elem_id="thread"):
             with gr.Row():
                 self.threads = gr.Dropdown(label="threads in this workspace", elem_id="threads", scale=3,
-                                           allow_custom_value=False)
+                                           allow_custom_value=True)  # an id pasted from the terminal, checked
                 self.open_thread = gr.Button("Open", elem_id="open-thread", size="sm")
                 self.new_thread = gr.Button("New thread", elem_id="new-thread", size="sm")
                 self.undo = gr.Button("Undo last tool", elem_id="undo", size="sm")
