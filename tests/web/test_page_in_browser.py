@@ -38,6 +38,7 @@ def test_box_card_edit_approve_overlay_then_reload(chromium: Any, served: Served
     _upload(page, PHOTO, served.hub)
     page.wait_for_timeout(1500)  # the editor draws its background
     drag_box(page, (0.3, 0.2), (0.7, 0.8))
+    wait_for(lambda: "box " in page.locator("#pointing").inner_text(), what="the box to be taken")
     send(page, "segment the motorcycle")
     card = _card(page)
     assert "segment_image" in card and "module B" in card and "region (" in card and "here:" in card

@@ -31,7 +31,7 @@ def actions(workspace: Path) -> Actions:
 def _waiting(actions: Actions, text: str = "segment the motorcycle [60, 90, 580, 380]") -> Tab:
     tab = Tab()
     actions.uploaded(tab, [str(PHOTO)])
-    screen = actions.send(tab, text, [], NOTHING_DRAWN, False)
+    screen = actions.send(tab, text)
     assert screen.turn is not None and screen.turn.pending is not None, screen.notice
     return tab
 
@@ -113,14 +113,17 @@ def test_an_upload_over_the_page_limit_is_refused_before_it_is_read(actions: Act
 def test_a_dragged_box_goes_with_the_request(actions: Actions) -> None:
     tab = Tab()
     actions.uploaded(tab, [str(PHOTO)])
-    screen = actions.send(tab, "segment the motorcycle", [], _stroke((640, 480), (60, 90, 580, 380)), False)
+    said = actions.drew(tab, _stroke((640, 480), (60, 90, 580, 380)), False)
+    assert said == "With the next request: box 60, 90, 580, 380"
+    screen = actions.send(tab, "segment the motorcycle")
     assert screen.turn.pending.args["region"] == {"x1": 60.0, "y1": 90.0, "x2": 580.0, "y2": 380.0}
 
 
 def test_a_sketch_is_the_mask_and_its_bounding_box_the_region(actions: Actions) -> None:
     tab = Tab()
     actions.uploaded(tab, [str(PHOTO)])
-    screen = actions.send(tab, "make the motorcycle red", [], _stroke((640, 480), (100, 120, 300, 260)), True)
+    actions.drew(tab, _stroke((640, 480), (100, 120, 300, 260)), True)
+    screen = actions.send(tab, "make the motorcycle red")
     args = screen.turn.pending.args
     mask = actions.hub.store.get(args["mask"])
     assert mask.kind == "mask" and (mask.meta["width"], mask.meta["height"]) == (640, 480)
@@ -130,9 +133,11 @@ def test_a_sketch_is_the_mask_and_its_bounding_box_the_region(actions: Actions) 
 def test_an_empty_sketch_and_a_box_off_the_picture_are_sentences(actions: Actions) -> None:
     tab = Tab()
     actions.uploaded(tab, [str(PHOTO)])
-    empty = actions.send(tab, "make the motorcycle red", [], NOTHING_DRAWN, True)
+    actions.drew(tab, NOTHING_DRAWN, True)
+    empty = actions.send(tab, "make the motorcycle red")
     assert empty.notice == EMPTY_SKETCH and empty.turn is None
-    outside = actions.send(tab, "segment the motorcycle [900, 900, 1000, 1000]", [], NOTHING_DRAWN, False)
+    actions.drew(tab, NOTHING_DRAWN, False)
+    outside = actions.send(tab, "segment the motorcycle [900, 900, 1000, 1000]")
     assert outside.turn is None or outside.turn.pending is None
     assert "outside" in outside.chat[-1]["content"]
     assert actions.hub.workspace.log.list() == []

@@ -15,7 +15,6 @@ gradio_client = pytest.importorskip("gradio_client")
 
 CHAT, NOTICE = 1, 2
 """Where the conversation and the notice are among each endpoint's outputs (the tab's own state is not sent)."""
-NOTHING_DRAWN = {"background": None, "layers": [], "composite": None}
 
 
 def _client(url: str, **options: Any) -> Any:
@@ -24,7 +23,7 @@ def _client(url: str, **options: Any) -> Any:
 
 def _send(client: Any, text: str, *files: Path) -> tuple:
     request = {"text": text, "files": [gradio_client.handle_file(str(path)) for path in files]}
-    return client.predict(request, NOTHING_DRAWN, False, api_name="/send")
+    return client.predict(request, api_name="/send")
 
 
 def _runs(served: Served) -> list[tuple[str, str | None]]:
@@ -60,7 +59,7 @@ def test_a_path_the_page_did_not_receive_is_refused(served: Served) -> None:
     client = _client(served.url)
     forged = {"text": "segment it [1, 1, 10, 10]", "files": [{"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}]}
     with pytest.raises(Exception):
-        client.predict(forged, NOTHING_DRAWN, False, api_name="/send")
+        client.predict(forged, api_name="/send")
     assert served.hub.store.list() == [] and _runs(served) == []
 
 

@@ -51,6 +51,11 @@ class Tab(BaseModel):
     canvas: str | None = None
     """the artifact on the large picture"""
     frame: int = 0
+    box: Box | None = None
+    """the box dragged (or the painted area's bounds) on the picture, for the next request"""
+    sketching: bool = False
+    painted: bytes | None = None
+    """in sketch mode, the painted area as a black-and-white PNG"""
     points: list[Point] = []
     notes: list[tuple[int, str]] = []
     selected: str | None = None
@@ -58,6 +63,8 @@ class Tab(BaseModel):
     step: int = 1
     """the plan step the form edits"""
     errors: dict[str, str] = {}
+    sent: dict[int, str] = {}
+    """a digest of each output last sent to this tab (the page sends only what changed)"""
 
 
 class Screen(BaseModel):
@@ -101,12 +108,14 @@ class Actions:
         if notice:
             tab.notes.append((len(chat), notice))
         current = self._current(session, tab)
+        redraw = current is not None and (canvas or current.id != tab.canvas)
+        if redraw:  # a new (or cleaned) picture: nothing is marked on it
+            tab.canvas, tab.points, tab.box, tab.painted = current.id, [], None, None
         screen = Screen(tab=tab, chat=views.with_notes(chat, tab.notes), notice=notice, turn=turn,
                         log=views.log_rows(session.history()), policy=_policy_word(session.policy),
                         results=[(str(a.path), f"{a.kind} {a.id}") for a in views.results(session)],
-                        form=self._form(tab, turn), pointing=region_text(None, tab.points, False))
-        if current is not None and (canvas or current.id != tab.canvas):
-            tab.canvas, tab.points = current.id, []
+                        form=self._form(tab, turn), pointing=region_text(tab.box, tab.points, tab.sketching))
+        if redraw and current is not None:
             screen.canvas, screen.clicks = self._picture(current, tab.frame), self._picture(current, tab.frame)
             screen.canvas_frames = int(current.meta.get("frames") or 0) if current.kind == "video" else 0
         if tab.selected:
@@ -179,40 +188,46 @@ class Actions:
             tab.staged.append(artifact.id)
         return self.screen(tab, " ".join(said))
 
-    def send(self, tab: Tab, text: str, files: Sequence[str], editor: Any, sketching: bool,
-             progress: Progress | None = None) -> Screen:
-        """Send a request with the uploads, and the box, sketch or clicks drawn on the large picture."""
+    def drew(self, tab: Tab, editor: Any, sketching: bool) -> str:
+        """The picture's brush layer changed (or the sketch switch): keep what it marks for the next request, and
+        say it. Kept here as the person draws, so sending does not wait for the drawing to be uploaded."""
+        box, painted = drawing(editor)
+        tab.box, tab.sketching = box, bool(sketching)
+        tab.painted = mask_png(painted) if painted is not None and sketching else None
+        return region_text(box, tab.points, tab.sketching)
+
+    def send(self, tab: Tab, text: str, files: Sequence[str] = (), progress: Progress | None = None) -> Screen:
+        """Send a request with the uploads, and the box, sketch or clicks marked on the large picture."""
         if files:
             self.uploaded(tab, files)
         if not text.strip():
             return self.screen(tab, "Type what you want done, then send.")
+        drew = tab.box is not None
 
         def act() -> Acted:
             attachments = [self.hub.store.get(i) for i in tab.staged]
-            box, mask = self._drawn(tab, editor, sketching)
-            acted = self.hub.act(tab.thread, lambda s: s.send(text, attachments=attachments, region=box,
+            mask = self._sketch(tab)
+            acted = self.hub.act(tab.thread, lambda s: s.send(text, attachments=attachments, region=tab.box,
                                                               frame=tab.frame, mask=mask, points=tab.points),
                                  progress)
             tab.staged, tab.points, tab.step, tab.errors = [], [], 1, {}
+            tab.box, tab.painted = None, None
             return acted
 
-        return self._said(tab, act, canvas=True)
+        return self._said(tab, act, canvas=drew)  # a drawing went with the request: a clean picture for the next
 
-    def _drawn(self, tab: Tab, editor: Any, sketching: bool) -> tuple[Box | None, Artifact | None]:
-        """The box dragged on the picture, or in sketch mode the painted area as a mask (and its bounding box)."""
-        box, painted = drawing(editor)
-        if box is None:
-            if sketching:
-                raise SessionError(EMPTY_SKETCH)
-            return None, None
-        if not sketching or tab.canvas is None:
-            return box, None
+    def _sketch(self, tab: Tab) -> Artifact | None:
+        """In sketch mode, the painted area as a mask of the picture it was painted on."""
+        if not tab.sketching:
+            return None
+        if tab.painted is None or tab.canvas is None:
+            raise SessionError(EMPTY_SKETCH)
         current = self.hub.store.get(tab.canvas)
         with tempfile.TemporaryDirectory() as folder:
             drawn = Path(folder) / "sketch.png"
-            drawn.write_bytes(mask_png(painted))
+            drawn.write_bytes(tab.painted)
             mask, _ = sketch_mask(self.hub.store, drawn, Attachment.from_artifact(current))
-        return box, mask
+        return mask
 
     # -- answers -----------------------------------------------------------------------------------------------
 
@@ -266,11 +281,11 @@ class Actions:
     def click(self, tab: Tab, x: float, y: float, positive: bool) -> tuple[Any, str]:
         """A click on the picture: kept for the next request and drawn back on it."""
         tab.points = [*tab.points, Point(x=x, y=y, positive=positive)]
-        return self._dotted(tab), region_text(None, tab.points, False)
+        return self._dotted(tab), region_text(tab.box, tab.points, tab.sketching)
 
     def clear_clicks(self, tab: Tab) -> tuple[Any, str]:
         tab.points = []
-        return self._dotted(tab), region_text(None, tab.points, False)
+        return self._dotted(tab), region_text(tab.box, tab.points, tab.sketching)
 
     def _dotted(self, tab: Tab) -> Any:
         if tab.canvas is None:

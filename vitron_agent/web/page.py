@@ -172,7 +172,7 @@ class _Page:
         frame = gr.update() if screen.canvas is None else gr.update(
             visible=screen.canvas_frames > 1, maximum=max(1, screen.canvas_frames - 1), value=min(tab.frame, max(
                 0, screen.canvas_frames - 1)))
-        return (
+        values = (
             tab, tab.thread, screen.chat, screen.notice,
             gr.update(visible=decision is not None),
             views.card_markdown(decision) if decision is not None else "",
@@ -195,19 +195,32 @@ class _Page:
             f"Thread **{tab.thread}** · continue it in the terminal with `vitron-agent chat --resume {tab.thread}`",
             screen.form,
         )
+        return _unchanged_skipped(tab, values)
+
+    def _on(self, event: Any, handler: Any, inputs: list[Any], *, name: str | None = None, extra: Any = None,
+            **options: Any) -> None:
+        """Attach ``handler`` (returning a :class:`Screen`) to ``event`` with the whole screen as its outputs: named
+        for the API when ``name`` is given (else private), never queued behind another tab's call (the hub refuses
+        what must not overlap), and its progress shown on the conversation only (the picture keeps its drawing)."""
+        outputs = [*self.outputs, *([extra] if extra is not None else [])]
+        visibility = {"api_name": name} if name else {"api_visibility": "private"}
+        event(handler, inputs, outputs, concurrency_limit=None, show_progress_on=self.chat, **visibility, **options)
 
     def wire(self, demo: gr.Blocks) -> None:
-        a, out, tab = self.actions, self.outputs, self.tab
+        a, tab, on = self.actions, self.tab, self._on
+        draw = self._draw
 
-        def draw(screen: Screen) -> tuple[Any, ...]:
-            return self._draw(screen)
-
-        def send(state: Tab, request: dict[str, Any] | None, editor: Any, sketching: bool,
+        def send(state: Tab, request: dict[str, Any] | None,
                  progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
             request = request or {}
-            screen = a.send(state, request.get("text") or "", list(request.get("files") or []), editor, sketching,
-                            _reporter(progress))
+            screen = a.send(state, request.get("text") or "", list(request.get("files") or []), _reporter(progress))
             return (*draw(screen), None)
+
+        def added(state: Tab, request: dict[str, Any] | None) -> tuple[Any, ...]:
+            files = [str(path) for path in (request or {}).get("files") or []]
+            if all(path in state.imported for path in files):  # typing, not a new upload: nothing to redraw
+                return tuple(gr.skip() for _ in self.outputs)
+            return draw(a.uploaded(state, files))
 
         def approve(state: Tab, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
             return draw(a.answer(state, lambda s: s.approve(), _reporter(progress)))
@@ -218,60 +231,71 @@ class _Page:
         def picked(state: Tab, number: Any, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
             return draw(a.choose(state, number, _reporter(progress)))
 
+        def selected(state: Tab, event: gr.SelectData) -> tuple[Any, ...]:
+            return draw(a.select(state, event.index))
+
         def clicked(state: Tab, positive: bool, event: gr.SelectData) -> tuple[Any, ...]:
             x, y = event.index
             return (state, *a.click(state, float(x), float(y), bool(positive)))
 
-        def selected(state: Tab, event: gr.SelectData) -> tuple[Any, ...]:
-            return draw(a.select(state, event.index))
-
-        demo.load(lambda state, kept: draw(a.load(state, kept)), [tab, self.remembered], out, api_name="load")
-        demo.load(lambda: gr.update(choices=self._thread_choices()), None, self.threads, api_visibility="private")
-        self.request.submit(send, [tab, self.request, self.canvas, self.sketching], [*out, self.request],
-                            api_name="send", concurrency_limit=None)
-        def added(state: Tab, request: dict[str, Any] | None) -> tuple[Any, ...]:
-            files = [str(path) for path in (request or {}).get("files") or []]
-            if all(path in state.imported for path in files):  # typing, not a new upload: nothing to redraw
-                return tuple(gr.skip() for _ in out)
-            return draw(a.uploaded(state, files))
-
-        self.request.change(added, [tab, self.request], out, api_visibility="private", concurrency_limit=None,
-                            trigger_mode="always_last")
-        self.approve.click(approve, tab, out, api_name="approve", concurrency_limit=None, trigger_mode="multiple")
-        self.cancel.click(lambda state: draw(a.answer(state, lambda s: s.cancel_decision())), tab, out,
-                          api_name="cancel_decision", concurrency_limit=None)
-        self.reject.click(lambda state, text: (*draw(a.reject(state, text or "")), ""), [tab, self.correction],
-                          [*out, self.correction], api_name="reject", concurrency_limit=None)
-        self.drop.click(lambda state, number: draw(a.answer(state, lambda s: s.remove_step(int(number)))),
-                        [tab, self.step], out, api_name="remove_step", concurrency_limit=None)
-        self.step.input(lambda state, number: draw(_at_step(a, state, number)), [tab, self.step], out,
-                        api_visibility="private")
-        self.candidates.select(chosen, tab, out, api_visibility="private", concurrency_limit=None)
-        self.pick.input(picked, [tab, self.pick], out, api_name="choose", concurrency_limit=None)
-        self.stop.click(lambda state: draw(a.stop(state)), tab, out, api_name="stop", concurrency_limit=None)
-        self.policy.input(lambda state, word: draw(a.set_policy(state, word)), [tab, self.policy], out,
-                          api_name="policy")
-        self.clicks.select(clicked, [tab, self.positive], [tab, self.clicks, self.pointing],
-                           api_visibility="private")
+        on(demo.load, lambda state, kept: draw(a.load(state, kept)), [tab, self.remembered], name="load")
+        on(self.request.submit, send, [tab, self.request], name="send", extra=self.request)
+        on(self.request.change, added, [tab, self.request], trigger_mode="always_last")
+        on(self.approve.click, approve, [tab], name="approve", trigger_mode="multiple")
+        on(self.cancel.click, lambda state: draw(a.answer(state, lambda s: s.cancel_decision())), [tab],
+           name="cancel_decision")
+        on(self.reject.click, lambda state, text: (*draw(a.reject(state, text or "")), ""), [tab, self.correction],
+           name="reject", extra=self.correction)
+        on(self.drop.click, lambda state, number: draw(a.answer(state, lambda s: s.remove_step(int(number)))),
+           [tab, self.step], name="remove_step")
+        on(self.step.input, lambda state, number: draw(_at_step(a, state, number)), [tab, self.step])
+        on(self.candidates.select, chosen, [tab])
+        on(self.pick.input, picked, [tab, self.pick], name="choose")
+        on(self.stop.click, lambda state: draw(a.stop(state)), [tab], name="stop")
+        on(self.policy.input, lambda state, word: draw(a.set_policy(state, word)), [tab, self.policy], name="policy")
+        on(self.frame.release, lambda state, frame: draw(a.at_frame(state, frame)), [tab, self.frame])
+        on(self.open_thread.click, lambda state, thread: draw(a.open(state, thread)), [tab, self.threads],
+           name="open_thread")
+        on(self.new_thread.click, lambda state: draw(a.open(state, None)), [tab], name="new_thread")
+        on(self.undo.click, lambda state: draw(a.undo(state)), [tab], name="undo")
+        on(self.fork.click, lambda state: draw(a.fork(state)), [tab], name="fork")
+        on(self.results.select, selected, [tab])
+        on(self.use.click, lambda state: draw(a.use(state)), [tab], name="use")
+        on(self.vary.click, lambda state: draw(a.vary(state)), [tab], name="vary")
+        for event in (self.canvas.change, self.sketching.input):  # kept as drawn, so sending needs no upload
+            event(lambda state, editor, sketching: (state, a.drew(state, editor, sketching)),
+                  [tab, self.canvas, self.sketching], [tab, self.pointing], api_visibility="private",
+                  trigger_mode="always_last", show_progress="hidden")
+        self.clicks.select(clicked, [tab, self.positive], [tab, self.clicks, self.pointing], api_visibility="private")
         self.clear.click(lambda state: (state, *a.clear_clicks(state)), tab, [tab, self.clicks, self.pointing],
                          api_visibility="private")
-        self.frame.release(lambda state, frame: draw(a.at_frame(state, frame)), [tab, self.frame], out,
-                           api_visibility="private")
-        self.open_thread.click(lambda state, thread: draw(a.open(state, thread)), [tab, self.threads], out,
-                               api_name="open_thread")
-        self.new_thread.click(lambda state: draw(a.open(state, None)), tab, out, api_name="new_thread")
-        self.undo.click(lambda state: draw(a.undo(state)), tab, out, api_name="undo", concurrency_limit=None)
-        self.fork.click(lambda state: draw(a.fork(state)), tab, out, api_name="fork", concurrency_limit=None)
-        self.results.select(selected, tab, out, api_visibility="private")
-        self.use.click(lambda state: draw(a.use(state)), tab, out, api_name="use", concurrency_limit=None)
-        self.vary.click(lambda state: draw(a.vary(state)), tab, out, api_name="vary", concurrency_limit=None)
-        for control in (self.open_thread, self.new_thread, self.fork):
-            control.click(lambda: gr.update(choices=self._thread_choices()), None, self.threads,
-                          api_visibility="private")
+        for event in (demo.load, self.open_thread.click, self.new_thread.click, self.fork.click):
+            event(lambda: gr.update(choices=self._thread_choices()), None, self.threads, api_visibility="private")
 
     def _thread_choices(self) -> list[tuple[str, str]]:
         hub = self.actions.hub
         return [(views.thread_title(hub.lister(), thread), thread) for thread in hub.threads()]
+
+
+SKIPPED_WHEN_UNCHANGED = (2, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 17, 18, 19, 20, 21, 22, 23)
+"""The outputs (by position) a tab is sent only when they differ from what it was last sent: the browser then
+redraws only what changed (the conversation and galleries carry images). The tab state, the remembered thread and
+the notice are always sent, so an API client reads each call's outcome in its own result."""
+
+
+def _unchanged_skipped(tab: Tab, values: tuple[Any, ...]) -> tuple[Any, ...]:
+    import hashlib
+    import json
+
+    sent = []
+    for index, value in enumerate(values):
+        if index not in SKIPPED_WHEN_UNCHANGED or (isinstance(value, dict) and value == {"__type__": "update"}):
+            sent.append(value)
+            continue
+        digest = hashlib.sha1(json.dumps(value, default=str, sort_keys=True).encode()).hexdigest()
+        sent.append(gr.skip() if tab.sent.get(index) == digest else value)
+        tab.sent[index] = digest
+    return tuple(sent)
 
 
 def _input(field: Field, value: Any, *, key: str) -> Any:
