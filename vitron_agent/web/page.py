@@ -167,9 +167,9 @@ class _Page:
         choice = turn.choice if turn is not None else None
         store = self.actions.hub.store
         preview = decision.current.preview if decision is not None else None
-        canvas = gr.update() if screen.canvas is None else {"background": screen.canvas, "layers": [],
-                                                             "composite": None}
-        frame = gr.update() if screen.canvas is None else gr.update(
+        canvas = gr.skip() if screen.canvas is None else gr.update(
+            value={"background": screen.canvas, "layers": [], "composite": None}, visible=True)
+        frame = gr.skip() if screen.canvas is None else gr.update(
             visible=screen.canvas_frames > 1, maximum=max(1, screen.canvas_frames - 1), value=min(tab.frame, max(
                 0, screen.canvas_frames - 1)))
         values = (
@@ -179,7 +179,7 @@ class _Page:
             str(store.get(preview).path) if preview else None,
             views.plan_rows(decision) if decision is not None else [],
             gr.update(choices=[s.number for s in decision.steps], value=screen.form.get("step", 1))
-            if decision is not None else gr.update(),
+            if decision is not None else gr.skip(),
             gr.update(value="Approve all" if decision is not None and len(decision.asking) > 1 else "Approve"),
             gr.update(visible=choice is not None),
             views.choice_markdown(choice) if choice is not None else "",
@@ -187,7 +187,7 @@ class _Page:
             gr.update(choices=list(range(1, len(turn.candidates) + 1)), value=None) if choice is not None
             else gr.update(choices=[], value=None),
             canvas,
-            screen.clicks if screen.clicks is not None else gr.update(),
+            screen.clicks if screen.clicks is not None else gr.skip(),
             frame,
             screen.pointing, screen.policy,
             {"headers": list(views.HISTORY_COLUMNS), "data": screen.log} if screen.log else None,
@@ -289,7 +289,7 @@ def _unchanged_skipped(tab: Tab, values: tuple[Any, ...]) -> tuple[Any, ...]:
 
     sent = []
     for index, value in enumerate(values):
-        if index not in SKIPPED_WHEN_UNCHANGED or (isinstance(value, dict) and value == {"__type__": "update"}):
+        if index not in SKIPPED_WHEN_UNCHANGED or value == gr.skip():
             sent.append(value)
             continue
         digest = hashlib.sha1(json.dumps(value, default=str, sort_keys=True).encode()).hexdigest()
