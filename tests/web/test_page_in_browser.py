@@ -67,6 +67,23 @@ def test_box_card_edit_approve_overlay_then_reload(chromium: Any, served: Served
     assert "Segmented" in page.locator("#chat").inner_text()
 
 
+def test_a_tab_closed_mid_run_leaves_a_consistent_thread(chromium: Any, served: Served) -> None:
+    """Approve, then close the tab at once: the tool finishes on the server, and the thread reopened (the browser
+    remembers it) shows the result with nothing left waiting."""
+    page = open_page(chromium, served.url)
+    _upload(page, PHOTO, served.hub)
+    send(page, "segment the motorcycle [60, 90, 580, 380]")
+    _card(page)
+    page.click("#approve")
+    context = page.context
+    page.close()
+    wait_for(lambda: [e.outcome for e in served.hub.workspace.log.list()] == ["ok"], what="the tool to finish")
+    again = context.new_page()
+    again.goto(served.url)
+    wait_for(lambda: again.locator("#chat img").count() >= 1, what="the result in the reopened thread")
+    assert not again.locator("#decision").is_visible()
+
+
 def test_reject_with_a_correction_shows_the_new_decision(chromium: Any, served: Served) -> None:
     page = open_page(chromium, served.url)
     _upload(page, PHOTO, served.hub)

@@ -154,3 +154,33 @@ def test_form_values_that_fail_validation_show_beside_their_fields(actions: Acti
     fixed = actions.edit(tab, ["549a74bc70d197fe", "the motorbike", "60, 90, 580, 380", "[]"])
     assert not tab.errors and "target 'the motorbike'" in fixed.turn.pending.summary
     assert fixed.turn.pending.current.changed == ["target"]
+
+
+@pytest.mark.slow
+def test_stop_reaches_the_running_tool_and_a_second_approve_is_refused(actions: Actions) -> None:
+    """Stop while a tracking runs: the tool stops at its next check (cancelled, nothing stored); a second Approve
+    meanwhile is refused with a sentence, not run again."""
+    import threading
+
+    from conftest import MEDIA
+
+    tab = Tab()
+    actions.uploaded(tab, [str(MEDIA / "motorbike.mp4")])
+    assert actions.send(tab, "track the motorbike [148, 129, 222, 208]").turn.pending is not None
+    started, finished = threading.Event(), {}
+
+    def run() -> None:
+        finished["screen"] = actions.answer(tab.model_copy(deep=True), lambda s: s.approve(),
+                                            lambda event: started.set())
+
+    runner = threading.Thread(target=run)
+    runner.start()
+    assert started.wait(60)
+    again = actions.answer(tab.model_copy(deep=True), lambda s: s.approve())
+    assert again.notice == BUSY
+    stopped = actions.stop(tab)
+    assert stopped.notice == "Asked the running tool to stop at its next check."
+    runner.join(60)
+    entries = actions.hub.workspace.log.list()
+    assert [(e.tool, e.outcome) for e in entries] == [("segment_video", "cancelled")]
+    assert not [a for a in actions.hub.store.list() if a.kind == "masks"]
