@@ -227,6 +227,7 @@ def mcp(
 
 @app.command()
 def web(
+    media: Media = None,
     workspace: Workspace = DEFAULT_WORKSPACE,
     planner: PlannerSpec = None,
     policy: PolicyText = "ask",
@@ -253,8 +254,8 @@ def web(
     from vitron_agent.web.server import launch, open_hub
 
     with _one_line_errors(console, PERSON_ERRORS):
-        hub = open_hub(workspace, planner, policy=_policy(policy))
-    console.print(f"vitron-agent web · workspace {hub.workspace.root} · http://{host}:{port}", highlight=False,
+        hub = open_hub(workspace, planner, policy=_policy(policy), media=media or [])
+    console.print(f"vitron-agent web · workspace {hub.workspace.root} · open http://{host}:{port}", highlight=False,
                   soft_wrap=True)
     with _one_line_errors(console, (OSError,)):
         launch(hub, host=host, port=port, login=login, quiet=True)

@@ -170,6 +170,8 @@ class Actions:
         """A page (re)load: the tab's thread from the browser's storage, if the workspace holds it."""
         if remembered and not tab.thread and remembered in self.hub.threads(limit=500):
             tab.thread = remembered
+        elif not tab.thread and not tab.staged:
+            tab.staged = list(self.hub.starting)  # the media named on the command line
         return self.screen(tab, canvas=True)
 
     def uploaded(self, tab: Tab, files: Sequence[str]) -> Screen:

@@ -80,6 +80,8 @@ class WebHub:
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._lobby: Session | None = None
+        self.starting: list[str] = []
+        """artifacts named on the command line: a new tab starts with them attached"""
 
     @property
     def store(self) -> Any:

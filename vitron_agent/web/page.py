@@ -4,16 +4,16 @@ returns.
 
 - Left: the conversation (``gr.Chatbot``, messages format, results inline) and the request box
   (``gr.MultimodalTextbox``: text plus image or video uploads), the policy switch and Stop.
-- Right: the latest picture, large: "Box / sketch" (``gr.ImageEditor``: drag a box with the brush, or paint the
-  area to change) and "Clicks" (``gr.Image`` select events, on the object or off it); a frame slider for a video.
-  Below it the decision card: its text, the preview with the region drawn, the plan's steps, the arguments as a
-  form generated from the tool's schema (``gr.render``), and Approve, Reject (with a correction), Cancel. When a
-  step made several candidates, a ``gr.Gallery`` to choose one.
+- Right, while something waits: the decision card (its text, the preview with the region drawn, the plan's steps,
+  the arguments as a form generated from the tool's schema with ``gr.render``, and Approve, Reject with a
+  correction, Cancel), or the candidates as a ``gr.Gallery`` to choose one. Below it the latest picture, large:
+  "Box / sketch" (``gr.ImageEditor``: drag a box with the brush, or paint the area to change) and "Clicks"
+  (``gr.Image`` select events, on the object or off it); a frame slider for a video.
 - Beneath: the thread (reopen any, new, undo, fork), its decision log, and its results to carry on from, with
   lineage.
 
-Every event is named (``api_name``), so ``gradio_client`` drives the same actions the buttons do; approving still
-goes through the session, whose graph records the approval before any tool runs.
+The events a person's answer makes are named (``api_name``), so ``gradio_client`` drives the same actions the
+buttons do; approving still goes through the session, whose graph records the approval before any tool runs.
 """
 
 from __future__ import annotations
@@ -61,10 +61,10 @@ class _Page:
                                            info="ask: every change waits for you; step: each step of a plan; auto: "
                                                 "run without asking")
                     self.stop = gr.Button("Stop the running tool", elem_id="stop", variant="stop", size="sm")
-            with gr.Column(scale=6):
-                self._pointing()
+            with gr.Column(scale=6):  # what waits comes first: the card, or the candidates; then the picture
                 self._decision()
                 self._choice()
+                self._pointing()
         self._thread()
 
     def _pointing(self) -> None:
@@ -87,28 +87,27 @@ class _Page:
         self.pointing = gr.Markdown(elem_id="pointing")
 
     def _decision(self) -> None:
+        """The card, the answers beside it, then the plan and the form to edit it."""
         with gr.Column(visible=False, elem_id="decision", variant="panel") as self.decision:
             self.card = gr.Markdown(elem_id="card")
-            self.preview = gr.Image(label="preview: the region on its picture", elem_id="preview", height=300,
+            self.preview = gr.Image(label="preview: the region on its picture", elem_id="preview", height=280,
                                     interactive=False, buttons=[])
-            self.plan = gr.Dataframe(headers=views.PLAN_COLUMNS, elem_id="plan", interactive=False, wrap=True,
-                                     label="the plan's steps")
-            with gr.Row():
-                self.step = gr.Dropdown(choices=[1], value=1, label="step the form edits", elem_id="step",
-                                        scale=2)
-                self.drop = gr.Button("Drop this step", elem_id="drop", size="sm", scale=1)
-
-            with gr.Column(elem_id="form"):
-                @gr.render(inputs=[self.form_state], triggers=[self.form_state.change])
-                def form(state: dict[str, Any]) -> None:
-                    self._form(state)
-
             with gr.Row():
                 self.approve = gr.Button("Approve", variant="primary", elem_id="approve")
                 self.cancel = gr.Button("Cancel", elem_id="cancel")
             with gr.Row():
                 self.correction = gr.Textbox(label="what was wrong (for the planner)", elem_id="correction", scale=3)
                 self.reject = gr.Button("Reject with this correction", elem_id="reject", scale=1)
+            self.plan = gr.Dataframe(headers=views.PLAN_COLUMNS, elem_id="plan", interactive=False, wrap=True,
+                                     label="the plan's steps")
+            with gr.Row():
+                self.step = gr.Dropdown(choices=[1], value=1, label="step the form edits", elem_id="step",
+                                        scale=2)
+                self.drop = gr.Button("Drop this step", elem_id="drop", size="sm", scale=1)
+            with gr.Column(elem_id="form"):
+                @gr.render(inputs=[self.form_state], triggers=[self.form_state.change])
+                def form(state: dict[str, Any]) -> None:
+                    self._form(state)
 
     def _form(self, state: dict[str, Any]) -> None:
         """The waiting step's arguments as inputs generated from its tool's schema, errors beside their fields."""
@@ -277,10 +276,11 @@ class _Page:
         return [(views.thread_title(hub.lister(), thread), thread) for thread in hub.threads()]
 
 
-SKIPPED_WHEN_UNCHANGED = (2, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 17, 18, 19, 20, 21, 22, 23)
+SKIPPED_WHEN_UNCHANGED = (2, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 18, 19, 20, 21, 22, 23)
 """The outputs (by position) a tab is sent only when they differ from what it was last sent: the browser then
 redraws only what changed (the conversation and galleries carry images). The tab state, the remembered thread and
-the notice are always sent, so an API client reads each call's outcome in its own result."""
+the notice are always sent, so an API client reads each call's outcome in its own result; so is what goes with
+the next request (the pointing line), which the drawing's own events also change."""
 
 
 def _unchanged_skipped(tab: Tab, values: tuple[Any, ...]) -> tuple[Any, ...]:

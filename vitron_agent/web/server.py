@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,15 +58,18 @@ def _local(host: str) -> bool:
         return False
 
 
-def open_hub(workspace: Path, planner_spec: str | None, *, policy: Any = "ask") -> Any:
-    """The hub for a workspace folder and planner spec (as ``chat`` takes them)."""
+def open_hub(workspace: Path, planner_spec: str | None, *, policy: Any = "ask", media: Sequence[Path] = ()) -> Any:
+    """The hub for a workspace folder and planner spec (as ``chat`` takes them); ``media`` named on the command
+    line are imported now and go with a new tab's first request."""
     from vitron_agent.planners.choose import configured_spec, planner_from_spec
     from vitron_agent.web.hub import WebHub
     from vitron_agent.workspace import Workspace
 
     opened = Workspace(workspace)  # no import roots: uploads are granted one by one, planners name artifacts
     spec = planner_spec or configured_spec(opened)
-    return WebHub(opened, planner_from_spec(spec, workspace=opened), policy=policy)
+    hub = WebHub(opened, planner_from_spec(spec, workspace=opened), policy=policy)
+    hub.starting = [opened.store.import_file(path, grant=True).id for path in media]
+    return hub
 
 
 def launch(hub: Any, *, host: str = "127.0.0.1", port: int = 7860, login: tuple[str, str] | None = None,
