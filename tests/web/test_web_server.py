@@ -38,11 +38,14 @@ def test_the_command_refuses_an_open_address_without_a_login(tmp_path: Path) -> 
 
 
 def _status(url: str) -> int:
+    """The HTTP status of a GET (0: nothing listens there yet)."""
     try:
         with urllib.request.urlopen(url, timeout=10) as response:
             return response.status
     except urllib.error.HTTPError as error:
         return error.code
+    except urllib.error.URLError:
+        return 0
 
 
 def test_it_serves_the_store_files_and_nothing_else(served: Served) -> None:
@@ -56,3 +59,33 @@ def test_it_serves_the_store_files_and_nothing_else(served: Served) -> None:
     for refused in (root / "decisions.sqlite", root / "vitron.toml", ROOT / "pyproject.toml", "/etc/passwd",
                     PHOTO):
         assert _status(file_url(refused)) in (403, 404), refused
+
+
+@pytest.mark.slow
+def test_the_readme_line_serves_the_page_on_the_sample_photo(tmp_path: Path) -> None:
+    """``vitron-agent web examples/media/motorcycle.jpg``: the page is served on 127.0.0.1, and a new tab's first
+    request has the photo attached."""
+    import os
+    import time
+
+    from gradio_client import Client
+
+    from web_support import free_port
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "vitron_agent", "web", str(PHOTO), "--port", str(port),
+                               "--workspace", str(tmp_path / "ws")], cwd=ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True,
+                              env={**os.environ, "VITRON_SEGMENTATION_BACKEND": "classic"})
+    try:
+        deadline = time.monotonic() + 60
+        while _status(f"http://127.0.0.1:{port}/") != 200:
+            assert server.poll() is None and time.monotonic() < deadline, server.stdout.read()
+            time.sleep(0.2)
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        client.predict(None, api_name="/load")
+        sent = client.predict({"text": "segment the motorcycle [60, 90, 580, 380]", "files": []}, api_name="/send")
+        assert not sent[2] and "segment_image" in str(sent)
+    finally:
+        server.terminate()
+        server.wait(10)
