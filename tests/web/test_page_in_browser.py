@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from conftest import MEDIA, PHOTO, configure
-from web_support import Served, chromium, drag_box, has_content, open_page, send, serve, served, wait_for  # noqa: F401
+from conftest import MEDIA, PHOTO
+from web_support import Served, chromium, drag_box, has_content, open_page, send, serve, served, wait_for  # noqa: F401, F811
 
 pytestmark = pytest.mark.slow
 

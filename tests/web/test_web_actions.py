@@ -13,11 +13,11 @@ from web_support import CLASSIC
 
 pytest.importorskip("gradio")
 
-from vitron_agent.planners.rules import RulePlanner  # noqa: E402
-from vitron_agent.web.actions import Actions, Tab  # noqa: E402
-from vitron_agent.web.hub import BUSY, CHANGED, WebHub  # noqa: E402
-from vitron_agent.web.pointing import EMPTY_SKETCH  # noqa: E402
-from vitron_agent.workspace import Workspace  # noqa: E402
+from vitron_agent.planners.rules import RulePlanner
+from vitron_agent.web.actions import Actions, Tab
+from vitron_agent.web.hub import BUSY, CHANGED, WebHub
+from vitron_agent.web.pointing import EMPTY_SKETCH
+from vitron_agent.workspace import Workspace
 
 NOTHING_DRAWN = {"background": None, "layers": [], "composite": None}
 

@@ -16,7 +16,7 @@ from web_support import Served, served  # noqa: F401
 
 pytest.importorskip("gradio")
 
-from vitron_agent.web.server import WebError, check_address  # noqa: E402
+from vitron_agent.web.server import WebError, check_address
 
 
 def test_only_this_machine_without_a_login() -> None:

@@ -66,7 +66,7 @@ def with_notes(messages: list[dict[str, Any]], notes: Sequence[tuple[int, str]])
 
 def _said(text: str) -> str:
     """A reply in words: the planner's own text before its first tag; its typed calls are shown as decisions."""
-    if text.startswith("call {") or text.startswith("call ["):
+    if text.startswith(("call {", "call [")):
         return ""
     return _TAGS.sub("", text).strip()
 
