@@ -184,3 +184,38 @@ def test_stop_reaches_the_running_tool_and_a_second_approve_is_refused(actions: 
     entries = actions.hub.workspace.log.list()
     assert [(e.tool, e.outcome) for e in entries] == [("segment_video", "cancelled")]
     assert not [a for a in actions.hub.store.list() if a.kind == "masks"]
+
+
+def test_clicks_are_drawn_and_go_with_the_request(actions: Actions) -> None:
+    tab = Tab()
+    actions.uploaded(tab, [str(PHOTO)])
+    actions.screen(tab)
+    marked, said = actions.click(tab, 300, 250, True)
+    marked, said = actions.click(tab, 20, 20, False)
+    assert said == "With the next request: 1 click(s) on the object, 1 off it"
+    assert np.asarray(marked)[250, 300, 1] > 150  # the green dot on the object
+    screen = actions.send(tab, "segment the motorcycle")
+    assert "clicks +(300, 250) -(20, 20)" in screen.turn.pending.summary
+    assert tab.points == []  # spent with the request
+
+
+def test_policy_threads_undo_fork_use_and_lineage(actions: Actions) -> None:
+    tab = _waiting(actions)
+    actions.answer(tab, lambda s: s.approve())
+    results = actions.select(tab, 0)
+    assert results.lineage.startswith("- image ") and "attached" in results.lineage
+
+    auto = actions.set_policy(tab, "auto")
+    assert auto.policy == "auto"
+    ran = actions.send(tab, "segment the van [300, 0, 640, 200]")
+    assert ran.turn is None and [e.by for e in actions.hub.workspace.log.list()][-1] == "policy: auto"
+
+    undone = actions.undo(tab)
+    assert undone.notice.startswith("Undid segment_image: its results are set aside")
+    assert [row[4] for row in undone.log][-1] == "ok (undone)"
+    origin = tab.thread
+    forked = actions.fork(tab)
+    assert tab.thread != origin and origin in forked.notice and origin in actions.hub.threads()
+    assert forked.chat[0]["content"] == "segment the motorcycle [60, 90, 580, 380]"  # from the thread as it was
+    used = actions.use(tab)
+    assert "Carrying on from image" in used.notice
