@@ -219,3 +219,13 @@ def test_policy_threads_undo_fork_use_and_lineage(actions: Actions) -> None:
     assert forked.chat[0]["content"] == "segment the motorcycle [60, 90, 580, 380]"  # from the thread as it was
     used = actions.use(tab)
     assert "Carrying on from image" in used.notice
+
+
+def test_opening_the_page_makes_no_session_until_the_first_request(actions: Actions) -> None:
+    """A tab that only looks holds no session (each holds a compiled graph and a database connection): a server
+    many people open stays small."""
+    for _ in range(5):
+        assert actions.load(Tab(), None).tab.thread is None
+    assert actions.hub.threads() == [] and len(actions.hub._sessions) == 0
+    tab = _waiting(actions)
+    assert len(actions.hub._sessions) == 1 and actions.hub.threads() == [tab.thread]

@@ -100,8 +100,7 @@ class Actions:
     def screen(self, tab: Tab, notice: str = "", *, canvas: bool = False) -> Screen:
         """The thread as the tab shows it; ``canvas`` redraws the large picture (else only when the current media
         changed)."""
-        session = self.hub.session(tab.thread)
-        tab.thread = session.thread_id
+        session = self.hub.session(tab.thread) if tab.thread else self.hub.lister()  # a new tab: made on its first act
         turn = session.waiting()
         tab.shown = shown_as(turn)
         chat = views.conversation(session)
@@ -247,8 +246,7 @@ class Actions:
     def edit(self, tab: Tab, typed: Sequence[Any]) -> Screen:
         """Apply the form: each value read and validated by the tool's own arguments; errors go beside their
         fields and nothing is sent until they are fixed."""
-        session = self.hub.session(tab.thread)
-        decision = session.pending
+        decision = self.hub.session(tab.thread).pending if tab.thread else None
         if decision is None:
             return self.screen(tab, "Nothing is waiting for a decision.")
         step = decision.steps[(tab.step if 1 <= tab.step <= len(decision.steps) else decision.asking[0]) - 1]
@@ -274,7 +272,8 @@ class Actions:
 
     def set_policy(self, tab: Tab, policy: str) -> Screen:
         def act() -> str:
-            self.hub.session(tab.thread).policy = policy
+            session = self.hub.session(tab.thread)
+            session.policy, tab.thread = policy, session.thread_id
             return ""
         return self._said(tab, act)
 
@@ -325,7 +324,7 @@ class Actions:
         return self._said(tab, act, canvas=True)
 
     def select(self, tab: Tab, index: int) -> Screen:
-        found = views.results(self.hub.session(tab.thread))
+        found = views.results(self.hub.session(tab.thread)) if tab.thread else []
         tab.selected = found[index].id if 0 <= index < len(found) else None
         return self.screen(tab)
 

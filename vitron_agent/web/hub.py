@@ -148,8 +148,11 @@ class WebHub:
         :func:`shown_as`).
 
         Raises:
-            SessionError: the thread is busy, or what waits changed since the tab showed it.
+            SessionError: nothing waits (a tab with no thread yet), the thread is busy, or what waits changed since
+                the tab showed it.
         """
+        if not thread:
+            raise SessionError("nothing is waiting for a decision or a choice; send a request first")
         with self.holding(thread) as session:
             if shown_as(session.waiting()) != shown:
                 raise SessionError(CHANGED)

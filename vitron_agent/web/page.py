@@ -191,7 +191,8 @@ class _Page:
             screen.pointing, screen.policy,
             {"headers": list(views.HISTORY_COLUMNS), "data": screen.log} if screen.log else None,
             screen.results, screen.lineage,
-            f"Thread **{tab.thread}** · continue it in the terminal with `vitron-agent chat --resume {tab.thread}`",
+            f"Thread **{tab.thread}** · continue it in the terminal with `vitron-agent chat --resume {tab.thread}`"
+            if tab.thread else "A new thread: it is saved with your first request.",
             screen.form,
         )
         return _unchanged_skipped(tab, values)
