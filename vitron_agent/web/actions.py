@@ -103,7 +103,8 @@ class Actions:
         session = self.hub.session(tab.thread) if tab.thread else self.hub.lister()  # a new tab: made on its first act
         turn = session.waiting()
         tab.shown = shown_as(turn)
-        chat = views.conversation(session)
+        entries = session.history()
+        chat = views.conversation(session, entries)
         if notice:
             tab.notes.append((len(chat), notice))
         current = self._current(session, tab)
@@ -111,11 +112,11 @@ class Actions:
         if redraw:  # a new (or cleaned) picture: nothing is marked on it
             tab.canvas, tab.points, tab.box, tab.painted = current.id, [], None, None
         screen = Screen(tab=tab, chat=views.with_notes(chat, tab.notes), notice=notice, turn=turn,
-                        log=views.log_rows(session.history()), policy=_policy_word(session.policy),
+                        log=views.log_rows(entries), policy=_policy_word(session.policy),
                         results=[(str(a.path), f"{a.kind} {a.id}") for a in views.results(session)],
                         form=self._form(tab, turn), pointing=region_text(tab.box, tab.points, tab.sketching))
         if redraw and current is not None:
-            screen.canvas, screen.clicks = self._picture(current, tab.frame), self._picture(current, tab.frame)
+            screen.canvas = screen.clicks = self._picture(current, tab.frame)  # a video's frame decoded once
             screen.canvas_frames = int(current.meta.get("frames") or 0) if current.kind == "video" else 0
         if tab.selected:
             screen.lineage = self._lineage(tab.selected)

@@ -133,9 +133,16 @@ class WebHub:
             lock.release()
 
     def act(self, thread: str | None, call: Callable[[Session], Turn | None],
-            progress: Callable[[dict[str, Any]], None] | None = None) -> Acted:
-        """Make one session call on the thread (a new one when None), reporting the tools' progress."""
+            progress: Callable[[dict[str, Any]], None] | None = None, *, shown: str | None = None) -> Acted:
+        """Make one session call on the thread (a new one when None), reporting the tools' progress; with
+        ``shown`` (an answer), only if what waits is still what the tab shows (see :func:`shown_as`).
+
+        Raises:
+            SessionError: the thread is busy, or what waits changed since the tab showed it.
+        """
         with self.holding(thread) as session:
+            if shown is not None and shown_as(session.waiting()) != shown:
+                raise SessionError(CHANGED)
             session.on_progress = progress
             try:
                 return Acted(session.thread_id, call(session))
@@ -153,14 +160,7 @@ class WebHub:
         """
         if not thread:
             raise SessionError("nothing is waiting for a decision or a choice; send a request first")
-        with self.holding(thread) as session:
-            if shown_as(session.waiting()) != shown:
-                raise SessionError(CHANGED)
-            session.on_progress = progress
-            try:
-                return Acted(session.thread_id, call(session))
-            finally:
-                session.on_progress = None
+        return self.act(thread, call, progress, shown=shown)
 
     def cancel(self, thread: str | None) -> bool:
         """Ask the thread's running tool to stop at its next check; False when nothing of it is open here."""

@@ -18,6 +18,8 @@ buttons do; approving still goes through the session, whose graph records the ap
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 import gradio as gr
@@ -285,9 +287,6 @@ the next request (the pointing line), which the drawing's own events also change
 
 
 def _unchanged_skipped(tab: Tab, values: tuple[Any, ...]) -> tuple[Any, ...]:
-    import hashlib
-    import json
-
     sent = []
     for index, value in enumerate(values):
         if index not in SKIPPED_WHEN_UNCHANGED or value == gr.skip():

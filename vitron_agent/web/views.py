@@ -31,12 +31,12 @@ _TAGS = re.compile(r"<module>.*", re.DOTALL)
 PLAN_COLUMNS = ["#", "tool", "what", "status", "asking"]
 
 
-def conversation(session: Session) -> list[dict[str, Any]]:
+def conversation(session: Session, entries: Sequence[LogEntry]) -> list[dict[str, Any]]:
     """The thread as Chatbot messages: the person's requests, the replies in words (the planner's tags left out),
-    and each finished step's results after the reply that reports it."""
+    and each finished step's results (from ``entries``, the thread's decision log) after the reply that reports
+    it."""
     values = session.agent.get_state(session.config).values
-    finished = [entry for entry in session.history() if entry.outcome == "ok" and entry.artifacts
-                and not entry.undone]
+    finished = [entry for entry in entries if entry.outcome == "ok" and entry.artifacts and not entry.undone]
     messages: list[dict[str, Any]] = []
     for message in values.get("messages") or []:
         if isinstance(message, HumanMessage):
