@@ -21,7 +21,8 @@ def draw_region_preview(store: ArtifactStore, image_id: str, region: Box, frame:
     from PIL import ImageDraw
 
     source = store.get(image_id)
-    image = load_frame(source.path, frame) if source.media_type.startswith("video/") else load_image(source.path)
+    path = store.local_path(source)
+    image = load_frame(path, frame) if source.media_type.startswith("video/") else load_image(path)
     width = max(2, round(max(image.size) / 200))
     ImageDraw.Draw(image).rectangle(region.as_tuple(), outline=_OUTLINE, width=width)
     return store.add(

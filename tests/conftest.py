@@ -4,7 +4,9 @@ per test."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -118,3 +120,51 @@ def every_tool_run_was_approved(tmp_path_factory: pytest.TempPathFactory):
     runs, problems = audit_decision_logs(root)
     (root / "approval-audit.txt").write_text(f"{runs} tool runs audited, {len(problems)} without an approval\n")
     assert not problems, "\n".join(problems[:20])
+
+
+# -- shared storage: PostgreSQL and S3 on 127.0.0.1, started once per test run, only when a test asks -------------
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """A PostgreSQL server from the pgserver wheel's binaries, on a free port of 127.0.0.1."""
+    pytest.importorskip("psycopg")
+    from vitron_agent.local_services import LocalPostgres
+
+    with LocalPostgres() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator[Any]:
+    """moto's S3 server on 127.0.0.1, with the standard AWS settings pointing at it for this run (child
+    processes inherit them)."""
+    pytest.importorskip("s3fs")
+    from vitron_agent.local_services import LocalS3
+
+    with LocalS3() as server:
+        saved = {name: os.environ.get(name) for name in server.environment()}
+        os.environ.update(server.environment())
+        yield server
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def share(workspace: Path, postgres: Any, s3: Any) -> Path:
+    """Point ``workspace`` at a fresh database and a fresh bucket (its vitron.toml's [storage]); returns it."""
+    workspace.mkdir(parents=True, exist_ok=True)
+    return configure(workspace, f'[storage]\ndatabase = "{postgres.create_database()}"\n'
+                                f'blobs = "{s3.create_bucket()}/artifacts"\n')
+
+
+@pytest.fixture(params=["sqlite", "postgres+s3"])
+def storage(request: pytest.FixtureRequest) -> Callable[[Path], Path]:
+    """Each test that takes it runs twice: on the workspace's own SQLite files and folder, and on a shared
+    PostgreSQL database and S3 bucket. It prepares a workspace folder (made if missing) and returns it."""
+    if request.param == "sqlite":
+        return lambda workspace: (workspace.mkdir(parents=True, exist_ok=True), workspace)[1]
+    postgres, s3 = request.getfixturevalue("postgres"), request.getfixturevalue("s3")
+    return lambda workspace: share(workspace, postgres, s3)

@@ -33,7 +33,7 @@ class Grayscale:
     def run(self, args: EditImage, ctx: ToolContext) -> ToolResult:
         with open(ctx.store.root / RUNS_FILE, "a") as runs:
             runs.write(args.image + "\n")
-        image = load_image(ctx.store.get(args.image).path)
+        image = load_image(ctx.store.local_path(args.image))
         pixels = np.asarray(image).copy()
         box = args.region or Box.of((0, 0, image.width, image.height))
         x1, y1, x2, y2 = (round(v) for v in box.as_tuple())
@@ -66,7 +66,7 @@ class Crop:
     side_effects = True
 
     def run(self, args: CropArgs, ctx: ToolContext) -> ToolResult:
-        image = load_image(ctx.store.get(args.image).path).crop(tuple(round(v) for v in args.box.as_tuple()))
+        image = load_image(ctx.store.local_path(args.image)).crop(tuple(round(v) for v in args.box.as_tuple()))
         artifact = ctx.store.add(encode_image(image), kind="image", suffix=".png", parents=[args.image],
                                  call=ctx.call, meta={"width": image.width, "height": image.height})
         return ToolResult(artifacts=(artifact.id,), text=f"Cropped to {image.width} x {image.height}.")
@@ -95,7 +95,7 @@ class HalfDone:
     side_effects = True
 
     def run(self, args: EditImage, ctx: ToolContext) -> ToolResult:
-        image = load_image(ctx.store.get(args.image).path).convert("L").convert("RGB")
+        image = load_image(ctx.store.local_path(args.image)).convert("L").convert("RGB")
         ctx.store.add(encode_image(image), kind="image", suffix=".png", parents=[args.image], call=ctx.call,
                       meta={"width": image.width, "height": image.height, "step": 1})
         raise RuntimeError("the second prompt ran out of denoising steps")
@@ -139,7 +139,7 @@ class Tints:
         from vitron_agent.tools.backends.diffusion import candidate_seeds
         from vitron_agent.tools.base import candidate_meta
 
-        image = np.asarray(load_image(ctx.store.get(args.image).path), dtype=np.float32)
+        image = np.asarray(load_image(ctx.store.local_path(args.image)), dtype=np.float32)
         made = []
         seeds = candidate_seeds(args.seed, args.candidates)
         for number, seed in enumerate(seeds, start=1):

@@ -213,7 +213,7 @@ def test_reopen_sees_everything_and_uses_wal(workspace: Path) -> None:
         ids = [store.add(f"item {i}".encode(), kind="mask", suffix=".png").id for i in range(5)]
     with ArtifactStore(workspace) as reopened:
         assert [a.id for a in reopened.list()] == ids
-        mode = reopened._db.execute("PRAGMA journal_mode").fetchone()[0]
+        mode = reopened._db.connection.execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
 
 

@@ -64,7 +64,7 @@ class AnimateImageTool:
     def run(self, args: AnimateImage, ctx: ToolContext) -> ToolResult:
         # 1. Read the input
         source = ctx.store.get(args.image)
-        photo = load_image(source.path)
+        photo = load_image(ctx.store.local_path(source))
         seeds = candidate_seeds(args.seed, args.candidates)
         width, height = working_size(photo.width, photo.height)
         # 2. Load the pipeline the checkpoint names (once per process)

@@ -21,7 +21,7 @@ Usage (a third-party tool)::
         side_effects = True
 
         def run(self, args: EditImage, ctx: ToolContext) -> ToolResult:
-            image = load_image(ctx.store.get(args.image).path)
+            image = load_image(ctx.store.local_path(args.image))
             ctx.report(1, 1, "converted")
             artifact = ctx.store.add(encode_image(image.convert("L")), kind="image", suffix=".png",
                                      parents=[args.image], call=ctx.call)

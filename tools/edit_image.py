@@ -90,7 +90,7 @@ class EditImageTool:
     def run(self, args: EditImage, ctx: ToolContext) -> ToolResult:
         # 1. Read the input and find the area to change, if any
         source = ctx.store.get(args.image)
-        image = np.asarray(load_image(source.path))
+        image = np.asarray(load_image(ctx.store.local_path(source)))
         seeds = candidate_seeds(args.seed, args.candidates)
         mask, mask_id, note = self._mask(args, image, source.id, ctx)
         # 2. Load the pipeline (once per process)
@@ -123,7 +123,7 @@ class EditImageTool:
         found from the region or target and stored; or none (the whole image, by instruction)."""
         height, width = image.shape[:2]
         if args.mask is not None:
-            mask, note = segmentation.read_mask(ctx.store.get(args.mask).path, (width, height))
+            mask, note = segmentation.read_mask(ctx.store.local_path(args.mask), (width, height))
             return mask, args.mask, note
         if args.region is None and not args.target:
             return None, None, None

@@ -81,7 +81,7 @@ class EditVideoTool:
     def run(self, args: EditVideo, ctx: ToolContext) -> ToolResult:
         # 1. Read the input
         source = ctx.store.get(args.video)
-        video = load_video(source.path)
+        video = load_video(ctx.store.local_path(source))
         seed = args.seed if args.seed is not None else new_seed()
         layers = [(prompt, inside) for prompt, inside in ((args.foreground, True), (args.background, False)) if prompt]
         total = len(video) * (1 + len(layers))
@@ -93,7 +93,7 @@ class EditVideoTool:
         # 2. Track the foreground object through the clip (from the given mask's box, when there is one)
         given, box = None, args.region
         if args.mask is not None:
-            given, _ = segmentation.read_mask(ctx.store.get(args.mask).path, video.size)
+            given, _ = segmentation.read_mask(ctx.store.local_path(args.mask), video.size)
             rows, columns = np.nonzero(given)
             box = Box(x1=int(columns.min()), y1=int(rows.min()), x2=int(columns.max()) + 1, y2=int(rows.max()) + 1)
         masks, backend = segmentation.track_masks(

@@ -59,7 +59,7 @@ class SegmentImageTool:
     def run(self, args: SegmentImage, ctx: ToolContext) -> ToolResult:
         # 1. Read the input
         source = ctx.store.get(args.image)
-        image = np.asarray(load_image(source.path))
+        image = np.asarray(load_image(ctx.store.local_path(source)))
         ctx.report(0, 3, "loaded the image")
         # 2. Find the object and segment it
         ctx.report(1, 3, "segmenting")

@@ -60,7 +60,7 @@ class SegmentVideoTool:
     def run(self, args: SegmentVideo, ctx: ToolContext) -> ToolResult:
         # 1. Read the input
         source = ctx.store.get(args.video)
-        video = load_video(source.path)
+        video = load_video(ctx.store.local_path(source))
         # 2. Find the object on the prompted frame and track it through the clip
         def on_frame(done: int, index: int) -> None:
             ctx.report(done, len(video), f"frame {index}")

@@ -1,9 +1,11 @@
 """The artifact store: every input and output as an immutable file with its lineage, in the workspace.
 
-Files are content-addressed (``artifacts/<2 hex>/<sha256><suffix>``), written to a temporary name, flushed, and
-then hard-linked into place, so a crash leaves either the whole file or none, and nothing is ever overwritten.
-Metadata lives in ``artifacts/index.sqlite`` (WAL mode, writes in ``BEGIN IMMEDIATE`` transactions, so several
-processes can share one workspace): the kind, the parents, the call that produced it, seed, model id and time.
+Files are content-addressed (``artifacts/<2 hex>/<sha256><suffix>``, or a shared folder, or object storage with
+the folder as its cache: see :mod:`vitron_agent.blobs`), and nothing is ever overwritten. Read them through
+:meth:`ArtifactStore.local_path`, which fetches and checks them. Metadata lives in ``artifacts/index.sqlite``
+(WAL mode, writes in ``BEGIN IMMEDIATE`` transactions, so several processes can share one workspace), or in the
+shared PostgreSQL database of ``[storage] database``: the kind, the parents, the call that produced it, seed,
+model id and time.
 
 An artifact's id is a hash of its content *and* provenance (kind, parents, call, seed, model), so adding the
 same result of the same call twice (say, a step re-run after a crash) returns the existing artifact, while the
@@ -27,9 +29,6 @@ import hashlib
 import json
 import mimetypes
 import os
-import sqlite3
-import threading
-import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from functools import partial
@@ -38,8 +37,9 @@ from typing import Any, BinaryIO
 
 from pydantic import BaseModel, ConfigDict
 
-from vitron_agent import database
-from vitron_agent.paths import TEMPORARY_PREFIX, open_checked, publish, resolve_inside, stage_file
+from vitron_agent.blobs import BlobDamaged, Blobs
+from vitron_agent.database import SqliteDatabase
+from vitron_agent.paths import open_checked, resolve_inside
 
 __all__ = ["Artifact", "ArtifactNotFound", "ArtifactStore"]
 
@@ -77,17 +77,17 @@ CREATE INDEX IF NOT EXISTS artifacts_by_kind ON artifacts(kind, seq);
 CREATE INDEX IF NOT EXISTS parents_by_parent ON parents(parent);
 """
 _COLUMNS = "seq, id, kind, sha256, suffix, media_type, size, call, seed, model_id, created, meta"
-_OF_RUN = "WHERE json_extract(call, '$.run') = ? ORDER BY seq"
+_OF_RUN = {"sqlite": "WHERE json_extract(call, '$.run') = ? ORDER BY seq",
+           "postgres": "WHERE (call::jsonb) ->> 'run' = ? ORDER BY seq"}
 """What one run wrote (its artifacts' ``call["run"]``), in the order it wrote them."""
 _CHUNK = 1 << 20
-_STALE_TEMPORARY_SECONDS = 3600
 
 
 _KIND_TEXT = {"image": "an image", "masks": "a set of per-frame masks"}
 
 
 class ArtifactNotFound(LookupError):
-    """No artifact with that id in this workspace."""
+    """No artifact with that id in this workspace (or its file is gone or damaged: :class:`BlobDamaged`)."""
 
 
 class Artifact(BaseModel):
@@ -133,34 +133,45 @@ class Artifact(BaseModel):
 
 
 class ArtifactStore:
-    """Content-addressed files plus a SQLite index of lineage, inside one workspace folder.
+    """Content-addressed files plus an index of lineage, for one workspace.
 
     Thread-safe; several processes may open the same workspace at once.
+
+    Args:
+        root: the workspace folder.
+        import_roots: folders, besides the workspace, that files may be imported from.
+        read_only: read an existing index as it is (nothing is created, migrated or cleaned).
+        database: the shared database holding the index (:class:`~vitron_agent.postgres.PostgresDatabase`, which
+            the caller owns and closes); None keeps it in ``artifacts/index.sqlite``.
+        blobs: a shared folder or an ``s3://`` URL for the files; None keeps them in ``artifacts``.
     """
 
     def __init__(self, root: str | os.PathLike[str], *, import_roots: Sequence[str | os.PathLike[str]] = (),
-                 read_only: bool = False) -> None:
+                 read_only: bool = False, database: Any = None, blobs: str | Path | None = None) -> None:
         self.root = Path(root).expanduser().resolve()
-        self.files = self.root / "artifacts"
         self.import_roots = (self.root, *(Path(r).expanduser().resolve() for r in import_roots))
-        self._lock = threading.Lock()
+        remote = str(blobs) if blobs is not None and str(blobs).startswith("s3://") else None
+        folder = Path(blobs) if blobs is not None and remote is None else self.root / "artifacts"
+        self.blobs = Blobs(folder, remote=remote, read_only=read_only)
+        self.files = self.blobs.folder
         self._tracks_unfinished = self._tracks_choices = True
-        if read_only:  # an existing index, read as it is: nothing is created, migrated or cleaned
-            self._db = database.connect_read_only(self.files / "index.sqlite")
-            tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        self._owns_db = database is None
+        if database is not None:
+            self._db = database
+        elif read_only:  # an existing index, read as it is
+            self._db = SqliteDatabase(self.root / "artifacts" / "index.sqlite", read_only=True)
+            tables = self._db.tables()
             self._tracks_unfinished, self._tracks_choices = "unfinished" in tables, "choices" in tables
-            return
-        self.files.mkdir(parents=True, exist_ok=True)
-        self._db = database.connect(self.files / "index.sqlite")
-        self._db.execute("PRAGMA foreign_keys = ON")
-        with self._transaction() as db:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
-        self._remove_stale_temporaries()
+        else:
+            self._db = SqliteDatabase(self.root / "artifacts" / "index.sqlite")
+            self._db.connection.execute("PRAGMA foreign_keys = ON")
+            with self._db.writing() as db:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
 
     def close(self) -> None:
-        with self._lock:
+        if self._owns_db:
             self._db.close()
 
     def __enter__(self) -> ArtifactStore:
@@ -203,7 +214,7 @@ class ArtifactStore:
             raise ValueError("kind must be a non-empty word such as 'image' or 'mask'")
         if not (suffix.startswith(".") and 1 < len(suffix) <= 10 and suffix[1:].isalnum()):
             raise ValueError(f"suffix={suffix!r} must look like '.png'")
-        sha, size = self._store_file([data] if isinstance(data, bytes) else data, suffix)
+        sha, size = self.blobs.put([data] if isinstance(data, bytes) else data, suffix)
         parents = tuple(parents)
         call_json = json.dumps(dict(call), sort_keys=True, default=str) if call is not None else None
         identity = json.dumps([sha, suffix, kind, parents, call_json, seed, model_id])
@@ -211,17 +222,18 @@ class ArtifactStore:
         media_type = mimetypes.guess_type(f"x{suffix}")[0] or "application/octet-stream"
         meta_json = json.dumps(dict(meta or {}), sort_keys=True, default=str)
         created = datetime.now(timezone.utc).isoformat()
-        with self._transaction() as db:
+        with self._db.writing() as db:
             existing = db.execute(f"SELECT {_COLUMNS} FROM artifacts WHERE id = ?", (artifact_id,)).fetchone()
             if existing is not None:
                 return self._build([existing], db)[0]
             self._require(db, parents)
-            db.execute(
-                f"INSERT INTO artifacts ({_COLUMNS}) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            db.execute(  # a process adding the same artifact at this instant wins; its row is the same
+                f"INSERT INTO artifacts ({_COLUMNS.removeprefix('seq, ')}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (id) DO NOTHING",
                 (artifact_id, kind, sha, suffix, media_type, size, call_json, seed, model_id, created, meta_json),
             )
             db.executemany(
-                "INSERT INTO parents (child, position, parent) VALUES (?, ?, ?)",
+                "INSERT INTO parents (child, position, parent) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                 [(artifact_id, i, parent) for i, parent in enumerate(parents)],
             )
             row = db.execute(f"SELECT {_COLUMNS} FROM artifacts WHERE id = ?", (artifact_id,)).fetchone()
@@ -275,30 +287,6 @@ class ArtifactStore:
             return self.add(_chunks(opened.file), kind=kind, suffix=source.suffix,
                             meta={**meta, "source": str(source)})
 
-    def _store_file(self, chunks: Iterable[bytes], suffix: str) -> tuple[str, int]:
-        """Write the bytes under their own hash, read-only; identical bytes already stored are kept as they are.
-
-        Returns:
-            (sha256 hex digest, size in bytes)
-        """
-        digest = hashlib.sha256()
-        size = 0
-
-        def hashed() -> Iterator[bytes]:
-            nonlocal size
-            for chunk in chunks:
-                digest.update(chunk)
-                size += len(chunk)
-                yield chunk
-
-        staged = stage_file(self.files, hashed())
-        sha = digest.hexdigest()
-        os.chmod(staged, 0o444)
-        blob = self.files / sha[:2] / f"{sha}{suffix}"
-        blob.parent.mkdir(exist_ok=True)
-        publish(staged, blob)  # False means the identical file is already there, which is just as good
-        return sha, size
-
     # -- reading -------------------------------------------------------------------------------------------
 
     def get(self, artifact_id: str) -> Artifact:
@@ -307,13 +295,13 @@ class ArtifactStore:
         Raises:
             ArtifactNotFound: no such id in this workspace.
         """
-        with self._lock:
-            row = self._db.execute(f"SELECT {_COLUMNS} FROM artifacts WHERE id = ?", (artifact_id,)).fetchone()
+        with self._db.reading() as db:
+            row = db.execute(f"SELECT {_COLUMNS} FROM artifacts WHERE id = ?", (artifact_id,)).fetchone()
             if row is None:
                 raise ArtifactNotFound(
                     f"no artifact {artifact_id!r} in the workspace {self.root}; list them to see the ids"
                 )
-            return self._build([row], self._db)[0]
+            return self._build([row], db)[0]
 
     def find(self, artifact_id: str) -> Artifact | None:
         """The artifact with this id, or None: what a call's media is checked against when it is validated (an
@@ -325,50 +313,66 @@ class ArtifactStore:
 
     def of_run(self, run: str) -> list[Artifact]:
         """What one run wrote (artifacts whose ``call["run"]`` is ``run``), in the order it wrote them."""
-        with self._lock:
-            rows = self._db.execute(f"SELECT {_COLUMNS} FROM artifacts {_OF_RUN}", (run,)).fetchall()
-            return self._build(rows, self._db)
+        with self._db.reading() as db:
+            rows = db.execute(f"SELECT {_COLUMNS} FROM artifacts {_OF_RUN[self._db.dialect]}", (run,)).fetchall()
+            return self._build(rows, db)
 
     def set_aside(self, run: str, outcome: str) -> tuple[str, ...]:
         """Mark what a run wrote before it failed or was cancelled (artifacts whose ``call["run"]`` is ``run``) as
         unfinished, so no later call takes them as input. Returns their ids, for the run's entry in the decision
         log."""
-        with self._transaction() as db:
-            rows = db.execute(f"SELECT id FROM artifacts {_OF_RUN}", (run,)).fetchall()
-            db.executemany("INSERT OR IGNORE INTO unfinished (id, run, outcome) VALUES (?, ?, ?)",
+        with self._db.writing() as db:
+            rows = db.execute(f"SELECT id FROM artifacts {_OF_RUN[self._db.dialect]}", (run,)).fetchall()
+            db.executemany("INSERT INTO unfinished (id, run, outcome) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                            [(row[0], run, outcome) for row in rows])
         return tuple(row[0] for row in rows)
 
     def mark_choice(self, chosen: str, candidates: Sequence[str]) -> None:
         """Record the person's choice among a run's ``candidates``: ``chosen`` is marked chosen, the others not
         chosen. A choice already recorded for a candidate stays (the first answer wins)."""
-        with self._transaction() as db:
-            db.executemany("INSERT OR IGNORE INTO choices (id, chosen) VALUES (?, ?)",
+        with self._db.writing() as db:
+            db.executemany("INSERT INTO choices (id, chosen) VALUES (?, ?) ON CONFLICT DO NOTHING",
                            [(candidate, "yes" if candidate == chosen else "no") for candidate in candidates])
 
     def lineage(self, artifact_id: str) -> list[Artifact]:
         """All ancestors of an artifact, oldest first (each appears after its own parents); not the artifact."""
         self.get(artifact_id)
-        with self._lock:
-            rows = self._db.execute(
+        with self._db.reading() as db:
+            rows = db.execute(
                 f"""WITH RECURSIVE ancestors(id) AS (
                         SELECT parent FROM parents WHERE child = ?
                         UNION SELECT p.parent FROM parents p JOIN ancestors a ON p.child = a.id)
                     SELECT {_COLUMNS} FROM artifacts WHERE id IN (SELECT id FROM ancestors) ORDER BY seq""",
                 (artifact_id,),
             ).fetchall()
-            return self._build(rows, self._db)
+            return self._build(rows, db)
 
     def list(self, kind: str | None = None) -> list[Artifact]:
         """Every artifact, or those of one kind, in the order they were added."""
-        with self._lock:
+        with self._db.reading() as db:
             if kind is None:
-                rows = self._db.execute(f"SELECT {_COLUMNS} FROM artifacts ORDER BY seq").fetchall()
+                rows = db.execute(f"SELECT {_COLUMNS} FROM artifacts ORDER BY seq").fetchall()
             else:
-                rows = self._db.execute(
-                    f"SELECT {_COLUMNS} FROM artifacts WHERE kind = ? ORDER BY seq", (kind,)
-                ).fetchall()
-            return self._build(rows, self._db)
+                rows = db.execute(f"SELECT {_COLUMNS} FROM artifacts WHERE kind = ? ORDER BY seq", (kind,)).fetchall()
+            return self._build(rows, db)
+
+    def local_path(self, artifact: Artifact | str) -> Path:
+        """The artifact's file on this machine, checked against its hash: what tools and surfaces read. With
+        object storage it is fetched into the workspace's cache first; ``Artifact.path`` is where it lands.
+
+        Raises:
+            ArtifactNotFound: no such artifact, or its file is missing or does not match its hash (refused).
+            StorageUnavailable: the object store can't be reached.
+        """
+        found = artifact if isinstance(artifact, Artifact) else self.get(artifact)
+        try:
+            return self.blobs.local(found.sha256, found.path.suffix, name=found.id)
+        except BlobDamaged as error:
+            raise ArtifactNotFound(str(error)) from None
+
+    def open(self, artifact: Artifact | str) -> BinaryIO:
+        """The artifact's bytes for reading (see :meth:`local_path`)."""
+        return open(self.local_path(artifact), "rb")
 
     def safe_path(self, path: str | os.PathLike[str]) -> Path:
         """Resolve a path a planner or tool named; only paths inside the workspace are allowed.
@@ -380,16 +384,13 @@ class ArtifactStore:
 
     # -- internals -----------------------------------------------------------------------------------------
 
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self._db, self._lock)
-
     @staticmethod
-    def _require(db: sqlite3.Connection, ids: Sequence[str]) -> None:
+    def _require(db: Any, ids: Sequence[str]) -> None:
         for parent in ids:
             if db.execute("SELECT 1 FROM artifacts WHERE id = ?", (parent,)).fetchone() is None:
                 raise ArtifactNotFound(f"parent artifact {parent!r} does not exist; add it before its children")
 
-    def _build(self, rows: Sequence[tuple], db: sqlite3.Connection) -> list[Artifact]:
+    def _build(self, rows: Sequence[tuple], db: Any) -> list[Artifact]:
         if not rows:
             return []
         ids = [row[1] for row in rows]
@@ -411,7 +412,7 @@ class ArtifactStore:
             Artifact(
                 id=row[1],
                 kind=row[2],
-                path=self.files / row[3][:2] / f"{row[3]}{row[4]}",
+                path=self.blobs.path(row[3], row[4]),
                 sha256=row[3],
                 media_type=row[5],
                 size=row[6],
@@ -426,38 +427,6 @@ class ArtifactStore:
             )
             for row in rows
         ]
-
-    def _remove_stale_temporaries(self) -> None:
-        """Delete temporary files a killed writer left behind; fresh ones may belong to a live writer."""
-        cutoff = time.time() - _STALE_TEMPORARY_SECONDS
-        for staged in self.files.glob(f"{TEMPORARY_PREFIX}*"):
-            try:
-                if staged.stat().st_mtime < cutoff:
-                    staged.unlink()
-            except OSError:
-                pass
-
-
-class _Transaction:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT`` under the store's lock; rolls back on any error."""
-
-    def __init__(self, db: sqlite3.Connection, lock: threading.Lock) -> None:
-        self._db, self._lock = db, lock
-
-    def __enter__(self) -> sqlite3.Connection:
-        self._lock.acquire()
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-        except BaseException:
-            self._lock.release()
-            raise
-        return self._db
-
-    def __exit__(self, exc_type: object, *rest: object) -> None:
-        try:
-            self._db.execute("ROLLBACK" if exc_type is not None else "COMMIT")
-        finally:
-            self._lock.release()
 
 
 def _chunks(handle: BinaryIO) -> Iterator[bytes]:

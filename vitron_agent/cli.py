@@ -379,7 +379,7 @@ def _print_run(console: Console, session: Session, turn: Turn, made: list[Artifa
                           f"{session.thread_id}", highlight=False, soft_wrap=True)
         return
     preview = turn.pending.current.preview
-    console.print(decision_panel(turn.pending, preview=session.store.get(preview).path if preview else None,
+    console.print(decision_panel(turn.pending, preview=session.store.local_path(preview) if preview else None,
                                  keys="not run"))
     console.print(f"Not run (exit {NEEDS_APPROVAL}): add --yes to approve it, or review it with "
                   f"vitron-agent chat --resume {session.thread_id}", highlight=False, soft_wrap=True)

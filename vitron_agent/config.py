@@ -11,6 +11,8 @@ The documented keys::
     [planner]       spec = "rules" | "chat:<provider>:<model>" | "vitron:<path-or-id>";  quantize = "4bit" | "8bit"
     [segmentation]  backend = "auto" | "sam2" | "classic"
     [limits]        request_bytes = 32768        # the longest request a person may send
+    [storage]       database = "postgresql://user@host/db"   # shared state for many processes (the server extra)
+                    blobs = "s3://bucket/prefix" | "/shared/folder"    # shared artifact files
     [defaults.<tool>]
                     candidates = 4; steps = 20   # argument values a tool's calls start from, where the planner
                                                  # leaves them out (checked by the tool's own arguments)
@@ -67,6 +69,11 @@ class LimitSettings(_Section):
     request_bytes: int = Field(default=DEFAULT_REQUEST_BYTES, ge=256, le=16 * 2**20)
 
 
+class StorageSettings(_Section):
+    database: str | None = None
+    blobs: str | None = None
+
+
 DefaultValue = int | float | str | bool | list[int | float | str | bool]
 
 
@@ -85,6 +92,7 @@ class Settings(_Section):
     planner: PlannerSettings = PlannerSettings()
     segmentation: SegmentationSettings = SegmentationSettings()
     limits: LimitSettings = LimitSettings()
+    storage: StorageSettings = StorageSettings()
     weights: dict[str, WeightsSettings] = {}
     defaults: dict[str, dict[str, DefaultValue]] = {}
 

@@ -54,7 +54,7 @@ def sketch_mask(store: ArtifactStore, path: str | os.PathLike[str], current: Att
     drawn = store.import_file(path, grant=True)
     if drawn.kind != "image":
         raise ValueError(f"{os.fspath(path)} is {drawn.kind_text}; a sketch is a black-and-white PNG")
-    mask, note = read_mask(drawn.path, current.size)
+    mask, note = read_mask(store.local_path(drawn), current.size)
     width, height = current.size
     stored = store.add(mask_png(mask), kind="mask", suffix=".png", parents=[drawn.id],
                        meta={"width": width, "height": height, "sketch": True, "for": current.ref})

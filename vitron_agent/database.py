@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import random
 import sqlite3
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["connect", "connect_read_only", "sqlite_checkpointer"]
+__all__ = ["SqliteDatabase", "connect", "connect_read_only", "sqlite_checkpointer"]
 
 TIMEOUT_S = 30.0
 
@@ -79,3 +82,44 @@ def sqlite_checkpointer(path: Path, *, read_only: bool = False) -> Any:
     saver = SqliteSaver(connect(path, isolation_level="", read_only=read_only))
     saver.setup()  # on a read-only file LangGraph only reads, when its tables are there
     return saver
+
+
+class SqliteDatabase:
+    """One SQLite file as the decision log's or the artifact index's database: the same small interface as
+    :class:`~vitron_agent.postgres.PostgresDatabase`, so their statements are written once.
+
+    ``writing`` is one ``BEGIN IMMEDIATE`` transaction (rolled back on any error); ``reading`` runs statements as
+    they come. Both hold a lock, since the connection is shared by the process's threads.
+    """
+
+    dialect = "sqlite"
+
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+        self.path = Path(path)
+        self.read_only = read_only
+        self.connection = connect_read_only(path) if read_only else connect(path)
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def writing(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self.connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.connection
+            except BaseException:
+                self.connection.execute("ROLLBACK")
+                raise
+            self.connection.execute("COMMIT")
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            yield self.connection
+
+    def tables(self) -> set[str]:
+        with self.reading() as db:
+            return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+    def close(self) -> None:
+        with self._lock:
+            self.connection.close()

@@ -25,7 +25,6 @@ Usage::
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,7 +32,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from vitron_agent import database
+from vitron_agent.database import SqliteDatabase
 from vitron_agent.readiness import Readiness
 
 __all__ = [
@@ -141,45 +140,57 @@ class AlreadyApproved(RuntimeError):
 
 
 class DecisionLog:
-    """Decisions and their outcomes in ``decisions.sqlite`` in the workspace.
+    """Decisions and their outcomes in ``decisions.sqlite`` in the workspace, or in the shared PostgreSQL database
+    of ``[storage] database``.
 
-    WAL mode with ``synchronous = NORMAL``: a commit survives the process being killed (what the crash tests
-    check), and only an operating-system crash could lose the last ones. Thread-safe; several processes may
-    write at once.
+    SQLite runs in WAL mode with ``synchronous = NORMAL``: a commit survives the process being killed (what the
+    crash tests check), and only an operating-system crash could lose the last ones. Thread-safe; several
+    processes may write at once.
+
+    Args:
+        workspace: the workspace folder.
+        read_only: read an existing log as it is.
+        database: the shared database (:class:`~vitron_agent.postgres.PostgresDatabase`, which the caller owns and
+            closes); None keeps the log in ``decisions.sqlite``.
     """
 
-    def __init__(self, workspace: str | Path, *, read_only: bool = False) -> None:
+    def __init__(self, workspace: str | Path, *, read_only: bool = False, database: Any = None) -> None:
         self.path = Path(workspace).expanduser().resolve() / "decisions.sqlite"
-        self._lock = threading.Lock()
+        self._owns_db = database is None
+        if database is not None:
+            self._db = database
+            return
         if read_only:  # an existing log, read as it is
-            self._db = database.connect_read_only(self.path)
+            self._db = SqliteDatabase(self.path, read_only=True)
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = database.connect(self.path)
-        self._db.execute(_SCHEMA)
-        present = {row[1] for row in self._db.execute("PRAGMA table_info(decisions)")}
-        for column in _CLAIM_COLUMNS:  # a log written before claims existed
-            if column not in present:
-                self._db.execute(f"ALTER TABLE decisions ADD COLUMN {column} TEXT")
+        self._db = SqliteDatabase(self.path)
+        with self._db.writing() as db:
+            db.execute(_SCHEMA)
+            present = {row[1] for row in db.execute("PRAGMA table_info(decisions)")}
+            for column in _CLAIM_COLUMNS:  # a log written before claims existed
+                if column not in present:
+                    db.execute(f"ALTER TABLE decisions ADD COLUMN {column} TEXT")
 
     def close(self) -> None:
-        with self._lock:
+        if self._owns_db:
             self._db.close()
 
     def record(self, thread_id: str, entry: LogEntry) -> LogEntry:
         """Store a decision unless its id is already stored; return the stored entry, with its outcome if it
         has one."""
-        with self._lock:
-            self._db.execute(
-                "INSERT OR IGNORE INTO decisions (id, thread_id, created, decision) VALUES (?, ?, ?, ?)",
+        with self._db.writing() as db:
+            db.execute(
+                "INSERT INTO decisions (id, thread_id, created, decision) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (entry.id, thread_id, _now(), json.dumps(entry.decided(), default=str)),
             )
-            row = self._db.execute(f"SELECT {_FIELDS} FROM decisions WHERE id = ?", (entry.id,)).fetchone()
+            row = db.execute(f"SELECT {_FIELDS} FROM decisions WHERE id = ?", (entry.id,)).fetchone()
         return _entry(row)
 
     def claim(self, decision_id: str, claimer: str, *, outcome: str = "running") -> tuple[bool, LogEntry | None]:
         """Take a decision that nothing has taken yet: one conditional ``UPDATE`` (``... WHERE outcome IS NULL``),
-        atomic across processes, so of several approvers exactly one wins.
+        atomic across processes (SQLite's write lock; PostgreSQL's row lock, under which a second update finds the
+        row taken), so of several approvers exactly one wins.
 
         Args:
             claimer: who takes it (``host:pid:run``, see :mod:`vitron_agent.claims`).
@@ -188,42 +199,42 @@ class DecisionLog:
         Returns:
             (whether this call won it, the entry as it now stands; None when there is no such decision)
         """
-        with self._lock:
-            taken = self._db.execute(
+        with self._db.writing() as db:
+            taken = db.execute(
                 "UPDATE decisions SET outcome = ?, claimed_by = ?, claimed_at = ? WHERE id = ? AND outcome IS NULL",
                 (outcome, claimer, _now(), decision_id),
             ).rowcount
-            row = self._db.execute(f"SELECT {_FIELDS} FROM decisions WHERE id = ?", (decision_id,)).fetchone()
+            row = db.execute(f"SELECT {_FIELDS} FROM decisions WHERE id = ?", (decision_id,)).fetchone()
         return taken == 1, (_entry(row) if row else None)
 
     def reopen(self, decision_id: str, *, was: str) -> bool:
         """Give back a decision whose claim came to nothing (its run died): only while it still reads ``was``."""
-        with self._lock:
-            return self._db.execute(
+        with self._db.writing() as db:
+            return db.execute(
                 "UPDATE decisions SET outcome = NULL, claimed_by = NULL, claimed_at = NULL WHERE id = ? "
                 "AND outcome = ?", (decision_id, was)).rowcount == 1
 
     def finish(self, decision_id: str, outcome: str, artifacts: Sequence[str] = (), message: str = "") -> None:
         """Record what came of an approved decision: ``ok``, ``failed``, ``cancelled`` or ``interrupted``."""
-        with self._lock:
-            self._db.execute(
+        with self._db.writing() as db:
+            db.execute(
                 "UPDATE decisions SET outcome = ?, artifacts = ?, message = ?, finished = ? WHERE id = ?",
                 (outcome, json.dumps(list(artifacts)), message, _now(), decision_id),
             )
 
     def get(self, decision_id: str) -> LogEntry | None:
-        with self._lock:
-            row = self._db.execute(f"SELECT {_FIELDS} FROM decisions WHERE id = ?", (decision_id,)).fetchone()
+        with self._db.reading() as db:
+            row = db.execute(f"SELECT {_FIELDS} FROM decisions WHERE id = ?", (decision_id,)).fetchone()
         return _entry(row) if row else None
 
     def list(self, thread_id: str | None = None) -> list[LogEntry]:
         """Every decision (of one thread, or all), oldest first, each with its outcome once known."""
         query = f"SELECT {_FIELDS} FROM decisions"
-        with self._lock:
+        with self._db.reading() as db:
             if thread_id is None:
-                rows = self._db.execute(query + " ORDER BY seq").fetchall()
+                rows = db.execute(query + " ORDER BY seq").fetchall()
             else:
-                rows = self._db.execute(query + " WHERE thread_id = ? ORDER BY seq", (thread_id,)).fetchall()
+                rows = db.execute(query + " WHERE thread_id = ? ORDER BY seq", (thread_id,)).fetchall()
         return [_entry(row) for row in rows]
 
 

@@ -49,6 +49,7 @@ from vitron_agent.models import ModelManager
 from vitron_agent.paths import PathOutsideWorkspace
 from vitron_agent.planners.base import Planner
 from vitron_agent.regions import Box, RegionError, parse_box
+from vitron_agent.storage import StorageUnavailable
 from vitron_agent.workspace import Workspace
 
 __all__ = ["Session", "SessionError", "Turn"]
@@ -120,6 +121,7 @@ class Session:
         self.config: dict[str, Any] = {"configurable": {"thread_id": self.thread_id,
                                                         POLICY_KEY: check_policy(policy)}}
         self.on_progress = on_progress
+        self._outage = False
         if not self.workspace.read_only:
             self.recover()
 
@@ -128,16 +130,19 @@ class Session:
     @property
     def pending(self) -> Decision | None:
         """The decision waiting for the person, or None."""
+        self._after_outage()
         return history.waiting(self.agent, self.config)
 
     @property
     def choice(self) -> Choice | None:
         """The candidates waiting for the person to choose one, or None."""
+        self._after_outage()
         return history.choice(self.agent, self.config)
 
     def waiting(self) -> Turn | None:
         """What the thread waits on, a decision or a choice among candidates, as a turn to answer; None when
         nothing waits."""
+        self._after_outage()
         snapshot = self.agent.get_state(self.config)
         return self._turn(snapshot, ()) if snapshot.interrupts else None
 
@@ -424,7 +429,15 @@ class Session:
             raise SessionError("nothing is waiting for a decision; send() a request first")
         return self._run(Command(resume=answer))
 
+    def _after_outage(self) -> None:
+        """After the shared database went away mid-run: once it answers again, the cut-off step is offered again
+        (as after a crash), so the thread goes on from what was recorded."""
+        if self._outage:
+            self.recover()
+            self._outage = False
+
     def _run(self, graph_input: Any) -> Turn:
+        self._after_outage()
         before = len(history.produced(self.agent, self.config))
         self._cancel.clear()
         try:
@@ -433,6 +446,9 @@ class Session:
                     self.on_progress(event["progress"])
         except AlreadyApproved as error:  # another process answered the same decision first: it runs there
             return Turn(pending=None, text=str(error), artifacts=[])
+        except StorageUnavailable:  # the step stops here, said in one sentence; the thread waits for it to return
+            self._outage = True
+            raise
         snapshot = self.agent.get_state(self.config)
         return self._turn(snapshot, (snapshot.values.get("artifacts") or [])[before:])
 

@@ -244,8 +244,7 @@ class Terminal(CreativeCommands):
 
     def _show_decision(self, decision: Decision) -> None:
         preview = self._artifact(decision.current.preview)
-        picture = self._picture(preview)
-        self.console.print(decision_panel(decision, preview=preview.path if preview else None, picture=picture))
+        self.console.print(decision_panel(decision, preview=self._local(preview), picture=self._picture(preview)))
 
     # -- slash commands ------------------------------------------------------------------------------------
 
@@ -408,11 +407,22 @@ class Terminal(CreativeCommands):
         except ArtifactNotFound:
             return None
 
-    def _picture(self, artifact: Artifact | None, columns: int = THUMBNAIL_COLUMNS) -> Any:
-        if artifact is None or not self.thumbnails:
+    def _local(self, artifact: Artifact | None) -> Path | None:
+        """The artifact's checked file on this machine (fetched when the store is remote), or None when it can't
+        be had now; what only decorates a screen never stops it."""
+        if artifact is None:
             return None
         try:
-            return thumbnail(artifact.path, columns)
+            return self.session.store.local_path(artifact)
+        except (LookupError, ValueError):
+            return None
+
+    def _picture(self, artifact: Artifact | None, columns: int = THUMBNAIL_COLUMNS) -> Any:
+        path = self._local(artifact) if self.thumbnails else None
+        if path is None:
+            return None
+        try:
+            return thumbnail(path, columns)
         except MediaError:
             return None
 

@@ -103,7 +103,7 @@ class CreativeCommands:
             self.mask, note = found, None
         else:
             self.mask, note = self.session.sketch(args[0])
-        share = _share(self.mask)
+        share = _share(self.session.store.local_path(self.mask))
         self._say(f"Mask {self.mask.id} ({share}) goes with your next request as the area to change."
                   + (f" Note: {note}." if note else ""))
 
@@ -122,11 +122,11 @@ class CreativeCommands:
         self.console.print(lineage_tree(self.session.store, artifact))
 
 
-def _share(mask: Artifact) -> str:
+def _share(mask: Path) -> str:
     """How much of its image a mask covers, in words."""
     import numpy as np
 
     from vitron_agent.media import load_image
 
-    inside = np.asarray(load_image(mask.path).convert("L")) > 127
+    inside = np.asarray(load_image(mask).convert("L")) > 127
     return f"{inside.mean():.0%} of the image"

@@ -1,5 +1,9 @@
 """One workspace, opened once: its folder, artifact store, decision log, settings and model manager.
 
+Where the index, the log and the checkpoints live is the workspace's ``[storage]`` setting (see
+:mod:`vitron_agent.storage`): SQLite files in the folder by default, or one shared PostgreSQL database (and the
+artifact files in a shared folder or object storage) for a deployment of many processes.
+
 Everything that works on a workspace takes this object: the graph (``build_agent``), ``Session``, the planners
 that read pixels, ``as_langchain_tools`` and the MCP server. Opening it once means one store and one decision log
 per process (each with its SQLite connection), and one model manager, so a model loads once however many
@@ -22,6 +26,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vitron_agent.postgres import open_postgres
+from vitron_agent.storage import Storage
 from vitron_agent.weights import settings
 
 if TYPE_CHECKING:
@@ -50,6 +56,7 @@ class Workspace:
     Raises:
         ValueError: its ``vitron.toml`` is not valid TOML (the message names it).
         WorkspaceUnavailable: its disk is full or read-only, or its databases are unreadable.
+        StorageUnavailable: its shared database or object store can't be used (one sentence, no password).
     """
 
     def __init__(self, root: str | os.PathLike[str], *, import_roots: Sequence[str | os.PathLike[str]] = (),
@@ -64,19 +71,30 @@ class Workspace:
             if read_only and not self.root.is_dir():
                 raise WorkspaceUnavailable(f"there is no workspace at {self.root} to read")
             self.root.mkdir(parents=True, exist_ok=True)
-            settings(self.root)  # a broken vitron.toml is said at once, not at the first call
-            self.store: ArtifactStore = ArtifactStore(self.root, import_roots=import_roots, read_only=read_only)
-            self.log: DecisionLog = DecisionLog(self.root, read_only=read_only)
+            self.storage = Storage.of(self.root)  # a broken vitron.toml is said at once, not at the first call
+            self.database = open_postgres(self.storage.database) if self.storage.database else None
+            try:
+                self.store: ArtifactStore = ArtifactStore(
+                    self.root, import_roots=import_roots, read_only=read_only, database=self.database,
+                    blobs=self.storage.blob_folder or self.storage.blobs)
+                self.log: DecisionLog = DecisionLog(self.root, read_only=read_only, database=self.database)
+            except BaseException:
+                if self.database is not None:
+                    self.database.close()
+                raise
         self.models: ModelManager = models or ModelManager()
 
     def checkpointer(self) -> Any:
-        """LangGraph's SqliteSaver on ``checkpoints.sqlite`` here (read-only when the workspace is), set up now.
+        """LangGraph's SqliteSaver on ``checkpoints.sqlite`` here (read-only when the workspace is), set up now;
+        or, with a shared database, its PostgresSaver (set up when the database was opened).
 
         Raises:
             WorkspaceUnavailable: as for opening the workspace.
         """
         from vitron_agent.database import sqlite_checkpointer
 
+        if self.database is not None:
+            return self.database.checkpointer()
         with self.opening():
             return sqlite_checkpointer(self.root / "checkpoints.sqlite", read_only=self.read_only)
 
@@ -127,6 +145,8 @@ class Workspace:
         """Close the store's and the log's databases (loaded models stay with the manager)."""
         self.store.close()
         self.log.close()
+        if self.database is not None:
+            self.database.close()
 
     def __repr__(self) -> str:
         return f"Workspace({str(self.root)!r})"

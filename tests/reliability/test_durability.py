@@ -1,7 +1,9 @@
 """kill -9 at ten random points of a three-step plan, resumed each time; two processes on one workspace at once.
 
 After each: no finished step ran again, every artifact's bytes match its recorded hash (nothing lost or
-half-written), and the three SQLite databases pass ``PRAGMA integrity_check``.
+half-written), and the three SQLite databases pass ``PRAGMA integrity_check``. Each test runs twice: on the
+workspace's SQLite files and folder, and on a shared PostgreSQL database and S3 bucket (``storage``), where every
+artifact is read back from S3 into an empty cache and checked, and the log, index and checkpoints agree.
 """
 
 from __future__ import annotations
@@ -9,19 +11,21 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from vitron_agent.artifacts import ArtifactStore
 from vitron_agent.planners import ScriptedPlanner
 from vitron_agent.session import Session
+from vitron_agent.workspace import Workspace
 
 from conftest import PHOTO, ROOT
 from support_tools import RUNS_FILE, Grayscale
@@ -54,22 +58,33 @@ def start_child(workspace: Path, thread: str, policy: str = "ask", delay: str = 
 
 
 def check_workspace(workspace: Path) -> None:
-    """Every database intact; every artifact's file present, complete and matching its hash."""
-    for database in (workspace / "checkpoints.sqlite", workspace / "decisions.sqlite",
-                     workspace / "artifacts" / "index.sqlite"):
-        with sqlite3.connect(database) as connection:
-            assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok", database
-    with ArtifactStore(workspace) as store:
-        for artifact in store.list():
-            assert hashlib.sha256(artifact.path.read_bytes()).hexdigest() == artifact.sha256, artifact.id
+    """Every database intact; every artifact's file present, complete and matching its hash (from S3, fetched
+    into an empty cache, when the workspace is shared); every finished run's artifacts indexed."""
+    opened = Workspace(workspace)
+    try:
+        if opened.database is None:
+            for database in (workspace / "checkpoints.sqlite", workspace / "decisions.sqlite",
+                             workspace / "artifacts" / "index.sqlite"):
+                with sqlite3.connect(database) as connection:
+                    assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok", database
+        else:
+            shutil.rmtree(opened.store.files)  # the cache: every file must come back from the bucket
+        for artifact in opened.store.list():
+            path = opened.store.local_path(artifact)
+            assert hashlib.sha256(path.read_bytes()).hexdigest() == artifact.sha256, artifact.id
+        for entry in opened.log.list():
+            for made in entry.artifacts if entry.outcome == "ok" else ():
+                assert opened.store.get(made).call["run"] == entry.id
+    finally:
+        opened.close()
     # a write cut off by the kill may leave a ".tmp-" file; it was never published, and the store clears old ones
 
 
 @pytest.mark.slow
-def test_killed_at_ten_random_points_and_resumed(tmp_path: Path) -> None:
+def test_killed_at_ten_random_points_and_resumed(tmp_path: Path, storage: Callable[[Path], Path]) -> None:
     rng = random.Random(11)
     for trial in range(10):
-        workspace = tmp_path / f"trial-{trial}"
+        workspace = storage(tmp_path / f"trial-{trial}")
         child = start_child(workspace, "t")
         assert child.stdout.readline().strip() == "STARTED"
         time.sleep(rng.uniform(0.0, 1.5))  # three steps of about 0.4 s each: anywhere in them, or after
@@ -95,9 +110,8 @@ def test_killed_at_ten_random_points_and_resumed(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_two_processes_on_one_workspace_at_once(tmp_path: Path) -> None:
-    workspace = tmp_path / "shared-workspace"
-    workspace.mkdir()
+def test_two_processes_on_one_workspace_at_once(tmp_path: Path, storage: Callable[[Path], Path]) -> None:
+    workspace = storage(tmp_path / "shared-workspace")
     children = [start_child(workspace, f"thread-{n}", policy="auto", delay="0.05") for n in range(2)]
     for child in children:
         out, _ = child.communicate(timeout=300)

@@ -55,8 +55,8 @@ class AttachmentFiles:
         """
         if self.workspace is None:
             raise ValueError("this planner needs the workspace to read attachments; pass workspace=")
-        if self._store is None:
-            from vitron_agent.artifacts import ArtifactStore
+        if self._store is None:  # the workspace's own store: its [storage] may put it in a shared database
+            from vitron_agent.workspace import Workspace
 
-            self._store = ArtifactStore(self.workspace)
-        return self._store.get(attachment.ref).path
+            self._store = Workspace(self.workspace).store
+        return self._store.local_path(attachment.ref)

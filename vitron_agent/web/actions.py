@@ -113,7 +113,8 @@ class Actions:
             tab.canvas, tab.points, tab.box, tab.painted = current.id, [], None, None
         screen = Screen(tab=tab, chat=views.with_notes(chat, tab.notes), notice=notice, turn=turn,
                         log=views.log_rows(entries), policy=_policy_word(session.policy),
-                        results=[(str(a.path), f"{a.kind} {a.id}") for a in views.results(session)],
+                        results=[(views.shown_file(self.hub.store, a), f"{a.kind} {a.id}")
+                                 for a in views.results(session)],
                         form=self._form(tab, turn), pointing=region_text(tab.box, tab.points, tab.sketching))
         if redraw and current is not None:
             screen.canvas = screen.clicks = self._picture(current, tab.frame)  # a video's frame decoded once
@@ -130,9 +131,10 @@ class Actions:
         return self.hub.store.get(known[-1].ref) if known else None
 
     def _picture(self, artifact: Artifact, frame: int) -> Any:
+        path = self.hub.store.local_path(artifact)
         if artifact.kind == "video":
-            return load_frame(artifact.path, min(frame, max(0, int(artifact.meta.get("frames") or 1) - 1)))
-        return str(artifact.path)
+            return load_frame(path, min(frame, max(0, int(artifact.meta.get("frames") or 1) - 1)))
+        return str(path)
 
     def _form(self, tab: Tab, turn: Turn | None) -> dict[str, Any]:
         if turn is None or turn.pending is None:

@@ -177,14 +177,15 @@ class _Page:
             tab, tab.thread, screen.chat, screen.notice,
             gr.update(visible=decision is not None),
             views.card_markdown(decision) if decision is not None else "",
-            str(store.get(preview).path) if preview else None,
+            views.shown_file(store, preview),
             views.plan_rows(decision) if decision is not None else [],
             gr.update(choices=[s.number for s in decision.steps], value=screen.form.get("step", 1))
             if decision is not None else gr.skip(),
             gr.update(value="Approve all" if decision is not None and len(decision.asking) > 1 else "Approve"),
             gr.update(visible=choice is not None),
             views.choice_markdown(choice) if choice is not None else "",
-            [(str(a.path), f"{i}") for i, a in enumerate(turn.candidates, start=1)] if choice is not None else [],
+            [(views.shown_file(store, a), f"{i}") for i, a in enumerate(turn.candidates, start=1)]
+            if choice is not None else [],
             gr.update(choices=list(range(1, len(turn.candidates) + 1)), value=None) if choice is not None
             else gr.update(choices=[], value=None),
             canvas,

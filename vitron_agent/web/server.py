@@ -82,8 +82,8 @@ def launch(hub: Any, *, host: str = "127.0.0.1", port: int = 7860, login: tuple[
     from vitron_agent.web.page import CSS, build_page
 
     demo = build_page(hub)
-    artifacts = hub.workspace.root / "artifacts"
-    artifacts.mkdir(exist_ok=True)
+    artifacts = hub.workspace.store.files  # the artifacts folder (or the shared one, or object storage's cache)
+    artifacts.mkdir(parents=True, exist_ok=True)
     theme = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
                               font_mono=["ui-monospace", "monospace"])
     demo.queue(default_concurrency_limit=None)

@@ -75,10 +75,22 @@ def _media_messages(store: ArtifactStore, entries: Sequence[LogEntry]) -> list[d
     shown = []
     for entry in entries:
         for artifact in _found(store, entry.artifacts):
-            if artifact.kind in SHOWN_KINDS:
-                shown.append({"role": "assistant", "content": {"path": str(artifact.path),
+            path = shown_file(store, artifact) if artifact.kind in SHOWN_KINDS else None
+            if path is not None:
+                shown.append({"role": "assistant", "content": {"path": path,
                                                                 "alt_text": f"{artifact.kind} {artifact.id}"}})
     return shown
+
+
+def shown_file(store: ArtifactStore, artifact: Artifact | str | None) -> str | None:
+    """The file the page shows for an artifact: its checked copy on this machine (fetched from object storage
+    when the store is shared), or None when it can't be had; a picture missing from a screen never stops it."""
+    if artifact is None:
+        return None
+    try:
+        return str(store.local_path(artifact))
+    except (LookupError, ValueError):
+        return None
 
 
 def _found(store: ArtifactStore, ids: Sequence[str]) -> list[Artifact]:
