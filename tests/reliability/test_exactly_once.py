@@ -3,13 +3,16 @@
 Before the claim, two processes calling ``Session.approve()`` on one waiting thread both ran the tool, and two
 MCP clients approving one proposal ran it twice in 2 of 20 rounds. Now the step is claimed in the decision log with
 one conditional update first; the losers are told who approved it and run nothing. Real processes (spawned, so
-nothing is shared but the workspace), released together by a barrier, 20 rounds each with 2 and with 4.
+nothing is shared but the workspace), released together by a barrier, 20 rounds each with 2 and with 4. The same
+holds on a shared PostgreSQL database (the claim is an ``UPDATE`` under its row lock), also when the processes
+open (resume) the thread at the same instant as they approve it.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,7 @@ import anyio
 import pytest
 
 from vitron_agent.decisions import DecisionLog
+from vitron_agent.workspace import Workspace
 from vitron_agent.planners import ScriptedPlanner
 from vitron_agent.session import Session
 
@@ -43,8 +47,11 @@ def approver(kind: str, workspace: str, jobs: Any, barrier: Any, results: Any) -
 
         server = VitronMcp(workspace, tools=[Grayscale])
     while (job := jobs.get()) is not None:
-        session = None if server else Session(workspace, ScriptedPlanner([]), thread_id=job, tools=[Grayscale])
+        resume = lambda: Session(workspace, ScriptedPlanner([]), thread_id=job, tools=[Grayscale])  # noqa: E731
+        session = None if server or kind == "resume" else resume()
         barrier.wait()
+        if kind == "resume":  # opened at the same instant: each one's recovery runs alongside the others' approval
+            session = resume()
         try:
             said = anyio.run(server.approve_decision, job) if server else session.approve().text
         except SessionError as error:  # it finished before this one asked: nothing waits any more
@@ -98,10 +105,21 @@ def runs(workspace: Path) -> int:
 
 
 @pytest.mark.parametrize("count", [2, 4])
-def test_approvers_of_one_waiting_thread_run_its_tool_once(workspace: Path, count: int) -> None:
-    rounds = run_rounds("session", workspace, count)
+def test_approvers_of_one_waiting_thread_run_its_tool_once(tmp_path: Path, storage: Callable[[Path], Path],
+                                                           count: int) -> None:
+    check_approvals(storage(tmp_path / "workspace"), "session", count)
+
+
+@pytest.mark.parametrize("storage", ["postgres+s3"], indirect=True)
+def test_processes_resuming_one_thread_at_once_run_its_tool_once(tmp_path: Path,
+                                                                 storage: Callable[[Path], Path]) -> None:
+    check_approvals(storage(tmp_path / "workspace"), "resume", 2)
+
+
+def check_approvals(workspace: Path, kind: str, count: int) -> None:
+    rounds = run_rounds(kind, workspace, count)
     assert runs(workspace) == ROUNDS, rounds
-    log = DecisionLog(workspace)
+    log = Workspace(workspace).log
     for number, said in enumerate(rounds):
         assert sum(text == "Grayed the photo." for text in said) == 1, said
         losers = [text for text in said if text != "Grayed the photo."]
