@@ -163,6 +163,7 @@ class ArtifactStore:
             tables = self._db.tables()
             self._tracks_unfinished, self._tracks_choices = "unfinished" in tables, "choices" in tables
         else:
+            (self.root / "artifacts").mkdir(parents=True, exist_ok=True)  # the index stays here with shared files
             self._db = SqliteDatabase(self.root / "artifacts" / "index.sqlite")
             self._db.connection.execute("PRAGMA foreign_keys = ON")
             with self._db.writing() as db:

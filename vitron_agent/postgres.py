@@ -13,6 +13,8 @@ start together don't race; a database set up by a newer vitron-agent is refused 
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -148,9 +150,11 @@ def open_postgres(url: str) -> PostgresDatabase:
         from psycopg_pool import ConnectionPool
     except ImportError:
         raise needs_server_extra(f"the storage database {redacted(url)}", "psycopg") from None
+    # the pool logs each failed reconnection; a deployment's own logging still gets them, a person's terminal not
+    logging.getLogger("psycopg.pool").addHandler(logging.NullHandler())
     try:
         with psycopg.connect(url, autocommit=True, connect_timeout=int(WAIT_S)) as connection:
-            connection.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK,))
+            _take_migration_lock(connection)
             _migrate(connection, url)
             pool = ConnectionPool(url, min_size=1, max_size=POOL_SIZE, timeout=WAIT_S, open=True,
                                   check=ConnectionPool.check_connection, name="vitron-agent",
@@ -171,6 +175,17 @@ def open_postgres(url: str) -> PostgresDatabase:
         raise StorageUnavailable(said) from None
     except psycopg.Error as error:
         raise StorageUnavailable(f"the database at {redacted(url)} can't be set up: {_reason(error)}") from None
+
+
+def _take_migration_lock(connection: Any) -> None:
+    """Wait for the set-up lock by asking again, never inside one long statement: LangGraph's set-up builds its
+    indexes ``CONCURRENTLY``, which waits for every open statement, so a process blocked in ``pg_advisory_lock``
+    would hold up the very set-up it waits for."""
+    deadline = time.monotonic() + 120
+    while not connection.execute("SELECT pg_try_advisory_lock(%s)", (_MIGRATION_LOCK,)).fetchone()[0]:
+        if time.monotonic() > deadline:
+            raise StorageUnavailable("another process has been setting up the database for two minutes; try again")
+        time.sleep(0.05)
 
 
 def _migrate(connection: Any, url: str) -> None:
