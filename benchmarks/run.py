@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("parse", "overhead", "residency", "pipelines", "startup", "memory", "classic", "candidates", "web")
+BENCHMARKS = ("parse", "overhead", "residency", "pipelines", "startup", "memory", "classic", "candidates", "web",
+              "load")
 MARK = "ROWS "
 CHILD = (
     "import json, sys; sys.path.insert(0, {here!r}); import {name}; "

@@ -90,25 +90,52 @@ def audit_decision_logs(root: Path) -> tuple[int, list[str]]:
     """Every decision log under ``root``: each tool run (an entry with a run's outcome) must be a recorded
     approval, written before the run finished, and claimed by its own run before it ran (the claim is what keeps
     two approvers from running one step twice). Returns the runs checked and the problems found."""
-    import json
     import sqlite3
 
     runs, problems = 0, []
     for database in root.rglob("decisions.sqlite"):
         with sqlite3.connect(database) as connection:
-            rows = connection.execute("SELECT id, created, decision, outcome, finished, claimed_by, claimed_at "
-                                      "FROM decisions").fetchall()
-        for decision_id, created, decision, outcome, finished, claimed_by, claimed_at in rows:
-            if outcome not in RUN_OUTCOMES or (outcome == "interrupted" and claimed_by is None):
-                continue  # a step recovery found approved but never claimed did not run
-            runs += 1
-            entry = json.loads(decision)
-            if entry.get("action") != "approve" or not entry.get("by"):
-                problems.append(f"{database}: {decision_id} ran ({outcome}) without an approval: {entry.get('action')}")
-            elif not claimed_by or not claimed_at or claimed_at < created:
-                problems.append(f"{database}: {decision_id} ran ({outcome}) without its own claim")
-            elif finished is not None and finished < created:
-                problems.append(f"{database}: {decision_id} finished before its approval was recorded")
+            found = audit_rows(str(database), connection.execute(f"SELECT {AUDITED} FROM decisions").fetchall())
+        runs, problems = runs + found[0], problems + found[1]
+    return runs, problems
+
+
+AUDITED = "id, created, decision, outcome, finished, claimed_by, claimed_at"
+POSTGRES_AUDIT: list[tuple[int, list[str]]] = []
+"""What the PostgreSQL server's decision logs held, audited before the server stops (see ``postgres``)."""
+
+
+def audit_rows(source: str, rows: list[tuple]) -> tuple[int, list[str]]:
+    import json
+
+    runs, problems = 0, []
+    for decision_id, created, decision, outcome, finished, claimed_by, claimed_at in rows:
+        if outcome not in RUN_OUTCOMES or (outcome == "interrupted" and claimed_by is None):
+            continue  # a step recovery found approved but never claimed did not run
+        runs += 1
+        entry = json.loads(decision)
+        if entry.get("action") != "approve" or not entry.get("by"):
+            problems.append(f"{source}: {decision_id} ran ({outcome}) without an approval: {entry.get('action')}")
+        elif not claimed_by or not claimed_at or claimed_at < created:
+            problems.append(f"{source}: {decision_id} ran ({outcome}) without its own claim")
+        elif finished is not None and finished < created:
+            problems.append(f"{source}: {decision_id} finished before its approval was recorded")
+    return runs, problems
+
+
+def audit_postgres(server: Any) -> tuple[int, list[str]]:
+    """The decision log of every database on the test PostgreSQL server, audited as the SQLite ones are."""
+    import psycopg
+
+    runs, problems = 0, []
+    with psycopg.connect(server.url(), autocommit=True) as connection:
+        names = [row[0] for row in connection.execute("SELECT datname FROM pg_database WHERE datname LIKE 'vitron_%'")]
+    for name in names:
+        with psycopg.connect(server.url(name), autocommit=True) as connection:
+            if connection.execute("SELECT to_regclass('decisions')").fetchone()[0] is None:
+                continue
+            found = audit_rows(server.url(name), connection.execute(f"SELECT {AUDITED} FROM decisions").fetchall())
+        runs, problems = runs + found[0], problems + found[1]
     return runs, problems
 
 
@@ -118,7 +145,10 @@ def every_tool_run_was_approved(tmp_path_factory: pytest.TempPathFactory):
     yield
     root = tmp_path_factory.getbasetemp()
     runs, problems = audit_decision_logs(root)
-    (root / "approval-audit.txt").write_text(f"{runs} tool runs audited, {len(problems)} without an approval\n")
+    for shared_runs, shared_problems in POSTGRES_AUDIT:
+        runs, problems = runs + shared_runs, problems + shared_problems
+    (root / "approval-audit.txt").write_text(f"{runs} tool runs audited ({sum(r for r, _ in POSTGRES_AUDIT)} in "
+                                             f"PostgreSQL), {len(problems)} without an approval\n")
     assert not problems, "\n".join(problems[:20])
 
 
@@ -133,6 +163,7 @@ def postgres() -> Iterator[Any]:
 
     with LocalPostgres() as server:
         yield server
+        POSTGRES_AUDIT.append(audit_postgres(server))  # before it stops: the run-wide approval audit reads it
 
 
 @pytest.fixture(scope="session")

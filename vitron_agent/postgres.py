@@ -5,7 +5,8 @@ One connection pool per open workspace serves all three: LangGraph's ``PostgresS
 as it does from any pool, and the log and the index run their statements through :class:`PostgresDatabase`,
 which speaks the same small interface as the SQLite files (:class:`~vitron_agent.database.SqliteDatabase`), so
 their SQL is written once. The pool checks a connection before lending it, so a server that went away and came
-back is used again without restarting anything.
+back is used again without restarting anything (a connection is checked when it has been idle a while; one used
+moments ago is lent as it is, which saves a round trip on nearly every statement).
 
 The schema is versioned (``vitron_schema``) and migrated on first use under an advisory lock, so processes that
 start together don't race; a database set up by a newer vitron-agent is refused rather than misread.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -157,7 +159,7 @@ def open_postgres(url: str) -> PostgresDatabase:
             _take_migration_lock(connection)
             _migrate(connection, url)
             pool = ConnectionPool(url, min_size=1, max_size=POOL_SIZE, timeout=WAIT_S, open=True,
-                                  check=ConnectionPool.check_connection, name="vitron-agent",
+                                  check=_check_if_idle, reset=_stamp_use, name="vitron-agent",
                                   kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row})
             database = PostgresDatabase(url, pool)
             try:
@@ -175,6 +177,23 @@ def open_postgres(url: str) -> PostgresDatabase:
         raise StorageUnavailable(said) from None
     except psycopg.Error as error:
         raise StorageUnavailable(f"the database at {redacted(url)} can't be set up: {_reason(error)}") from None
+
+
+_LAST_USED: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+IDLE_CHECK_S = 2.0
+"""A pooled connection unused for longer is checked (one round trip) before it is lent: one whose server went
+away and came back is replaced, not handed out broken. One used moments ago is lent as it is."""
+
+
+def _stamp_use(connection: Any) -> None:
+    _LAST_USED[connection] = time.monotonic()
+
+
+def _check_if_idle(connection: Any) -> None:
+    from psycopg_pool import ConnectionPool
+
+    if time.monotonic() - _LAST_USED.get(connection, 0.0) > IDLE_CHECK_S:
+        ConnectionPool.check_connection(connection)
 
 
 def _take_migration_lock(connection: Any) -> None:
