@@ -164,7 +164,7 @@ def percentile(values: list[float], share: float) -> float:
 def measure(quick: bool = False) -> list[Row]:
     from vitron_agent.local_services import LocalPostgres, LocalS3
 
-    sessions = 8 if quick else 25
+    sessions = 5 if quick else 25
     with tempfile.TemporaryDirectory() as folder, LocalPostgres() as postgres, LocalS3() as s3:
         print(f"test PostgreSQL started in {postgres.started_in:.2f} s, moto's S3 in {s3.started_in:.2f} s",
               flush=True)

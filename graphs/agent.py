@@ -417,8 +417,9 @@ class _Nodes:
                 if logged is not None and logged.outcome == "running" and claim_is_stale(logged.claimed_by):
                     # a run that died holds it (a checkpoint written late, after the process was killed, brought
                     # the thread back to before this step): offer it again rather than run it a second time
-                    offer_again(plan, index, logged, self.log)
-                    return {"plan": plan.model_dump(), "step": "review"}
+                    if offer_again(plan, index, logged, self.log):
+                        return {"plan": plan.model_dump(), "step": "review"}
+                    logged = self.log.get(decision.id)  # taken over since: by a live run, which it is left to
                 raise AlreadyApproved(step.tool, logged)
             return self._run_step(state, plan, index, decision)
 

@@ -195,21 +195,25 @@ def cut_off(agent: Any, config: dict[str, Any], log: DecisionLog) -> bool:
     if entry is not None and entry.outcome == "running" and not claim_is_stale(entry.claimed_by):
         return False  # another process (or run) holds it and is still at work: leave the thread to it
     if index is not None and (entry is None or entry.outcome != "ok"):
-        offer_again(current, index, entry, log)
+        if not offer_again(current, index, entry, log):
+            return False  # another process took the step at this very moment: the thread is its to go on with
         agent.update_state(config, {"plan": current.model_dump(), "step": "review"}, as_node="plan")
     return True
 
 
-def offer_again(current: Plan, index: int, entry: LogEntry | None, log: DecisionLog) -> None:
+def offer_again(current: Plan, index: int, entry: LogEntry | None, log: DecisionLog) -> bool:
     """Put step ``index + 1``, cut off while it ran (its approval ``entry``), and the approved steps after it
-    back to review: the cut-off run is logged ``interrupted``, the later approvals ``skipped``."""
-    if entry is not None and entry.outcome in (None, "running"):
-        log.finish(entry.id, "interrupted", (), "the process stopped while the tool was running")
+    back to review: the cut-off run is logged ``interrupted``, the later approvals ``skipped``. Returns False,
+    changing nothing, when the step was taken (claimed or finished) since ``entry`` was read."""
+    if entry is not None and entry.outcome in (None, "running") and \
+            not log.interrupt(entry, "the process stopped while the tool was running"):
+        return False
     for later in current.steps[index:]:
         if later.status == "approved":
             if later is not current.steps[index] and later.decision:
                 log.finish(later.decision, "skipped", (), "the process stopped before it ran")
             later.status, later.decision = "planned", None
+    return True
 
 
 def _before_step(agent: Any, config: dict[str, Any], step: int) -> tuple[Any, Plan]:

@@ -36,8 +36,8 @@ MOTORCYCLE = ROOT / "examples" / "media" / "motorcycle.jpg"
 
 def cli(workspace: Path, *args: str, **environment: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(SCRIPT), *args, "--workspace", str(workspace)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300, env={**os.environ, "VITRON_SEGMENTATION_BACKEND": "classic",
-                                                       **environment})
+                          check=False, text=True, timeout=300,
+                          env={**os.environ, "VITRON_SEGMENTATION_BACKEND": "classic", **environment})
 
 
 def one_line(result: subprocess.CompletedProcess[str]) -> str:

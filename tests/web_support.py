@@ -67,9 +67,11 @@ def served(workspace: Path) -> Iterator[Served]:
     page.app.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """One headless Chromium for the whole run (a new context per test keeps tests apart)."""
+    """One headless Chromium per test module (a new context per test keeps tests apart). Not per run: Playwright's
+    sync API keeps an event loop running in the thread while it is open, which a later test's ``anyio.run`` (in
+    the same worker, in any order) would find."""
     sync_api = pytest.importorskip("playwright.sync_api")
     path = chromium_path()
     if path is None:

@@ -214,6 +214,24 @@ class DecisionLog:
                 "UPDATE decisions SET outcome = NULL, claimed_by = NULL, claimed_at = NULL WHERE id = ? "
                 "AND outcome = ?", (decision_id, was)).rowcount == 1
 
+    def interrupt(self, entry: LogEntry, message: str) -> bool:
+        """Mark a decision ``interrupted`` only while it still stands as ``entry`` read it: unclaimed, or claimed
+        by the same (dead) run. A process resuming the thread at the same instant as another one claims the step
+        must not overwrite that claim and then run the step a second time.
+
+        Returns:
+            whether it was marked (False: someone took or finished it since).
+        """
+        with self._db.writing() as db:
+            if entry.outcome is None:
+                taken = db.execute("UPDATE decisions SET outcome = 'interrupted', message = ?, finished = ? "
+                                   "WHERE id = ? AND outcome IS NULL", (message, _now(), entry.id)).rowcount
+            else:
+                taken = db.execute("UPDATE decisions SET outcome = 'interrupted', message = ?, finished = ? "
+                                   "WHERE id = ? AND outcome = ? AND claimed_by = ?",
+                                   (message, _now(), entry.id, entry.outcome, entry.claimed_by)).rowcount
+        return taken == 1
+
     def finish(self, decision_id: str, outcome: str, artifacts: Sequence[str] = (), message: str = "") -> None:
         """Record what came of an approved decision: ``ok``, ``failed``, ``cancelled`` or ``interrupted``."""
         with self._db.writing() as db:

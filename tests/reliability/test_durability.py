@@ -103,7 +103,9 @@ def test_killed_at_ten_random_points_and_resumed(tmp_path: Path, storage: Callab
         assert ok[: len(finished_before)] == finished_before  # what had finished was not run again
         interrupted = sum(e.outcome == "interrupted" for e in history)
         runs = len((workspace / RUNS_FILE).read_text().splitlines())
-        assert runs == 3 + interrupted, (trial, runs, history)
+        # a run killed between its claim and the tool's first line is interrupted without having started (a
+        # wider window on PostgreSQL, where the claim's commit is a round trip): never more runs than that
+        assert 3 <= runs <= 3 + interrupted, (trial, runs, history)
         images = [s.store.get(a) for step in steps for a in step.artifacts]
         assert [img.parents[0] for img in images[1:]] == [img.id for img in images[:-1]]
         check_workspace(workspace)
