@@ -15,6 +15,7 @@ import pytest
 
 from vitron_agent.artifacts import ArtifactNotFound
 from vitron_agent.local_services import LocalS3
+from vitron_agent.storage import Storage
 from vitron_agent.workspace import Workspace
 
 from conftest import PHOTO, ROOT, configure, share
@@ -25,7 +26,7 @@ MOTORCYCLE = ROOT / "examples" / "media" / "motorcycle.jpg"
 
 def bucket_path(workspace: Path, sha: str, suffix: str) -> str:
     """Where an artifact's object is in the workspace's bucket (``bucket/prefix/ab/<sha><suffix>``)."""
-    blobs = Workspace(workspace).storage.blobs
+    blobs = Storage.of(workspace).blobs
     return f"{blobs.removeprefix('s3://')}/{sha[:2]}/{sha}{suffix}"
 
 
@@ -74,8 +75,10 @@ def test_a_changed_file_in_the_workspace_folder_is_refused(workspace: Path) -> N
     opened.close()
     photo.path.chmod(0o644)
     photo.path.write_bytes(b"changed")
+    reopened = Workspace(workspace)
     with pytest.raises(ArtifactNotFound, match="does not match its recorded hash .* it is refused, not served"):
-        Workspace(workspace).store.local_path(photo.id)
+        reopened.store.local_path(photo.id)
+    reopened.close()
 
 
 def test_a_shared_folder_holds_the_files(workspace: Path, tmp_path: Path) -> None:

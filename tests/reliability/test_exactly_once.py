@@ -119,14 +119,23 @@ def test_processes_resuming_one_thread_at_once_run_its_tool_once(tmp_path: Path,
 def check_approvals(workspace: Path, kind: str, count: int) -> None:
     rounds = run_rounds(kind, workspace, count)
     assert runs(workspace) == ROUNDS, rounds
-    log = Workspace(workspace).log
+    opened = Workspace(workspace)
+    log = opened.log
     for number, said in enumerate(rounds):
         assert sum(text == "Grayed the photo." for text in said) == 1, said
         losers = [text for text in said if text != "Grayed the photo."]
         assert all("was already approved (by person, at" in text or "nothing is waiting" in text
                    for text in losers), losers
         entries = [e for e in log.list(f"round-{number}") if e.action == "approve"]
-        assert [e.outcome for e in entries] == ["ok"] and entries[0].claimed_by  # one row, one run, its claim
+        ran = [e for e in entries if e.outcome == "ok"]
+        assert len(ran) == 1 and ran[0].claimed_by  # one run, with its claim
+        # a process that resumes the thread at the very moment another has approved, but not yet claimed, the step
+        # takes that approval for cut off: it is logged interrupted (never claimed, never run) and the step is
+        # offered again, and approved, there; with the sessions opened beforehand nothing is interrupted
+        others = [e for e in entries if e is not ran[0]]
+        assert all(e.outcome == "interrupted" and e.claimed_by is None for e in others), others
+        assert kind == "resume" or not others
+    opened.close()
 
 
 @pytest.mark.parametrize("count", [2, 4])
