@@ -86,7 +86,7 @@ def open_page(browser: Any, url: str) -> Any:
     """A fresh tab (its own storage) on the page, ready for input."""
     context = browser.new_context(viewport={"width": 1500, "height": 1100})
     page = context.new_page()
-    page.set_default_timeout(60_000)
+    page.set_default_timeout(180_000)  # a guard against a hang, not a timing: with -n 2 the other worker may hold both cores
     page.goto(url)
     page.wait_for_selector("#request textarea")
     return page
@@ -110,7 +110,7 @@ def send(page: Any, text: str) -> None:
     box.press("Enter")
 
 
-def wait_for(condition: Any, timeout: float = 60.0, what: str = "the page") -> Any:
+def wait_for(condition: Any, timeout: float = 180.0, what: str = "the page") -> Any:
     """Poll ``condition`` until it returns something true."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
