@@ -86,7 +86,8 @@ def open_page(browser: Any, url: str) -> Any:
     """A fresh tab (its own storage) on the page, ready for input."""
     context = browser.new_context(viewport={"width": 1500, "height": 1100})
     page = context.new_page()
-    page.set_default_timeout(180_000)  # a guard against a hang, not a timing: with -n 2 the other worker may hold both cores
+    # a guard against a hang, not a timing: with -n 2 the other test process may hold both cores for a while
+    page.set_default_timeout(180_000)
     page.goto(url)
     page.wait_for_selector("#request textarea")
     return page

@@ -75,6 +75,8 @@ def test_a_tab_closed_mid_run_leaves_a_consistent_thread(chromium: Any, served: 
     send(page, "segment the motorcycle [60, 90, 580, 380]")
     _card(page)
     page.click("#approve")
+    # the click must reach the server before the tab goes (closed at once, a loaded machine can drop it unsent)
+    wait_for(lambda: [e.action for e in served.hub.workspace.log.list()] == ["approve"], what="the approval")
     context = page.context
     page.close()
     wait_for(lambda: [e.outcome for e in served.hub.workspace.log.list()] == ["ok"], what="the tool to finish")
