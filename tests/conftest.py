@@ -184,10 +184,15 @@ def s3() -> Iterator[Any]:
                 os.environ[name] = value
 
 
+def made(workspace: Path) -> Path:
+    """The workspace folder, made if missing."""
+    workspace.mkdir(parents=True, exist_ok=True)
+    return workspace
+
+
 def share(workspace: Path, postgres: Any, s3: Any) -> Path:
     """Point ``workspace`` at a fresh database and a fresh bucket (its vitron.toml's [storage]); returns it."""
-    workspace.mkdir(parents=True, exist_ok=True)
-    return configure(workspace, f'[storage]\ndatabase = "{postgres.create_database()}"\n'
+    return configure(made(workspace), f'[storage]\ndatabase = "{postgres.create_database()}"\n'
                                 f'blobs = "{s3.create_bucket()}/artifacts"\n')
 
 
@@ -196,6 +201,6 @@ def storage(request: pytest.FixtureRequest) -> Callable[[Path], Path]:
     """Each test that takes it runs twice: on the workspace's own SQLite files and folder, and on a shared
     PostgreSQL database and S3 bucket. It prepares a workspace folder (made if missing) and returns it."""
     if request.param == "sqlite":
-        return lambda workspace: (workspace.mkdir(parents=True, exist_ok=True), workspace)[1]
+        return made
     postgres, s3 = request.getfixturevalue("postgres"), request.getfixturevalue("s3")
     return lambda workspace: share(workspace, postgres, s3)

@@ -19,7 +19,7 @@ from typing import Any
 import pexpect
 import pytest
 
-from vitron_agent import postgres
+from vitron_agent import postgres as postgres_module  # the module; `postgres` is the test server fixture
 from vitron_agent.decisions import LogEntry
 from vitron_agent.local_services import free_port
 from vitron_agent.planners import ScriptedPlanner
@@ -93,8 +93,6 @@ def test_index_and_log_in_postgres(tmp_path: Path, postgres: Any, s3: Any) -> No
         assert db.execute("SELECT version FROM vitron_schema").fetchall() == [(postgres_module.SCHEMA_VERSION,)]
     opened.close()
 
-
-postgres_module = postgres
 
 
 def test_first_use_by_several_processes_at_once_migrates_once(postgres: Any, tmp_path: Path) -> None:

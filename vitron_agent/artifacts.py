@@ -143,16 +143,15 @@ class ArtifactStore:
         read_only: read an existing index as it is (nothing is created, migrated or cleaned).
         database: the shared database holding the index (:class:`~vitron_agent.postgres.PostgresDatabase`, which
             the caller owns and closes); None keeps it in ``artifacts/index.sqlite``.
-        blobs: a shared folder or an ``s3://`` URL for the files; None keeps them in ``artifacts``.
+        blobs: where the files are (a shared folder, or object storage: see :meth:`Blobs.of`); None keeps them in
+            ``artifacts``.
     """
 
     def __init__(self, root: str | os.PathLike[str], *, import_roots: Sequence[str | os.PathLike[str]] = (),
-                 read_only: bool = False, database: Any = None, blobs: str | Path | None = None) -> None:
+                 read_only: bool = False, database: Any = None, blobs: Blobs | None = None) -> None:
         self.root = Path(root).expanduser().resolve()
         self.import_roots = (self.root, *(Path(r).expanduser().resolve() for r in import_roots))
-        remote = str(blobs) if blobs is not None and str(blobs).startswith("s3://") else None
-        folder = Path(blobs) if blobs is not None and remote is None else self.root / "artifacts"
-        self.blobs = Blobs(folder, remote=remote, read_only=read_only)
+        self.blobs = blobs or Blobs(self.root / "artifacts", read_only=read_only)
         self.files = self.blobs.folder
         self._tracks_unfinished = self._tracks_choices = True
         self._owns_db = database is None
@@ -370,6 +369,16 @@ class ArtifactStore:
             return self.blobs.local(found.sha256, found.path.suffix, name=found.id)
         except BlobDamaged as error:
             raise ArtifactNotFound(str(error)) from None
+
+    def local_path_if_any(self, artifact: Artifact | str | None) -> Path | None:
+        """:meth:`local_path`, or None when the file can't be had now (missing, damaged, its store unreachable):
+        for what only decorates a screen, a thumbnail or a picture, which never stops it."""
+        if artifact is None:
+            return None
+        try:
+            return self.local_path(artifact)
+        except (LookupError, ValueError):  # ArtifactNotFound; StorageUnavailable
+            return None
 
     def open(self, artifact: Artifact | str) -> BinaryIO:
         """The artifact's bytes for reading (see :meth:`local_path`)."""

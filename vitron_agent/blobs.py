@@ -19,12 +19,13 @@ import os
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from vitron_agent.paths import TEMPORARY_PREFIX, publish, stage_file
-from vitron_agent.storage import StorageUnavailable, needs_server_extra
+from vitron_agent.storage import Storage, StorageUnavailable, first_line, needs_server_extra
 
 __all__ = ["BlobDamaged", "Blobs"]
 
@@ -54,6 +55,13 @@ class Blobs:
             self.folder.mkdir(parents=True, exist_ok=True)
             self._remove_stale_temporaries()
 
+    @classmethod
+    def of(cls, storage: Storage, workspace: Path, *, read_only: bool = False) -> Blobs:
+        """The files of a workspace with this ``[storage]``: its shared folder, or its bucket with the workspace's
+        ``artifacts`` folder as the cache, or that folder alone."""
+        remote = storage.blobs if storage.remote_blobs else None
+        return cls(storage.blob_folder or workspace / "artifacts", remote=remote, read_only=read_only)
+
     def path(self, sha: str, suffix: str) -> Path:
         """Where the file with this hash is (or, with object storage, is cached)."""
         return self.folder / sha[:2] / f"{sha}{suffix}"
@@ -65,18 +73,8 @@ class Blobs:
         Returns:
             (sha256 hex digest, size in bytes)
         """
-        digest = hashlib.sha256()
-        size = 0
-
-        def hashed() -> Iterator[bytes]:
-            nonlocal size
-            for chunk in chunks:
-                digest.update(chunk)
-                size += len(chunk)
-                yield chunk
-
-        staged = stage_file(self.folder, hashed())
-        sha = digest.hexdigest()
+        staged, sha = self._stage(chunks)
+        size = staged.stat().st_size
         os.chmod(staged, 0o444)
         target = self.path(sha, suffix)
         target.parent.mkdir(exist_ok=True)
@@ -100,11 +98,11 @@ class Blobs:
         target = self.path(sha, suffix)
         if self._known_good(sha, target):
             return target
-        if not target.is_file() and self.remote is not None:
-            self._fetch(sha, suffix, target, name)
         if not target.is_file():
-            raise BlobDamaged(f"the file of {name} is missing from {self.folder}; it can't be shown or used")
-        if _sha256(target) != sha:
+            if self.remote is None:
+                raise BlobDamaged(f"the file of {name} is missing from {self.folder}; it can't be shown or used")
+            self._fetch(sha, suffix, target, name)  # checked as it arrives
+        elif _sha256(target) != sha:
             if self.remote is None:
                 raise _damaged(name, str(self.folder))
             target.unlink(missing_ok=True)  # a damaged cached copy: fetch it again, once
@@ -112,18 +110,24 @@ class Blobs:
         self._remember(sha, target)
         return target
 
-    def _fetch(self, sha: str, suffix: str, target: Path, name: str) -> None:
-        assert self.remote is not None
+    def _stage(self, chunks: Iterable[bytes]) -> tuple[Path, str]:
+        """The bytes in a new temporary file in the folder, flushed, and their SHA-256 taken on the way."""
         digest = hashlib.sha256()
 
         def hashed() -> Iterator[bytes]:
-            for chunk in self.remote.download(_key(sha, suffix), name):
+            for chunk in chunks:
                 digest.update(chunk)
                 yield chunk
 
-        target.parent.mkdir(parents=True, exist_ok=True)
         staged = stage_file(self.folder, hashed())
-        if digest.hexdigest() != sha:
+        return staged, digest.hexdigest()  # the digest is whole once the file is
+
+    def _fetch(self, sha: str, suffix: str, target: Path, name: str) -> None:
+        """Download into the cache; named only when its bytes match ``sha``."""
+        assert self.remote is not None
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staged, fetched = self._stage(self.remote.download(_key(sha, suffix), name))
+        if fetched != sha:
             staged.unlink(missing_ok=True)
             raise _damaged(name, self.remote.url)
         os.chmod(staged, 0o444)
@@ -163,7 +167,8 @@ class _Remote:
         parts = urlsplit(self.url)
         self.bucket, self.root = parts.netloc, f"{parts.netloc}{parts.path}".rstrip("/")
         try:
-            self.fs: Any = fsspec.filesystem("s3", config_kwargs={"connect_timeout": 5, "retries": {"max_attempts": 2}})
+            self.fs: Any = fsspec.filesystem("s3", config_kwargs={"connect_timeout": 5,
+                                                                  "retries": {"max_attempts": 2}})
         except ImportError:
             raise needs_server_extra(f"the storage blobs {url}", "s3fs") from None
         with self._said():
@@ -182,36 +187,27 @@ class _Remote:
             while chunk := handle.read(_CHUNK):
                 yield chunk
 
-    def _said(self, name: str | None = None) -> _S3Sentences:
-        return _S3Sentences(self, name)
-
-
-class _S3Sentences:
-    """What S3 answers, as one sentence each: a missing bucket (or file), refused credentials, no connection."""
-
-    def __init__(self, remote: _Remote, name: str | None) -> None:
-        self.remote, self.name = remote, name
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: object, error: BaseException | None, trace: object) -> None:
-        if error is None or not isinstance(error, Exception):
-            return
-        url = self.remote.url
-        if isinstance(error, FileNotFoundError):
-            if self.name is not None and self.remote.fs.exists(self.remote.bucket):
-                raise BlobDamaged(f"the file of {self.name} is missing from {url}; it can't be shown or used") \
+    @contextmanager
+    def _said(self, name: str | None = None) -> Iterator[None]:
+        """What S3 answers, as one sentence each: a missing bucket (or file), refused credentials, no connection."""
+        try:
+            yield
+        except FileNotFoundError:
+            if name is not None and self.fs.exists(self.bucket):
+                raise BlobDamaged(f"the file of {name} is missing from {self.url}; it can't be shown or used") \
                     from None
-            raise StorageUnavailable(f"the bucket {self.remote.bucket} of the storage blobs {url} does not exist; "
+            raise StorageUnavailable(f"the bucket {self.bucket} of the storage blobs {self.url} does not exist; "
                                      "create it, or correct [storage] blobs") from None
-        if isinstance(error, PermissionError):
-            raise StorageUnavailable(f"the object store refused our credentials for {url} ({_first_line(error)}); "
-                                     "check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY") from None
-        if isinstance(error, (OSError, ConnectionError)) or "Endpoint" in type(error).__name__:
+        except PermissionError as error:
+            raise StorageUnavailable(f"the object store refused our credentials for {self.url} "
+                                     f"({first_line(error)}); check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY") \
+                from None
+        except Exception as error:
+            if not isinstance(error, (OSError, ConnectionError)) and "Endpoint" not in type(error).__name__:
+                raise
             endpoint = os.environ.get("AWS_ENDPOINT_URL") or "S3"
-            raise StorageUnavailable(f"the object store at {endpoint} can't be reached for {url} "
-                                     f"({_first_line(error)}); try again when it is back") from None
+            raise StorageUnavailable(f"the object store at {endpoint} can't be reached for {self.url} "
+                                     f"({first_line(error)}); try again when it is back") from None
 
 
 def _key(sha: str, suffix: str) -> str:
@@ -237,8 +233,3 @@ def _stamp(path: Path) -> tuple[int, int] | None:
     except OSError:
         return None
     return stats.st_size, stats.st_mtime_ns
-
-
-def _first_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0].strip() if lines else "no reason given"

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from vitron_agent.storage import StorageUnavailable, needs_server_extra, redacted
+from vitron_agent.storage import StorageUnavailable, first_line, needs_server_extra, redacted
 
 __all__ = ["SCHEMA_VERSION", "PostgresDatabase", "open_postgres", "trouble"]
 
@@ -170,11 +170,7 @@ def open_postgres(url: str) -> PostgresDatabase:
             connection.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))
             return database
     except psycopg.OperationalError as error:
-        said = trouble(error, url) or ""
-        if "can't be reached" in said:  # at start: nothing was decided yet, and the fix is the server or the URL
-            said = (f"the database at {redacted(url)} can't be reached ({_reason(error)}): start it, or correct "
-                    "[storage] database (or VITRON_DATABASE_URL)")
-        raise StorageUnavailable(said) from None
+        raise StorageUnavailable(trouble(error, url, starting=True) or _reason(error)) from None
     except psycopg.Error as error:
         raise StorageUnavailable(f"the database at {redacted(url)} can't be set up: {_reason(error)}") from None
 
@@ -223,9 +219,10 @@ def _migrate(connection: Any, url: str) -> None:
             connection.execute("INSERT INTO vitron_schema (version) VALUES (%s)", (version,))
 
 
-def trouble(error: BaseException, url: str) -> str | None:
+def trouble(error: BaseException, url: str, *, starting: bool = False) -> str | None:
     """The sentence for an error that means the database can't be used now (unreachable, gone, refused), or None
-    for any other error."""
+    for any other error. ``starting``: the workspace is being opened, so nothing was decided yet and the fix is the
+    server or the URL."""
     kind = type(error)
     if not kind.__module__.startswith(("psycopg", "psycopg_pool")):
         return None
@@ -242,6 +239,9 @@ def trouble(error: BaseException, url: str) -> str | None:
             return f"{where} refused the login ({reason}); check the user and password in the URL"
         if "database" in reason and "does not exist" in reason:
             return f"{where} does not exist on that server; create it first (createdb)"
+        if starting:
+            return (f"{where} can't be reached ({reason}): start it, or correct [storage] database (or "
+                    "VITRON_DATABASE_URL)")
         return (f"{where} can't be reached ({reason}); what was decided is kept, and the thread goes on from "
                 "there when it is back")
     if isinstance(error, psycopg.InterfaceError):
@@ -251,6 +251,5 @@ def trouble(error: BaseException, url: str) -> str | None:
 
 def _reason(error: BaseException) -> str:
     """The driver's reason in a few words: its first line, without the connection details before it."""
-    lines = str(error).strip().splitlines()
-    first = lines[0].strip() if lines else ""
-    return first.rpartition("failed: ")[2].strip() or first or "no reason given"
+    first = first_line(error)
+    return first.rpartition("failed: ")[2].strip() or first

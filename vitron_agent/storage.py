@@ -22,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["Storage", "StorageUnavailable", "needs_server_extra", "redacted"]
+__all__ = ["Storage", "StorageUnavailable", "first_line", "needs_server_extra", "redacted"]
 
 DATABASE_ENV = "VITRON_DATABASE_URL"
 BLOBS_ENV = "VITRON_BLOBS_URL"
@@ -90,3 +90,9 @@ def redacted(url: str) -> str:
 def needs_server_extra(what: str, module: str) -> StorageUnavailable:
     """The error for a shared store whose client library is not installed."""
     return StorageUnavailable(f"{what} needs the server extra ({module} is not installed): {SERVER_EXTRA}")
+
+
+def first_line(error: BaseException) -> str:
+    """What a client library said, in one line, for a sentence of ours (never the exception's class name)."""
+    lines = str(error).strip().splitlines()
+    return lines[0].strip() if lines else "no reason given"

@@ -244,7 +244,8 @@ class Terminal(CreativeCommands):
 
     def _show_decision(self, decision: Decision) -> None:
         preview = self._artifact(decision.current.preview)
-        self.console.print(decision_panel(decision, preview=self._local(preview), picture=self._picture(preview)))
+        self.console.print(decision_panel(decision, preview=self.session.store.local_path_if_any(preview),
+                                          picture=self._picture(preview)))
 
     # -- slash commands ------------------------------------------------------------------------------------
 
@@ -407,18 +408,8 @@ class Terminal(CreativeCommands):
         except ArtifactNotFound:
             return None
 
-    def _local(self, artifact: Artifact | None) -> Path | None:
-        """The artifact's checked file on this machine (fetched when the store is remote), or None when it can't
-        be had now; what only decorates a screen never stops it."""
-        if artifact is None:
-            return None
-        try:
-            return self.session.store.local_path(artifact)
-        except (LookupError, ValueError):
-            return None
-
     def _picture(self, artifact: Artifact | None, columns: int = THUMBNAIL_COLUMNS) -> Any:
-        path = self._local(artifact) if self.thumbnails else None
+        path = self.session.store.local_path_if_any(artifact) if self.thumbnails else None
         if path is None:
             return None
         try:

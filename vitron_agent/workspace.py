@@ -62,6 +62,7 @@ class Workspace:
     def __init__(self, root: str | os.PathLike[str], *, import_roots: Sequence[str | os.PathLike[str]] = (),
                  models: ModelManager | None = None, read_only: bool = False) -> None:
         from vitron_agent.artifacts import ArtifactStore
+        from vitron_agent.blobs import Blobs
         from vitron_agent.decisions import DecisionLog
         from vitron_agent.models import ModelManager
 
@@ -76,7 +77,7 @@ class Workspace:
             try:
                 self.store: ArtifactStore = ArtifactStore(
                     self.root, import_roots=import_roots, read_only=read_only, database=self.database,
-                    blobs=self.storage.blob_folder or self.storage.blobs)
+                    blobs=Blobs.of(self.storage, self.root, read_only=read_only))
                 self.log: DecisionLog = DecisionLog(self.root, read_only=read_only, database=self.database)
             except BaseException:
                 if self.database is not None:

@@ -85,12 +85,8 @@ def _media_messages(store: ArtifactStore, entries: Sequence[LogEntry]) -> list[d
 def shown_file(store: ArtifactStore, artifact: Artifact | str | None) -> str | None:
     """The file the page shows for an artifact: its checked copy on this machine (fetched from object storage
     when the store is shared), or None when it can't be had; a picture missing from a screen never stops it."""
-    if artifact is None:
-        return None
-    try:
-        return str(store.local_path(artifact))
-    except (LookupError, ValueError):
-        return None
+    path = store.local_path_if_any(artifact)
+    return str(path) if path is not None else None
 
 
 def _found(store: ArtifactStore, ids: Sequence[str]) -> list[Artifact]:
