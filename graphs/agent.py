@@ -101,7 +101,6 @@ from vitron_agent.tools import (
     failure_text,
     load_tools,
     made_kind,
-    readiness,
     unfinished_note,
     validated_args,
 )
@@ -167,6 +166,7 @@ def build_agent(
         request_limit=workspace.request_limit,
         may_loosen=runs_may_loosen_policy,
         defaults=workspace.defaults,
+        runner=workspace.runner,
     )
     graph = StateGraph(AgentState)
     for name in ("plan", "review", "execute", "report"):
@@ -209,12 +209,14 @@ class _Nodes:
         request_limit: int,
         may_loosen: bool,
         defaults: Callable[[str], dict[str, Any]],
+        runner: Any,
     ) -> None:
         self.planner, self.tools, self.store, self.log = planner, tools, store, log
+        self.runner = runner
         self.policy, self.max_corrections, self.cancelled = policy, max_corrections, cancelled
         self.models = models
         self.request_limit, self.may_loosen = request_limit, may_loosen
-        self.steps = StepMaker(tools, store, defaults)
+        self.steps = StepMaker(tools, store, defaults, runner)
         self.outputs = {name: getattr(tool, "outputs", None) for name, tool in tools.items()}
         """what each tool declares it makes, for checking ``@N`` references (None: not declared)"""
 
@@ -432,7 +434,7 @@ class _Nodes:
             args = resolve_references(step.args, plan, lambda ref: self.store.get(ref).kind)
         except LookupError as error:
             return self._step_failed(plan, index, decision, "failed", f"step {index + 1}: {error}")
-        ready = readiness(tool, args, self.store.root)
+        ready = self.runner.readiness(tool, args)
         if not ready.can_run:
             return self._step_failed(plan, index, decision, "failed", ready.line(tool.name))
         writer = get_stream_writer()
@@ -447,7 +449,7 @@ class _Nodes:
             models=self.models,
         )
         try:
-            result = tool.run(validated_args(tool, args, self.store.find), ctx)
+            result = self.runner.run(tool, validated_args(tool, args, self.store.find), ctx)
         except ToolCancelled:
             return self._step_failed(plan, index, decision, "cancelled", f"{tool.name} was cancelled.")
         except Exception as error:  # a tool's bug must become a message, never a dead session

@@ -7,7 +7,7 @@ exactly as a planned one.
 
 Usage::
 
-    maker = StepMaker(tools, store, workspace.defaults)
+    maker = StepMaker(tools, store, workspace.defaults, workspace.runner)
     plan = maker.from_text(parse_plan(text), inputs)          # or Plan(steps=[maker.from_call(c) for c in calls])
     for step in plan.steps:
         maker.show(step)
@@ -23,7 +23,6 @@ from vitron_agent.calls import CallInputs
 from vitron_agent.graphs.plan import Plan, PlanStep, steps_from_invocations, with_defaults
 from vitron_agent.graphs.preview import draw_region_preview
 from vitron_agent.invocation import Invocation
-from vitron_agent.readiness import Readiness, check
 from vitron_agent.regions import Box
 from vitron_agent.tools import Tool, describe_call, validated_args
 
@@ -31,11 +30,12 @@ __all__ = ["StepMaker"]
 
 
 class StepMaker:
-    """Plan steps from planner output, over one set of tools, one store and one workspace's defaults."""
+    """Plan steps from planner output, over one set of tools, one store, one workspace's defaults, and the runner
+    that says where a call runs (this machine, or a Ray Serve deployment) and whether it can run there."""
 
     def __init__(self, tools: Mapping[str, Tool], store: ArtifactStore,
-                 defaults: Callable[[str], dict[str, Any]]) -> None:
-        self.tools, self.store, self.defaults = tools, store, defaults
+                 defaults: Callable[[str], dict[str, Any]], runner: Any) -> None:
+        self.tools, self.store, self.defaults, self.runner = tools, store, defaults, runner
 
     def from_text(self, invocations: list[Invocation], inputs: CallInputs) -> Plan:
         """A plan from Vitron text already read into invocations (one step each).
@@ -76,10 +76,12 @@ class StepMaker:
         self.describe(step)
 
     def describe(self, step: PlanStep) -> None:
-        """What the tool says will run (backend, checkpoint), when it can tell, and whether it can run here."""
-        runs_on = describe_call(self.tools[step.tool], step.args, self.store.root)
-        step.backend = runs_on.backend if runs_on else None
-        step.readiness = check(runs_on, self.store.root) if runs_on else Readiness()
+        """What the tool says will run (backend, checkpoint), when it can tell, where, and whether it can run
+        there."""
+        tool = self.tools[step.tool]
+        runs_on, where = describe_call(tool, step.args, self.store.root), self.runner.where(tool, step.args)
+        step.backend = ", on ".join(part for part in (runs_on.backend if runs_on else "", where) if part) or None
+        step.readiness = self.runner.readiness(tool, step.args)
 
     def preview(self, step: PlanStep) -> str | None:
         """The region drawn on its image, as an artifact the review can show (None when there is no region, or

@@ -263,7 +263,7 @@ def run_logged(tool: Any, record: dict[str, Any], decision_id: str, workspace: W
         won, entry = log.claim(decision_id, claimer)
         if not won:  # another process took it first: it runs there, exactly once
             raise ToolFailed(str(AlreadyApproved(tool.name, entry)))
-        ready = readiness(tool, record, workspace.root)
+        ready = workspace.runner.readiness(tool, record)
         if not ready.can_run:
             message = ready.line(tool.name)
             log.finish(decision_id, "failed", (), message)
@@ -271,7 +271,7 @@ def run_logged(tool: Any, record: dict[str, Any], decision_id: str, workspace: W
         store = workspace.store
         ctx = ToolContext(store=store, call=call_record(tool, record, run=decision_id), models=workspace.models)
         try:
-            result = tool.run(validated_args(tool, record, store.find), ctx)
+            result = workspace.runner.run(tool, validated_args(tool, record, store.find), ctx)
         except Exception as error:
             kept = store.set_aside(decision_id, "failed")
             message = unfinished_note(failure_text(tool, error), kept)

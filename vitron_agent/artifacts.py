@@ -209,12 +209,18 @@ class ArtifactStore:
             ArtifactNotFound: a parent does not exist; nothing was recorded.
             ValueError: an empty kind or a malformed suffix.
         """
-        suffix = suffix.lower()
-        if not kind or not kind.strip():
-            raise ValueError("kind must be a non-empty word such as 'image' or 'mask'")
-        if not (suffix.startswith(".") and 1 < len(suffix) <= 10 and suffix[1:].isalnum()):
-            raise ValueError(f"suffix={suffix!r} must look like '.png'")
+        suffix = _checked_suffix(kind, suffix)
         sha, size = self.blobs.put([data] if isinstance(data, bytes) else data, suffix)
+        return self.add_stored(sha, size, kind=kind, suffix=suffix, parents=parents, call=call, seed=seed,
+                               model_id=model_id, meta=meta)
+
+    def add_stored(self, sha: str, size: int, *, kind: str, suffix: str, parents: Sequence[str] = (),
+                   call: Mapping[str, Any] | None = None, seed: int | None = None, model_id: str | None = None,
+                   meta: Mapping[str, Any] | None = None) -> Artifact:
+        """Record an artifact whose file the store's blobs already hold (a Ray replica uploaded it to the shared
+        object store); it gets the id :meth:`add` gives the same file and provenance. Takes :meth:`add`'s
+        keyword arguments."""
+        suffix = _checked_suffix(kind, suffix)
         parents = tuple(parents)
         call_json = json.dumps(dict(call), sort_keys=True, default=str) if call is not None else None
         identity = json.dumps([sha, suffix, kind, parents, call_json, seed, model_id])
@@ -238,6 +244,29 @@ class ArtifactStore:
             )
             row = db.execute(f"SELECT {_COLUMNS} FROM artifacts WHERE id = ?", (artifact_id,)).fetchone()
             return self._build([row], db)[0]
+
+    def adopt(self, artifact: Artifact, data: Iterable[bytes] | None = None) -> None:
+        """Take in an artifact recorded in another store, under its own id (a replica's copy of a call's input):
+        its file from ``data``, or, with shared blobs, where it already is. Its parents stay behind: lineage
+        lives in the workspace it came from.
+
+        Raises:
+            BlobDamaged: ``data`` does not match the artifact's hash.
+        """
+        suffix = artifact.path.suffix
+        if data is not None:
+            sha, _ = self.blobs.put(data, suffix)
+            if sha != artifact.sha256:
+                raise BlobDamaged(f"the copy of {artifact.id} sent here does not match its recorded hash")
+        call_json = json.dumps(artifact.call, sort_keys=True, default=str) if artifact.call is not None else None
+        with self._db.writing() as db:
+            db.execute(
+                f"INSERT INTO artifacts ({_COLUMNS.removeprefix('seq, ')}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (id) DO NOTHING",
+                (artifact.id, artifact.kind, artifact.sha256, suffix, artifact.media_type, artifact.size, call_json,
+                 artifact.seed, artifact.model_id, artifact.created.isoformat(),
+                 json.dumps(artifact.meta, sort_keys=True, default=str)),
+            )
 
     def add_file(self, path: str | os.PathLike[str], *, kind: str, **provenance: Any) -> Artifact:
         """Store a file that lies inside the workspace (a tool's scratch output), streamed, never loaded whole.
@@ -437,6 +466,20 @@ class ArtifactStore:
             )
             for row in rows
         ]
+
+
+def _checked_suffix(kind: str, suffix: str) -> str:
+    """``suffix`` in lower case, once it and ``kind`` are known to be well formed.
+
+    Raises:
+        ValueError: an empty kind or a malformed suffix.
+    """
+    suffix = suffix.lower()
+    if not kind or not kind.strip():
+        raise ValueError("kind must be a non-empty word such as 'image' or 'mask'")
+    if not (suffix.startswith(".") and 1 < len(suffix) <= 10 and suffix[1:].isalnum()):
+        raise ValueError(f"suffix={suffix!r} must look like '.png'")
+    return suffix
 
 
 def _chunks(handle: BinaryIO) -> Iterator[bytes]:

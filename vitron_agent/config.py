@@ -13,6 +13,11 @@ The documented keys::
     [limits]        request_bytes = 32768        # the longest request a person may send
     [storage]       database = "postgresql://user@host/db"   # shared state for many processes (the server extra)
                     blobs = "s3://bucket/prefix" | "/shared/folder"    # shared artifact files
+    [execution]     backend = "local" | "ray"; address = "auto" | "ray://host:10001" | "host:6379"
+                    request_bytes = 268435456    # the largest request sent to a replica (inputs included)
+    [execution.<family>]                          # sam2, sd, inpaint, pix2pix, t2v, i2v, vitron
+                    num_gpus = 0.5; num_cpus = 1; min_replicas = 1; max_replicas = 2
+                    target_ongoing_requests = 2; memory = "6GB"   # each replica's model budget
     [defaults.<tool>]
                     candidates = 4; steps = 20   # argument values a tool's calls start from, where the planner
                                                  # leaves them out (checked by the tool's own arguments)
@@ -27,11 +32,13 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-__all__ = ["DEFAULT_REQUEST_BYTES", "Settings", "read_settings", "request_too_long"]
+__all__ = ["DEFAULT_REQUEST_BYTES", "ExecutionSettings", "FamilyExecution", "Settings", "read_settings",
+           "request_too_long"]
 
 DEFAULT_REQUEST_BYTES = 32 * 1024
+DEFAULT_SHIPPED_BYTES = 256 * 2**20
 _OVERRIDE = re.compile(r"\+{0,2}([A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)=([A-Za-z0-9_.,:/+\-\[\] ]*)")
 
 
@@ -74,6 +81,39 @@ class StorageSettings(_Section):
     blobs: str | None = None
 
 
+class FamilyExecution(_Section):
+    """How one model family's Ray Serve deployment is placed and scaled."""
+
+    num_gpus: float = Field(default=0.0, ge=0.0)
+    num_cpus: float = Field(default=1.0, gt=0.0)
+    min_replicas: int = Field(default=1, ge=0)
+    max_replicas: int = Field(default=1, ge=1)
+    target_ongoing_requests: float = Field(default=2.0, gt=0.0)
+    memory: str | None = None
+    """the model manager's budget in each replica ("6GB"); by default its share of the GPU, or half the memory"""
+
+    @model_validator(mode="after")
+    def _replicas_in_order(self) -> FamilyExecution:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(f"min_replicas {self.min_replicas} is more than max_replicas {self.max_replicas}")
+        return self
+
+
+class ExecutionSettings(_Section):
+    """Where tools run: in this process (the default) or on Ray Serve deployments, one per model family."""
+
+    backend: Literal["local", "ray"] = "local"
+    address: str = "auto"
+    request_bytes: int = Field(default=DEFAULT_SHIPPED_BYTES, ge=1024)
+    sam2: FamilyExecution = FamilyExecution()
+    sd: FamilyExecution = FamilyExecution()
+    inpaint: FamilyExecution = FamilyExecution()
+    pix2pix: FamilyExecution = FamilyExecution()
+    t2v: FamilyExecution = FamilyExecution()
+    i2v: FamilyExecution = FamilyExecution()
+    vitron: FamilyExecution = FamilyExecution()
+
+
 DefaultValue = int | float | str | bool | list[int | float | str | bool]
 
 
@@ -93,6 +133,7 @@ class Settings(_Section):
     segmentation: SegmentationSettings = SegmentationSettings()
     limits: LimitSettings = LimitSettings()
     storage: StorageSettings = StorageSettings()
+    execution: ExecutionSettings = ExecutionSettings()
     weights: dict[str, WeightsSettings] = {}
     defaults: dict[str, dict[str, DefaultValue]] = {}
 

@@ -26,7 +26,8 @@ from vitron_agent.weights import Family, cached, hub_offline, missing_packages
 
 __all__ = ["Readiness", "RunsOn", "check", "install_command"]
 
-Status = Literal["ready", "downloads", "needs_extra", "needs_weights"]
+Status = Literal["ready", "downloads", "needs_extra", "needs_weights", "unreachable"]
+"""``unreachable``: the call runs elsewhere (a Ray Serve deployment) and that place does not answer now."""
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,21 @@ class Workspace:
                     self.database.close()
                 raise
         self.models: ModelManager = models or ModelManager()
+        self._runner: Any = None
+
+    @property
+    def runner(self) -> Any:
+        """Where tools run (``[execution]``): here, or on Ray Serve (see :mod:`vitron_agent.execution`); chosen
+        when first asked, then kept (its connection with it).
+
+        Raises:
+            ValueError: ``[execution]`` says something undocumented (the message names it).
+        """
+        if self._runner is None:
+            from vitron_agent.execution import runner_for
+
+            self._runner = runner_for(self)
+        return self._runner
 
     def checkpointer(self) -> Any:
         """LangGraph's SqliteSaver on ``checkpoints.sqlite`` here (read-only when the workspace is), set up now;

@@ -1,0 +1,225 @@
+"""The tools on Ray Serve: a real local Ray instance (started once for this file), the families deployed with
+``deploy`` as ``vitron-agent serve-tools`` does, tiny random pipelines and the classic segmentation backend.
+
+Each call goes through the whole graph (plan, review, approval in the decision log, execute); only ``tool.run``
+happens in a replica. Marked ``ray``: ``pytest -m "not ray"`` skips them on a laptop; CI runs them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vitron_agent.config import FamilyExecution
+from vitron_agent.execution import FAMILIES, Execution
+from vitron_agent.planners import ScriptedPlanner
+from vitron_agent.session import Session, Turn
+
+from conftest import MOTORCYCLE, ROOT, configure
+
+pytestmark = pytest.mark.ray
+ray = pytest.importorskip("ray")
+serve = pytest.importorskip("ray.serve")
+
+SEGMENT = ("Sure. <module>B</module> <instruction>segmentation: the white motorcycle</instruction>"
+           " <region>[21, 42, 203, 177]</region>")
+EDIT = ("Sure. <module>C</module> <instruction>editing: make it red</instruction> <region>[21, 42, 203, 177]"
+        "</region>")
+ANIMATE = "<module>G</module> <instruction>image-to-video: the bike drives off</instruction>"
+GENERATE = "<module>A</module> <instruction>text-to-image: a red bike</instruction>"
+ON_RAY = '[execution]\nbackend = "ray"\n'
+
+
+@pytest.fixture(scope="module")
+def cluster(tiny_diffusion: dict[str, Path]) -> Any:
+    """A local Ray instance with the families these tests use deployed. Each replica has as many CPUs as torch
+    uses here: Ray gives a replica that many threads, and the same seed then gives the same bytes (another
+    thread count sums in another order). Ray's CPUs are a count for placement, so four such replicas fit."""
+    import torch
+
+    from vitron_agent.ray_execution import deploy
+
+    threads = torch.get_num_threads()
+    ray.init(num_cpus=4 * threads, include_dashboard=False, log_to_driver=False)
+    execution = Execution(backend="ray", address="auto", request_bytes=2**28,
+                          families={name: FamilyExecution(num_cpus=threads) for name in FAMILIES})
+    deploy(execution, ["sam2", "inpaint", "i2v", "sd"])
+    yield execution
+    serve.shutdown()
+    ray.shutdown()
+
+
+def weights(tiny: dict[str, Path]) -> str:
+    return "".join(f'[weights.{name}]\nsource = "{tiny[name]}"\n' for name in ("sd", "inpaint", "i2v")) + \
+        '[segmentation]\nbackend = "classic"\n'
+
+
+def session(folder: Path, settings: str, script: list[str], **options: Any) -> Session:
+    folder.mkdir(parents=True, exist_ok=True)
+    configure(folder, settings)
+    return Session(folder, ScriptedPlanner(script), import_roots=[ROOT], **options)
+
+
+def both_ways(tmp_path: Path, tiny: dict[str, Path], script: str, **edits: Any) -> tuple[Turn, Turn]:
+    """The same request approved with the same edits in a local workspace and in one on Ray."""
+    turns = []
+    for where, extra in (("local", ""), ("ray", ON_RAY)):
+        person = session(tmp_path / where, weights(tiny) + extra, [script])
+        person.send("please", attachments=[MOTORCYCLE[0]])
+        if edits:
+            person.edit(**edits)
+        turns.append(person.approve())
+    return turns[0], turns[1]
+
+
+def same_results(local: Turn, remote: Turn) -> None:
+    """The same bytes, lineage, seed, model id and call (each run's own decision id aside)."""
+    def record(turn: Turn) -> list[tuple]:
+        made = [a.id for a in turn.artifacts]  # a parent made in the same run: by its place in the run
+        return [(a.sha256, a.kind, [f"#{made.index(p)}" if p in made else p for p in a.parents], a.seed, a.model_id,
+                 a.meta, a.call["tool"], a.call["args"]) for a in turn.artifacts]
+
+    assert remote.artifacts and record(remote) == record(local)
+    assert remote.text == local.text
+
+
+def replica_stats(family: str) -> dict[str, Any]:
+    return serve.get_deployment_handle("ToolReplica", app_name=f"vitron-{family}").stats.remote().result()
+
+
+def test_a_segmentation_on_ray_is_byte_identical(cluster: Any, tmp_path: Path, tiny_diffusion: dict) -> None:
+    before = replica_stats("sam2")["runs"]
+    local, remote = both_ways(tmp_path, tiny_diffusion, SEGMENT)
+    same_results(local, remote)
+    assert [a.kind for a in remote.artifacts] == ["mask", "preview"]
+    assert replica_stats("sam2")["runs"] == before + 1  # it ran there, not here
+
+
+def test_an_edit_on_ray_is_byte_identical(cluster: Any, tmp_path: Path, tiny_diffusion: dict) -> None:
+    local, remote = both_ways(tmp_path, tiny_diffusion, EDIT, steps=1, seed=2)
+    same_results(local, remote)
+    assert [a.kind for a in remote.artifacts] == ["mask", "image"]
+
+
+def test_an_animation_on_ray_is_byte_identical_and_reports_progress(cluster: Any, tmp_path: Path,
+                                                                     tiny_diffusion: dict) -> None:
+    events: list[dict] = []
+    local, _ = both_ways(tmp_path / "one", tiny_diffusion, ANIMATE, num_frames=2, steps=2, seed=5)
+    person = session(tmp_path / "progress", weights(tiny_diffusion) + ON_RAY, [ANIMATE], on_progress=events.append)
+    shown = person.send("animate it", attachments=[MOTORCYCLE[0]]).pending
+    assert "on Ray Serve, vitron-i2v" in shown.current.backend and shown.current.readiness.can_run
+    person.edit(num_frames=2, steps=2, seed=5)
+    same_results(local, person.approve())
+    assert [(e["tool"], e["done"], e["total"]) for e in events] == [("animate_image", 1, 2), ("animate_image", 2, 2)]
+
+
+def test_a_cancel_reaches_the_replica(cluster: Any, tmp_path: Path, tiny_diffusion: dict) -> None:
+    before = replica_stats("i2v")["cancelled"]
+    events: list[dict] = []
+    person = session(tmp_path, weights(tiny_diffusion) + ON_RAY, [ANIMATE],
+                     on_progress=lambda event: (events.append(event), person.cancel()))
+    person.send("animate it", attachments=[MOTORCYCLE[0]])
+    person.edit(num_frames=2, steps=50, seed=1)
+    turn = person.approve()
+    assert turn.text == "animate_image was cancelled." and not turn.artifacts
+    assert person.history()[-1].outcome == "cancelled"
+    stats = _settled("i2v")
+    assert stats["cancelled"] == before + 1 and stats["ongoing"] == 0  # the tool itself stopped, on the replica
+    assert len(events) < 50
+
+
+def test_a_replica_killed_mid_call_fails_the_step_then_a_retry_runs(cluster: Any, tmp_path: Path,
+                                                                     tiny_diffusion: dict) -> None:
+    killed = threading.Event()
+
+    def kill_once(event: dict) -> None:
+        if event["tool"] == "animate_image" and not killed.is_set():
+            killed.set()
+            name = next(actor["name"] for actor in ray.util.list_named_actors(all_namespaces=True)
+                        if "vitron-i2v" in actor["name"] and "REPLICA" in actor["name"])
+            ray.kill(ray.get_actor(name, namespace="serve"), no_restart=True)
+
+    person = session(tmp_path, weights(tiny_diffusion) + ON_RAY, [f"{SEGMENT} {ANIMATE}"], on_progress=kill_once)
+    person.send("outline it, then animate it", attachments=[MOTORCYCLE[0]])
+    person.edit_step(2, num_frames=2, steps=40, seed=1)
+    failed = person.approve()
+    assert killed.is_set() and failed.pending is not None
+    assert "stopped mid-call" in failed.pending.error and "approve the step again to retry" in failed.pending.error
+    assert "Error" not in failed.pending.error
+    _healthy("i2v")
+    person.edit_step(2, steps=2)
+    done = person.approve()
+    assert done.pending is None and [a.kind for a in done.artifacts] == ["video"]
+    outcomes = [entry.outcome for entry in person.history() if entry.outcome]
+    assert outcomes == ["ok", "failed", "ok"]
+
+
+def test_two_sessions_share_one_replicas_model(cluster: Any, tmp_path: Path, tiny_diffusion: dict) -> None:
+    before = replica_stats("sd")
+    for name in ("ana", "ben"):
+        person = session(tmp_path / name, weights(tiny_diffusion) + ON_RAY, [GENERATE])
+        person.send("draw")
+        person.edit(steps=1, width=64, height=64, seed=3)
+        assert [a.kind for a in person.approve().artifacts] == ["image"]
+    after = replica_stats("sd")
+    assert after["loads"] == before["loads"] + (0 if before["resident"] else 1) and after["hits"] >= before["hits"] + 1
+    assert after["resident"] == [f"StableDiffusionPipeline:{tiny_diffusion['sd']}"]
+
+
+def test_an_unreachable_cluster_is_said_in_the_decision(cluster: Any, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = f'[execution]\nbackend = "ray"\naddress = "127.0.0.1:{port}"\n[segmentation]\nbackend = "classic"\n'
+    person = session(tmp_path, settings, [SEGMENT])
+    shown = person.send("outline it", attachments=[MOTORCYCLE[0]]).pending
+    line = shown.current.readiness.line("segment_image")
+    assert line.startswith("segment_image can't run here: the Ray cluster at 127.0.0.1:") and "reached" in line
+    turn = person.approve()
+    assert "can't run here" in turn.text and not turn.artifacts
+
+
+def test_a_request_over_the_limit_is_not_sent(cluster: Any, tmp_path: Path, tiny_diffusion: dict) -> None:
+    before = replica_stats("sam2")["runs"]
+    person = session(tmp_path, weights(tiny_diffusion) + ON_RAY + "request_bytes = 4096\n", [SEGMENT])
+    person.send("outline it", attachments=[MOTORCYCLE[0]])
+    turn = person.approve()
+    assert "over the 4 KiB limit of [execution] request_bytes" in turn.text
+    assert "it was not sent" in turn.text and replica_stats("sam2")["runs"] == before
+
+
+def test_doctor_shows_each_deployment(cluster: Any) -> None:
+    from vitron_agent.ray_execution import deployments
+
+    why, found = deployments(cluster)
+    assert why is None
+    by_family = {check.family: check for check in found}
+    assert set(by_family) == set(FAMILIES)
+    assert by_family["sam2"].replicas == 1 and by_family["sam2"].status == "running"
+    assert by_family["vitron"].status == "not deployed"
+
+
+def _settled(family: str, seconds: float = 60) -> dict[str, Any]:
+    """The replica's stats once nothing runs there."""
+    deadline = time.monotonic() + seconds
+    while (stats := replica_stats(family))["ongoing"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return stats
+
+
+def _healthy(family: str, seconds: float = 120) -> None:
+    """Wait until Serve has a replica of ``family`` running again (a guard against hangs, not a timing)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        application = serve.status().applications[f"vitron-{family}"]
+        states = application.deployments["ToolReplica"].replica_states
+        if str(application.status).endswith("RUNNING") and states.get("RUNNING") == 1 and len(states) == 1:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"vitron-{family} did not come back")
