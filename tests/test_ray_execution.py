@@ -38,13 +38,14 @@ ON_RAY = '[execution]\nbackend = "ray"\n'
 def cluster(tiny_diffusion: dict[str, Path]) -> Any:
     """A local Ray instance with the families these tests use deployed. Each replica has as many CPUs as torch
     uses here: Ray gives a replica that many threads, and the same seed then gives the same bytes (another
-    thread count sums in another order). Ray's CPUs are a count for placement, so four such replicas fit."""
+    thread count sums in another order). Ray's CPUs are a count for placement: four such replicas fit, and one
+    more small one."""
     import torch
 
     from vitron_agent.ray_execution import deploy
 
     threads = torch.get_num_threads()
-    ray.init(num_cpus=4 * threads, include_dashboard=False, log_to_driver=False)
+    ray.init(num_cpus=4 * threads + 1, include_dashboard=False, log_to_driver=False)
     execution = Execution(backend="ray", address="auto", request_bytes=2**28,
                           families={name: FamilyExecution(num_cpus=threads) for name in FAMILIES})
     deploy(execution, ["sam2", "inpaint", "i2v", "sd"])
@@ -202,7 +203,7 @@ def test_doctor_shows_each_deployment(cluster: Any) -> None:
     by_family = {check.family: check for check in found}
     assert set(by_family) == set(FAMILIES)
     assert by_family["sam2"].replicas == 1 and by_family["sam2"].status == "running"
-    assert by_family["vitron"].status == "not deployed"
+    assert by_family["t2v"].status == "not deployed"
 
 
 def _settled(family: str, seconds: float = 60) -> dict[str, Any]:
@@ -223,3 +224,26 @@ def _healthy(family: str, seconds: float = 120) -> None:
             return
         time.sleep(0.5)
     raise AssertionError(f"vitron-{family} did not come back")
+
+
+def test_serve_tools_and_doctor_from_the_command_line(cluster: Any, tmp_path: Path) -> None:
+    """``serve-tools`` deploys a family on the running cluster from another process; ``doctor`` lists them all."""
+    import subprocess
+    import sys
+
+    address = ray.get_runtime_context().gcs_address
+    configure(tmp_path, f'[execution]\nbackend = "ray"\naddress = "{address}"\n[execution.t2v]\nnum_cpus = 0.5\n')
+    command = [str(Path(sys.executable).with_name("vitron-agent"))]
+    served = subprocess.run([*command, "serve-tools", "--family", "t2v", "--workspace", str(tmp_path)],
+                            capture_output=True, text=True, timeout=300)
+    assert served.returncode == 0, served.stderr
+    assert "Ray Serve deployments" in served.stdout and "t2v" in served.stdout
+    doctor = subprocess.run([*command, "doctor", "--workspace", str(tmp_path)], capture_output=True, text=True,
+                            timeout=300)
+    assert doctor.returncode == 0 and "Traceback" not in doctor.stdout + doctor.stderr
+    assert f"ray at {address}" in doctor.stdout
+    cells = [[cell.strip() for cell in line.split("│")] for line in doctor.stdout.splitlines() if "│" in line]
+    rows = {row[0]: row[1:4] for row in cells if row[0] in FAMILIES}
+    assert rows["t2v"] == ["running", "1", "0"] and rows["sam2"][:2] == ["running", "1"]
+    assert rows["pix2pix"][:2] == ["not deployed", "0"]
+    serve.delete("vitron-t2v")

@@ -1,5 +1,6 @@
 """The ``vitron-agent`` console script: ``chat`` (the terminal session), ``run`` (one request, for scripts),
-``web`` (the page), ``doctor`` (what this machine can run), and ``mcp`` (the tools for MCP clients).
+``web`` (the page), ``doctor`` (what this machine can run), ``mcp`` (the tools for MCP clients), and
+``serve-tools`` (the tools as Ray Serve deployments).
 
 Only typer is imported at start-up; each command imports what it needs when it runs, so ``--help`` and
 ``doctor`` never load torch, transformers or diffusers. Every error a person can cause ends as one line on
@@ -259,6 +260,53 @@ def web(
                   soft_wrap=True)
     with _one_line_errors(console, (OSError,)):
         launch(hub, host=host, port=port, login=login, quiet=True)
+
+
+@app.command("serve-tools")
+def serve_tools(
+    family: Annotated[list[str] | None, typer.Option(
+        "--family", help="A model family to deploy (sam2, sd, inpaint, pix2pix, t2v, i2v; repeat for more). "
+                         "Default: all of them.", show_default=False)] = None,
+    workspace: Workspace = DEFAULT_WORKSPACE,
+    wait: Annotated[float, typer.Option(help="Seconds to wait for each family's replicas to start.")] = 300,
+) -> None:
+    """Deploy the vision tools on the Ray cluster of [execution] address: one Ray Serve deployment per model
+    family, placed and scaled by [execution.<family>]. With address "local" it starts Ray here and serves until
+    Ctrl-C."""
+    from rich.console import Console
+
+    from vitron_agent.execution import FAMILIES, Execution
+
+    console = Console(stderr=True)
+    with _one_line_errors(console, (ValueError, OSError)):
+        execution = Execution.of(workspace.expanduser().resolve())
+        unknown = sorted(set(family or ()) - set(FAMILIES))
+        if unknown:
+            raise CliError(f"no model family {', '.join(unknown)}; the families are {', '.join(FAMILIES)}")
+        try:
+            from vitron_agent.ray_execution import connect, deploy, deployments
+        except ImportError:
+            raise CliError("serve-tools needs Ray Serve: pip install 'vitron-agent[ray]'") from None
+        why = connect(execution.address)
+        if why:
+            raise CliError(f"the Ray cluster at {execution.address} can't be reached ({why}); start one with "
+                           "ray start --head, or set [execution] address")
+        waiting = deploy(execution, family or list(FAMILIES), wait_s=wait)
+        from vitron_agent.ui import deployments_table
+
+        Console().print(deployments_table(deployments(execution)[1]))
+        if waiting:
+            raise CliError(f"{', '.join(waiting)} did not start within {wait:g} s: the cluster has no room for "
+                           "their replicas yet (see [execution.<family>] num_cpus and num_gpus); they start when "
+                           "it has")
+    if execution.address == "local":
+        console.print("serving on the Ray instance started here; Ctrl-C stops it")
+        try:
+            import threading
+
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ import platform
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 from vitron_agent.models import DeviceProbe, probe_device
 from vitron_agent.readiness import Readiness
@@ -68,6 +69,12 @@ class DoctorReport:
     planner: str
     hub_offline: bool
     tools: tuple[ToolCheck, ...]
+    execution: str = "local"
+    """where tools run: "local", or "ray at <address>" """
+    cluster: str | None = None
+    """why the Ray cluster can't be asked (None when it answered, or tools run here)"""
+    deployments: tuple[Any, ...] = ()
+    """each family's :class:`~vitron_agent.ray_execution.DeploymentCheck`, when tools run on Ray"""
 
 
 def diagnose(workspace: Path) -> DoctorReport:
@@ -84,7 +91,24 @@ def diagnose(workspace: Path) -> DoctorReport:
         planner=configured_spec(workspace),
         hub_offline=hub_offline(),
         tools=tuple(_check_tool(tool, workspace) for tool in load_tools().values()),
+        **_execution(workspace),
     )
+
+
+def _execution(workspace: Path) -> dict[str, Any]:
+    """Where tools run and, on Ray, each family's deployment (Ray is imported only then)."""
+    from vitron_agent.execution import Execution
+
+    execution = Execution.of(workspace)
+    if not execution.remote:
+        return {}
+    where = {"execution": f"ray at {execution.address}"}
+    try:
+        from vitron_agent.ray_execution import deployments
+    except ImportError:
+        return {**where, "cluster": "ray is not installed: pip install 'vitron-agent[ray]'"}
+    why, found = deployments(execution)
+    return {**where, "cluster": why, "deployments": tuple(found)}
 
 
 def _check_tool(tool: object, workspace: Path) -> ToolCheck:

@@ -84,10 +84,13 @@ class ToolReplica:
         return self.work.stats()
 
 
-def deploy(execution: Execution, families: Sequence[str]) -> None:
-    """Put each family's application on the connected cluster (replacing one already there)."""
+def deploy(execution: Execution, families: Sequence[str], *, wait_s: float = 300) -> list[str]:
+    """Put each family's application on the connected cluster (replacing one already there), and wait up to
+    ``wait_s`` for each to be ready. Returns the families still not ready (a replica the cluster has no room
+    for stays requested, and starts when room appears)."""
     from ray import serve
 
+    waiting = []
     for family in families:
         options = execution.families[family]
         scaling = {"min_replicas": options.min_replicas, "max_replicas": options.max_replicas,
@@ -97,8 +100,14 @@ def deploy(execution: Execution, families: Sequence[str]) -> None:
             **({"num_replicas": options.min_replicas} if options.min_replicas == options.max_replicas
                else {"autoscaling_config": scaling}),
         )
-        serve.run(deployment.bind(family, options.memory, options.num_gpus), name=app_name(family),
-                  route_prefix=None)
+        application = deployment.bind(family, options.memory, options.num_gpus)
+        started = threading.Thread(target=serve.run, args=(application,), daemon=True, name=f"deploy-{family}",
+                                   kwargs={"name": app_name(family), "route_prefix": None})
+        started.start()
+        started.join(wait_s)
+        if started.is_alive():
+            waiting.append(family)
+    return waiting
 
 
 def connect(address: str) -> str | None:
@@ -185,8 +194,7 @@ class RayRunner:
         family = family_of(tool, arguments, self.workspace.root)
         if family is None:
             return tool.run(args, ctx)
-        storage = self.workspace.storage
-        request = pack_request(tool.name, arguments, ctx, _settings_text(self.workspace), blobs=storage.blobs)
+        request = pack_request(tool.name, arguments, ctx, blobs=self.workspace.storage.blobs)
         if request.size > self.execution.request_bytes:
             raise RuntimeError(f"the request is {_size(request.size)} with its inputs, over the "
                                f"{_size(self.execution.request_bytes)} limit of [execution] request_bytes; it "
@@ -237,11 +245,6 @@ def _running(family: str) -> bool:
 
 def _size(count: int) -> str:
     return f"{count / 2**20:,.1f} MiB" if count >= 2**20 else f"{count / 1024:,.0f} KiB"
-
-
-def _settings_text(workspace: Workspace) -> str:
-    path = workspace.root / "vitron.toml"
-    return path.read_text() if path.is_file() else ""
 
 
 @contextmanager

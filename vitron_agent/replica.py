@@ -1,6 +1,6 @@
 """One tool replica's work: run a shipped call on this machine's model manager, as the tool would run locally.
 
-Each request runs in a scratch workspace of its own (a temporary folder holding the caller's ``vitron.toml``):
+Each request runs in a scratch workspace of its own (a temporary folder holding the caller's tool settings):
 the inputs are adopted there under their own ids (their bytes from the request, or fetched from the shared
 files), the tool runs with the usual :class:`~vitron_agent.tools.ToolContext`, and everything it wrote goes back
 in the reply. The folder is removed afterwards; the loaded models stay, in the replica's one
@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from vitron_agent.shipping import Failure, Shipped, ToolReply, ToolRequest
+from vitron_agent.shipping import Failure, Shipped, ToolReply, ToolRequest, settings_toml
 
 __all__ = ["ReplicaWork"]
 
@@ -84,7 +84,7 @@ class ReplicaWork:
         if tool is None:
             raise LookupError(f"this replica has no tool {request.tool!r}; install the same plugins on every worker")
         if request.settings:
-            (folder / "vitron.toml").write_text(request.settings)
+            (folder / "vitron.toml").write_text(settings_toml(request.settings))
         blobs = Blobs.of(Storage(blobs=request.blobs), folder) if request.blobs else None
         with ArtifactStore(folder, blobs=blobs) as store:
             for item in request.inputs:

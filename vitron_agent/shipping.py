@@ -1,7 +1,8 @@
 """What crosses between the graph and a tool replica on another process or machine, as typed models.
 
 A :class:`ToolRequest` carries the typed call's arguments, the call record its artifacts are stamped with, the
-workspace's ``vitron.toml`` (weights and segmentation settings travel with the call) and each input artifact: its
+workspace's settings a tool reads (weights, segmentation, defaults: never ``[storage]``, whose URLs may hold
+passwords) and each input artifact: its
 record, and its bytes unless the artifact files are in shared storage, where the replica fetches them itself. The
 replica streams :class:`Progress` events and ends with a :class:`ToolReply` (its outputs, shipped the same way) or
 a :class:`Failure`. The caller stores the outputs with :func:`store_reply`: the same kind, parents, call, seed and
@@ -9,13 +10,14 @@ model id, so the ids are the ones a local run gives.
 
 Usage::
 
-    request = pack_request(tool, call, ctx, settings_text, shared=True)
+    request = pack_request(tool, call, ctx, blobs="s3://bucket/vitron")
     ...                                          # the replica: vitron_agent.replica.ReplicaWork.run(request, ...)
     result = store_reply(reply, ctx)             # a ToolResult, as tool.run gives
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Literal
@@ -28,9 +30,12 @@ if TYPE_CHECKING:
     from vitron_agent.artifacts import ArtifactStore
     from vitron_agent.tools import ToolContext, ToolResult
 
-__all__ = ["Failure", "Progress", "Shipped", "ToolReply", "ToolRequest", "pack_request", "shipped", "store_reply"]
+__all__ = ["TOOL_SETTINGS", "Failure", "Progress", "Shipped", "ToolReply", "ToolRequest", "pack_request",
+           "settings_toml", "shipped", "store_reply"]
 
 _ARTIFACT_ID = re.compile(r"[0-9a-f]{16}")
+TOOL_SETTINGS = ("weights", "segmentation", "defaults", "limits")
+"""The ``vitron.toml`` sections that decide what a tool loads and does, sent with each call."""
 
 
 class Shipped(BaseModel):
@@ -47,15 +52,15 @@ class ToolRequest(BaseModel):
     args: dict[str, Any]
     call: dict[str, Any]
     inputs: list[Shipped]
-    settings: str = ""
-    """the workspace's ``vitron.toml`` as written (empty: none)"""
+    settings: dict[str, Any] = {}
+    """the workspace's ``vitron.toml`` sections a tool reads (:data:`TOOL_SETTINGS`), as checked data"""
     blobs: str | None = None
     """the shared artifact files (``s3://...`` or a shared folder) the inputs are in and the outputs go to"""
 
     @property
     def size(self) -> int:
         """Bytes this request puts on the wire, near enough: the shipped files and the texts."""
-        return sum(len(item.data or b"") for item in self.inputs) + len(self.settings) + len(str(self.args))
+        return sum(len(item.data or b"") for item in self.inputs) + len(str(self.settings)) + len(str(self.args))
 
 
 class Progress(BaseModel):
@@ -116,13 +121,35 @@ def shipped(store: ArtifactStore, artifact: Artifact, *, with_data: bool) -> Shi
     return Shipped(artifact=artifact, data=store.local_path(artifact).read_bytes() if with_data else None)
 
 
-def pack_request(tool: str, args: dict[str, Any], ctx: ToolContext, settings: str, *,
-                 blobs: str | None) -> ToolRequest:
+def pack_request(tool: str, args: dict[str, Any], ctx: ToolContext, *, blobs: str | None) -> ToolRequest:
     """The request for one call: every artifact its arguments name goes with it (as bytes, unless ``blobs``
-    names the shared files the replica reads too)."""
+    names the shared files the replica reads too), and the workspace's tool settings."""
+    from vitron_agent.weights import settings
+
     inputs = [shipped(ctx.store, artifact, with_data=blobs is None)
               for artifact in _named_artifacts(args, ctx.store)]
-    return ToolRequest(tool=tool, args=args, call=dict(ctx.call), inputs=inputs, settings=settings, blobs=blobs)
+    configured = settings(ctx.store.root)
+    return ToolRequest(tool=tool, args=args, call=dict(ctx.call), inputs=inputs, blobs=blobs,
+                       settings={name: configured[name] for name in TOOL_SETTINGS if name in configured})
+
+
+def settings_toml(settings: dict[str, Any]) -> str:
+    """``settings`` (sections of tables of plain values, as :data:`TOOL_SETTINGS` hold) written back as TOML, for
+    a replica's scratch workspace. JSON's strings, numbers, booleans and lists are TOML's too."""
+    lines: list[str] = []
+
+    def table(name: str, values: dict[str, Any]) -> None:
+        plain = {key: value for key, value in values.items() if not isinstance(value, dict)}
+        if plain:
+            lines.append(f"[{name}]")
+            lines.extend(f"{json.dumps(key)} = {json.dumps(value)}" for key, value in plain.items())
+        for key, value in values.items():
+            if isinstance(value, dict):
+                table(f"{name}.{json.dumps(key)}", value)
+
+    for section, values in settings.items():
+        table(json.dumps(section), values)
+    return "\n".join(lines) + "\n"
 
 
 def store_reply(reply: ToolReply, ctx: ToolContext) -> ToolResult:

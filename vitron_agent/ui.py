@@ -294,6 +294,8 @@ def doctor_view(report: DoctorReport) -> RenderableType:
     machine.add_row("planner", report.planner)
     machine.add_row("hub", "offline (HF_HUB_OFFLINE)" if report.hub_offline else "online: missing weights download "
                     "on first use")
+    machine.add_row("tools run", report.execution if report.cluster is None else
+                    f"{report.execution}, which can't be asked now: {report.cluster}")
     versions = Table(title="packages", title_justify="left", show_edge=False, header_style="bold")
     versions.add_column("package")
     versions.add_column("version")
@@ -317,7 +319,20 @@ def doctor_view(report: DoctorReport) -> RenderableType:
     fixes = list(dict.fromkeys(tool.readiness.fix.split(" (or ")[0] for tool in report.tools if not tool.ready))
     if fixes:
         summary.append(" For the rest: " + "; then ".join(fixes) + ".")
-    return Group(machine, Text(), versions, Text(), tools, Text(), summary)
+    served = [Text(), deployments_table(report.deployments)] if report.deployments else []
+    return Group(machine, Text(), versions, Text(), tools, *served, Text(), summary)
+
+
+def deployments_table(found: Sequence[Any]) -> Table:
+    """Each model family's Ray Serve deployment: its state, replicas, GPUs, the models loaded and the calls in
+    progress (on the replica that answered)."""
+    table = Table(title="Ray Serve deployments", title_justify="left", show_edge=False, header_style="bold")
+    for column in ("family", "status", "replicas", "GPUs", "loaded", "queue"):
+        table.add_column(column, overflow="fold")
+    for check in found:
+        table.add_row(check.family, check.status, str(check.replicas), f"{check.gpus:g}",
+                      ", ".join(check.loaded) or "nothing yet", str(check.queue))
+    return table
 
 
 def _doctor_readiness(readiness: Any) -> Text:
@@ -327,6 +342,8 @@ def _doctor_readiness(readiness: Any) -> Text:
         return Text.assemble(("needs an extra", "yellow"), f": {readiness.fix}")
     if readiness.status == "downloads":
         return Text.assemble(("downloads on first use", "yellow"), f": {readiness.reason}; now: {readiness.fix}")
+    if readiness.status == "unreachable":
+        return Text.assemble(("can't be reached", "yellow"), f": {readiness.reason}; {readiness.fix}")
     return Text.assemble(("needs weights", "yellow"), f": {readiness.reason}; {readiness.fix}")
 
 
