@@ -19,7 +19,7 @@ from vitron_agent.execution import FAMILIES, Execution
 from vitron_agent.planners import ScriptedPlanner
 from vitron_agent.session import Session, Turn
 
-from conftest import MOTORCYCLE, ROOT, configure
+from conftest import MOTORCYCLE, ROOT, configure, share
 
 pytestmark = pytest.mark.ray
 ray = pytest.importorskip("ray")
@@ -35,11 +35,11 @@ ON_RAY = '[execution]\nbackend = "ray"\n'
 
 
 @pytest.fixture(scope="module")
-def cluster(tiny_diffusion: dict[str, Path]) -> Any:
+def cluster(tiny_diffusion: dict[str, Path], s3: Any) -> Any:
     """A local Ray instance with the families these tests use deployed. Each replica has as many CPUs as torch
     uses here: Ray gives a replica that many threads, and the same seed then gives the same bytes (another
     thread count sums in another order). Ray's CPUs are a count for placement: four such replicas fit, and one
-    more small one."""
+    more small one. The S3 server's settings are in the environment first, so the replicas read the bucket too."""
     import torch
 
     from vitron_agent.ray_execution import deploy
@@ -193,6 +193,21 @@ def test_a_request_over_the_limit_is_not_sent(cluster: Any, tmp_path: Path, tiny
     turn = person.approve()
     assert "over the 4 KiB limit of [execution] request_bytes" in turn.text
     assert "it was not sent" in turn.text and replica_stats("sam2")["runs"] == before
+
+
+def test_with_shared_storage_references_cross_instead_of_files(cluster: Any, tmp_path: Path, tiny_diffusion: dict,
+                                                                postgres: Any, s3: Any) -> None:
+    """On PostgreSQL + S3 the replica fetches the photo from the bucket and puts its outputs there: the request
+    fits in 4 KiB, and each output is read back from the bucket into an empty cache, its hash checked."""
+    folder = share(tmp_path / "shared", postgres, s3)
+    shared = (folder / "vitron.toml").read_text()
+    person = session(folder, shared + weights(tiny_diffusion) + ON_RAY + "request_bytes = 4096\n", [SEGMENT])
+    person.send("outline it", attachments=[MOTORCYCLE[0]])
+    turn = person.approve()
+    assert [a.kind for a in turn.artifacts] == ["mask", "preview"], turn.text
+    for artifact in turn.artifacts:
+        artifact.path.unlink(missing_ok=True)
+        assert person.store.local_path(artifact).stat().st_size == artifact.size
 
 
 def test_doctor_shows_each_deployment(cluster: Any) -> None:
