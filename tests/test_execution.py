@@ -63,3 +63,19 @@ def test_a_tool_without_weights_runs_here(workspace: Path) -> None:
 
     assert family_of(Grayscale(), {"image": "a" * 16}, workspace) is None
     assert LocalRunner(workspace).where(Grayscale(), {}) == ""
+
+
+@pytest.mark.parametrize("page", ["README.md", "docs/deploy.md"])
+def test_the_documented_settings_are_accepted(page: str) -> None:
+    import re
+    import tomllib
+
+    from vitron_agent.config import read_settings
+
+    from conftest import ROOT
+
+    blocks = [block for block in re.findall(r"```toml\n(.*?)```", (ROOT / page).read_text(), re.S)
+              if "[execution" in block]
+    assert blocks
+    for block in blocks:
+        read_settings(tomllib.loads(block), page)

@@ -11,10 +11,10 @@ import vitron_agent
 from conftest import ROOT
 
 
-def test_import_does_not_load_torch_or_pydantic() -> None:
-    code = "import vitron_agent, sys; print('torch' in sys.modules, 'pydantic' in sys.modules)"
+def test_import_does_not_load_torch_ray_or_pydantic() -> None:
+    code = "import vitron_agent, sys; print(*(name in sys.modules for name in ('torch', 'ray', 'pydantic')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["False", "False"]
+    assert out.split() == ["False", "False", "False"]
 
 
 def test_every_public_name_resolves() -> None:

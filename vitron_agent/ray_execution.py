@@ -55,10 +55,18 @@ def app_name(family: str) -> str:
 
 
 class ToolReplica:
-    """One replica of a family's deployment: runs shipped calls on its own model manager, streaming progress."""
+    """One replica of a family's deployment: runs shipped calls on its own model manager, streaming progress.
 
-    def __init__(self, family: str, memory: str | None = None, gpu_share: float = 0.0) -> None:
+    It runs as many calls at once as it has CPUs (at least one): a replica's share of the machine is its share
+    of the work, and calls beyond that wait in its queue (shown by ``doctor``) or go to another replica.
+    """
+
+    def __init__(self, family: str, memory: str | None = None, gpu_share: float = 0.0, cpus: float = 1.0) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
         self.work = ReplicaWork(family, memory=memory, gpu_share=gpu_share)
+        self.pool = ThreadPoolExecutor(max(1, int(cpus)), thread_name_prefix=f"vitron-{family}")
+        self.accepted = 0
 
     async def run(self, request: ToolRequest) -> AsyncIterator[Progress | ToolReply | Failure]:
         """Progress events as the tool reports them, then its reply or failure. Serve's cancellation of the
@@ -70,8 +78,10 @@ class ToolReplica:
         def progress(done: float, total: float, message: str) -> None:
             loop.call_soon_threadsafe(events.put_nowait, Progress(done=done, total=total, message=message))
 
-        work = loop.run_in_executor(None, lambda: self.work.run(request, progress=progress, cancelled=stop.is_set))
+        work = loop.run_in_executor(self.pool, lambda: self.work.run(request, progress=progress,
+                                                                     cancelled=stop.is_set))
         work.add_done_callback(lambda _: events.put_nowait(None))
+        self.accepted += 1
         try:
             while (event := await events.get()) is not None:
                 yield event
@@ -79,9 +89,13 @@ class ToolReplica:
         except asyncio.CancelledError:
             stop.set()
             raise
+        finally:
+            self.accepted -= 1
 
     def stats(self) -> dict[str, Any]:
-        return self.work.stats()
+        """The replica's models and counters; ``queue``: calls it accepted that wait for a free worker."""
+        stats = self.work.stats()
+        return {**stats, "queue": max(0, self.accepted - stats["ongoing"])}
 
 
 def deploy(execution: Execution, families: Sequence[str], *, wait_s: float = 300) -> list[str]:
@@ -100,7 +114,7 @@ def deploy(execution: Execution, families: Sequence[str], *, wait_s: float = 300
             **({"num_replicas": options.min_replicas} if options.min_replicas == options.max_replicas
                else {"autoscaling_config": scaling}),
         )
-        application = deployment.bind(family, options.memory, options.num_gpus)
+        application = deployment.bind(family, options.memory, options.num_gpus, options.num_cpus)
         started = threading.Thread(target=serve.run, args=(application,), daemon=True, name=f"deploy-{family}",
                                    kwargs={"name": app_name(family), "route_prefix": None})
         started.start()
@@ -306,7 +320,7 @@ class DeploymentCheck:
 
 def deployments(execution: Execution) -> tuple[str | None, list[DeploymentCheck]]:
     """Each family's deployment on the cluster (why it can't be reached instead, when it can't): replicas
-    running, GPUs they hold, the models loaded and the calls in progress on the replica that answered."""
+    running, GPUs they hold, the models loaded and the calls waiting on the replica that answered."""
     why = connect(execution.address)
     if why:
         return why, []
@@ -333,5 +347,5 @@ def deployments(execution: Execution) -> tuple[str | None, list[DeploymentCheck]
                 logger.debug("no stats from %s", family, exc_info=True)
         found.append(DeploymentCheck(family, str(application.status).rsplit(".", 1)[-1].lower(), running,
                                      options.num_gpus * running, tuple(stats.get("resident", ())),
-                                     int(stats.get("ongoing", 0))))
+                                     int(stats.get("queue", 0))))
     return None, found

@@ -324,8 +324,8 @@ def doctor_view(report: DoctorReport) -> RenderableType:
 
 
 def deployments_table(found: Sequence[Any]) -> Table:
-    """Each model family's Ray Serve deployment: its state, replicas, GPUs, the models loaded and the calls in
-    progress (on the replica that answered)."""
+    """Each model family's Ray Serve deployment: its state, replicas, GPUs, the models loaded and the calls
+    waiting for a free worker (on the replica that answered)."""
     table = Table(title="Ray Serve deployments", title_justify="left", show_edge=False, header_style="bold")
     for column in ("family", "status", "replicas", "GPUs", "loaded", "queue"):
         table.add_column(column, overflow="fold")
