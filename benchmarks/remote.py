@@ -5,12 +5,12 @@
 A local Ray instance is started here (its start-up and each deployment's are reported). Then, side by side:
 
 - overhead: one tool call through :class:`~vitron_agent.ray_execution.RayRunner` (the request with its input
-  shipped, the replica's run, the outputs stored back) against ``tool.run`` here, both with the model loaded: a
-  tiny Stable Diffusion pipeline (goal: at most 1.15x) and the classic segmentation (reported). The replica has
-  as many CPUs as torch uses here, so both compute with the same threads; calls alternate, median of N.
-- scaling: concurrent classic segmentations (8 at a time) on 2 replicas of one CPU each against 1 replica of one
-  CPU (goal: at least 1.6x), the same Ray instance and cores for both. A replica runs as many calls at once as it
-  has CPUs, so the second replica is the only added capacity.
+  shipped, the replica's run, the outputs stored back) against ``tool.run`` here, both with the model loaded:
+  a tiny Stable Diffusion pipeline (goal: at most 1.15x) and the classic segmentation (reported). The replica
+  has as many CPUs as torch uses here, so both compute with the same threads; calls alternate, median of N.
+- scaling: concurrent classic segmentations (8 at a time) on 2 replicas of one CPU each against 1 replica of
+  one CPU (goal: at least 1.6x), the same Ray instance and cores for both. A replica runs as many calls at
+  once as it has CPUs, so the second replica is the only added capacity.
 """
 
 from __future__ import annotations
@@ -80,22 +80,23 @@ def overhead(root: Path, settings: str, repeats: int) -> tuple[float, float]:
     from vitron_agent.tools import ToolContext, builtin_tools, call_record
     from vitron_agent.tools.generate_image import GenerateImage
     from vitron_agent.tools.segment_image import SegmentImage
+
     from vitron_agent.workspace import Workspace
 
     here, there = (Workspace(folder(root / name, settings + extra), import_roots=[PHOTO.parent])
                    for name, extra in (("here", ""), ("there", '[execution]\nbackend = "ray"\n')))
     ratios = []
-    for tool_name, make in (("generate_image", lambda ws: GenerateImage(prompt="a red fox", width=256, height=256,
-                                                                          steps=4, seed=1)),
-                            ("segment_image", lambda ws: SegmentImage(image=ws.store.import_file(PHOTO).id,
-                                                                      region=BOX))):
+    fox = GenerateImage(prompt="a red fox", width=256, height=256, steps=4, seed=1)
+    cases = (("generate_image", lambda ws: fox),
+             ("segment_image", lambda ws: SegmentImage(image=ws.store.import_file(PHOTO).id, region=BOX)))
+    for tool_name, make in cases:
         tool = builtin_tools()[tool_name]
         times: dict[str, list[float]] = {"here": [], "there": []}
         for attempt in range(repeats + 1):  # the first call of each loads the model: not counted
             for name, workspace in (("here", here), ("there", there)):
                 call = make(workspace)
-                ctx = ToolContext(store=workspace.store, call=call_record(tool, call, run=f"{name}/{attempt}"),
-                                  models=workspace.models)
+                record = call_record(tool, call, run=f"{name}/{attempt}")
+                ctx = ToolContext(store=workspace.store, call=record, models=workspace.models)
                 start = time.perf_counter()
                 workspace.runner.run(tool, call, ctx)
                 if attempt:
@@ -109,10 +110,11 @@ def overhead(root: Path, settings: str, repeats: int) -> tuple[float, float]:
 
 def throughput(execution: Any, root: Path, settings: str, *, replicas: int, calls: int) -> float:
     """Classic segmentations per second, 8 in flight at once, on ``replicas`` replicas of one CPU each."""
-    from vitron_agent.config import FamilyExecution
-    from vitron_agent.ray_execution import deploy
     from vitron_agent.tools import ToolContext, builtin_tools, call_record
     from vitron_agent.tools.segment_image import SegmentImage
+
+    from vitron_agent.config import FamilyExecution
+    from vitron_agent.ray_execution import deploy
     from vitron_agent.workspace import Workspace
 
     one_cpu = FamilyExecution(num_cpus=1, min_replicas=replicas, max_replicas=replicas)

@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from vitron_agent.execution import EXECUTION_ENV, Execution, LocalRunner, family_of
+from conftest import configure
 from vitron_agent.tools import builtin_tools
 
-from conftest import configure
+from vitron_agent.execution import EXECUTION_ENV, Execution, LocalRunner, family_of
 
 
 def test_local_is_the_default_and_needs_nothing(workspace: Path) -> None:
@@ -32,7 +31,7 @@ def test_the_setting_and_the_environment(workspace: Path, monkeypatch: pytest.Mo
 
 @pytest.mark.parametrize(("text", "said"), [
     ('[execution]\nbackend = "slurm"\n', "execution.backend"),
-    ('[execution.vitron]\nnum_gpus = 1\n', "execution.vitron is not a documented setting"),
+    ('[execution.gligen]\nnum_gpus = 1\n', "execution.gligen is not a documented setting"),
     ('[execution.sd]\nmin_replicas = 3\nmax_replicas = 2\n', "min_replicas 3 is more than max_replicas 2"),
     ('[execution.sd]\nnum_gpus = -1\n', "execution.sd.num_gpus"),
 ])
@@ -68,11 +67,11 @@ def test_a_tool_without_weights_runs_here(workspace: Path) -> None:
 @pytest.mark.parametrize("page", ["README.md", "docs/deploy.md"])
 def test_the_documented_settings_are_accepted(page: str) -> None:
     import re
+
     import tomllib
+    from conftest import ROOT
 
     from vitron_agent.config import read_settings
-
-    from conftest import ROOT
 
     blocks = [block for block in re.findall(r"```toml\n(.*?)```", (ROOT / page).read_text(), re.S)
               if "[execution" in block]

@@ -1,8 +1,8 @@
 """The tools on Ray Serve: a real local Ray instance (started once for this file), the families deployed with
 ``deploy`` as ``vitron-agent serve-tools`` does, tiny random pipelines and the classic segmentation backend.
 
-Each call goes through the whole graph (plan, review, approval in the decision log, execute); only ``tool.run``
-happens in a replica. Marked ``ray``: ``pytest -m "not ray"`` skips them on a laptop; CI runs them.
+Each call goes through the whole graph (plan, review, approval in the decision log, execute); only
+``tool.run`` happens in a replica. Marked ``ray``: ``pytest -m "not ray"`` skips them on a laptop; CI runs them.
 """
 
 from __future__ import annotations
@@ -13,13 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import MOTORCYCLE, ROOT, configure, share
 
 from vitron_agent.config import FamilyExecution
 from vitron_agent.execution import FAMILIES, Execution
 from vitron_agent.planners import ScriptedPlanner
 from vitron_agent.session import Session, Turn
-
-from conftest import MOTORCYCLE, ROOT, configure, share
 
 pytestmark = pytest.mark.ray
 ray = pytest.importorskip("ray")
@@ -38,14 +37,14 @@ ON_RAY = '[execution]\nbackend = "ray"\n'
 def cluster(tiny_diffusion: dict[str, Path], s3: Any) -> Any:
     """A local Ray instance with the families these tests use deployed. Each replica has as many CPUs as torch
     uses here: Ray gives a replica that many threads, and the same seed then gives the same bytes (another
-    thread count sums in another order). Ray's CPUs are a count for placement: four such replicas fit, and one
-    more small one. The S3 server's settings are in the environment first, so the replicas read the bucket too."""
+    thread count sums in another order). Ray's CPUs are a count for placement: these four replicas fit, with room
+    for the ones tests deploy themselves. The S3 server's settings are in the environment first, so the replicas read the bucket too."""
     import torch
 
     from vitron_agent.ray_execution import deploy
 
     threads = torch.get_num_threads()
-    ray.init(num_cpus=4 * threads + 1, include_dashboard=False, log_to_driver=False)
+    ray.init(num_cpus=6 * threads, include_dashboard=False, log_to_driver=False)
     execution = Execution(backend="ray", address="auto", request_bytes=2**28,
                           families={name: FamilyExecution(num_cpus=threads) for name in FAMILIES})
     deploy(execution, ["sam2", "inpaint", "i2v", "sd"])
@@ -55,7 +54,8 @@ def cluster(tiny_diffusion: dict[str, Path], s3: Any) -> Any:
 
 
 def weights(tiny: dict[str, Path]) -> str:
-    return "".join(f'[weights.{name}]\nsource = "{tiny[name]}"\n' for name in ("sd", "inpaint", "i2v")) + \
+    families = ("sd", "inpaint", "pix2pix", "i2v")
+    return "".join(f'[weights.{name}]\nsource = "{tiny[name]}"\n' for name in families) + \
         '[segmentation]\nbackend = "classic"\n'
 
 
@@ -210,6 +210,44 @@ def test_with_shared_storage_references_cross_instead_of_files(cluster: Any, tmp
         assert person.store.local_path(artifact).stat().st_size == artifact.size
 
 
+def test_address_local_deploys_a_family_on_its_first_call(cluster: Any, tmp_path: Path, tiny_diffusion: dict) -> None:
+    assert "vitron-pix2pix" not in serve.status().applications
+    settings = weights(tiny_diffusion) + '[execution]\nbackend = "ray"\naddress = "local"\n'
+    person = session(tmp_path, settings, ["<module>C</module> <instruction>editing: make it red</instruction>"])
+    shown = person.send("make it red", attachments=[MOTORCYCLE[0]]).pending
+    assert shown.current.readiness.can_run and shown.current.backend.endswith("on Ray Serve, vitron-pix2pix")
+    person.edit(steps=1, seed=4)
+    assert [a.kind for a in person.approve().artifacts] == ["image"]
+    assert replica_stats("pix2pix")["runs"] == 1
+    serve.delete("vitron-pix2pix")
+
+
+def test_the_vitron_planner_runs_on_its_deployment(cluster: Any, tmp_path: Path, tiny_vitron: dict) -> None:
+    """The planner's model generates on the ``vitron`` deployment (deployed on first use with address "local"):
+    the same answer as the planner here, streamed as it is generated."""
+    from vitron_agent.planners.choose import planner_from_spec
+    from vitron_agent.planners.vitron import RayVitronPlanner
+    from vitron_agent.workspace import Workspace
+
+    threads = cluster.families["sam2"].num_cpus
+    answers = []
+    for where, extra in (("here", ""), ("ray", f'{ON_RAY}address = "local"\n[execution.vitron]\nnum_cpus = {threads}\n')):
+        folder = tmp_path / where
+        folder.mkdir()
+        configure(folder, f'[weights.vitron_base]\nsource = "{tiny_vitron["base"]}"\n{extra}')
+        workspace = Workspace(folder, import_roots=[ROOT])
+        planner = planner_from_spec(f"vitron:{tiny_vitron['lora']}", workspace=workspace)
+        assert isinstance(planner, RayVitronPlanner) == (where == "ray")
+        planner.max_new_tokens = 8
+        streamed: list[str] = []
+        planner.on_text = streamed.append
+        Session(workspace, planner).send("cut out the motorcycle", attachments=[MOTORCYCLE[0]], region=MOTORCYCLE[1])
+        answers.append((str(planner.last_answer), "".join(streamed).strip()))
+    assert answers[1] == answers[0] and answers[1][0] == answers[1][1]
+    assert replica_stats("vitron")["loads"] == 1
+    serve.delete("vitron-vitron")
+
+
 def test_doctor_shows_each_deployment(cluster: Any) -> None:
     from vitron_agent.ray_execution import deployments
 
@@ -218,7 +256,7 @@ def test_doctor_shows_each_deployment(cluster: Any) -> None:
     by_family = {check.family: check for check in found}
     assert set(by_family) == set(FAMILIES)
     assert by_family["sam2"].replicas == 1 and by_family["sam2"].status == "running"
-    assert by_family["t2v"].status == "not deployed"
+    assert by_family["t2v"].status == "not deployed" and by_family["vitron"].status == "not deployed"
 
 
 def _settled(family: str, seconds: float = 60) -> dict[str, Any]:

@@ -27,7 +27,7 @@ def test_a_shipped_call_comes_back_as_a_local_run_would_make_it(tmp_path: Path) 
     store, call, ctx, request = request_in(tmp_path / "here")
     assert request.settings == {"segmentation": {"backend": "classic"}} and request.inputs[0].data
     events: list = []
-    reply = ReplicaWork("sam2").run(request, progress=lambda *event: events.append(event), cancelled=lambda: False)
+    reply = ReplicaWork("sam2").run(request, emit=events.append, cancelled=lambda: False)
     assert isinstance(reply, ToolReply) and [item.artifact.kind for item in reply.outputs] == ["mask", "preview"]
     result = store_reply(reply, ctx)
     assert result.artifacts == reply.artifacts  # the same ids: the same bytes and provenance
@@ -40,13 +40,13 @@ def test_a_shipped_call_comes_back_as_a_local_run_would_make_it(tmp_path: Path) 
 def test_failures_come_back_as_what_a_local_run_raises(tmp_path: Path) -> None:
     _, _, _, request = request_in(tmp_path)
     work = ReplicaWork("sam2")
-    stopped = work.run(request, progress=lambda *event: None, cancelled=lambda: True)
+    stopped = work.run(request, emit=print, cancelled=lambda: True)
     assert isinstance(stopped, Failure) and stopped.kind == "cancelled"
-    unknown = work.run(request.model_copy(update={"tool": "paint"}), progress=lambda *e: None, cancelled=lambda: False)
+    unknown = work.run(request.model_copy(update={"tool": "paint"}), emit=print, cancelled=lambda: False)
     assert isinstance(unknown, Failure) and "this replica has no tool 'paint'" in str(unknown.error())
     damaged = request.model_copy(deep=True)
     damaged.inputs[0].data = b"not the photo"
-    refused = work.run(damaged, progress=lambda *e: None, cancelled=lambda: False)
+    refused = work.run(damaged, emit=print, cancelled=lambda: False)
     assert "does not match its recorded hash" in refused.message
     assert work.stats()["runs"] == 3 and work.stats()["cancelled"] == 1 and work.stats()["ongoing"] == 0
     assert not list(work.scratch.iterdir())  # each call's scratch workspace is gone

@@ -265,7 +265,8 @@ def web(
 @app.command("serve-tools")
 def serve_tools(
     family: Annotated[list[str] | None, typer.Option(
-        "--family", help="A model family to deploy (sam2, sd, inpaint, pix2pix, t2v, i2v; repeat for more). "
+        "--family", help="A model family to deploy (sam2, sd, inpaint, pix2pix, t2v, i2v, vitron; repeat for "
+                         "more). "
                          "Default: all of them.", show_default=False)] = None,
     workspace: Workspace = DEFAULT_WORKSPACE,
     wait: Annotated[float, typer.Option(help="Seconds to wait for each family's replicas to start.")] = 300,

@@ -15,7 +15,7 @@ The documented keys::
                     blobs = "s3://bucket/prefix" | "/shared/folder"    # shared artifact files
     [execution]     backend = "local" | "ray"; address = "auto" | "ray://host:10001" | "host:6379"
                     request_bytes = 268435456    # the largest request sent to a replica (inputs included)
-    [execution.<family>]                          # sam2, sd, inpaint, pix2pix, t2v, i2v
+    [execution.<family>]                          # sam2, sd, inpaint, pix2pix, t2v, i2v; vitron (the planner)
                     num_gpus = 0.5; num_cpus = 1; min_replicas = 1; max_replicas = 2
                     target_ongoing_requests = 2; memory = "6GB"   # each replica's model budget
     [defaults.<tool>]
@@ -111,6 +111,7 @@ class ExecutionSettings(_Section):
     pix2pix: FamilyExecution = FamilyExecution()
     t2v: FamilyExecution = FamilyExecution()
     i2v: FamilyExecution = FamilyExecution()
+    vitron: FamilyExecution = FamilyExecution()
 
 
 DefaultValue = int | float | str | bool | list[int | float | str | bool]

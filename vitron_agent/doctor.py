@@ -102,6 +102,9 @@ def _execution(workspace: Path) -> dict[str, Any]:
     execution = Execution.of(workspace)
     if not execution.remote:
         return {}
+    if execution.address == "local":
+        return {"execution": "ray, an instance started in each process that runs a tool (address \"local\"); a "
+                             "family deploys on its first call"}
     where = {"execution": f"ray at {execution.address}"}
     try:
         from vitron_agent.ray_execution import deployments

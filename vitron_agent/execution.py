@@ -34,9 +34,9 @@ if TYPE_CHECKING:
 __all__ = ["EXECUTION_ENV", "FAMILIES", "Execution", "LocalRunner", "family_of", "runner_for"]
 
 EXECUTION_ENV = "VITRON_EXECUTION"
-FAMILIES = ("sam2", "sd", "inpaint", "pix2pix", "t2v", "i2v")
-"""The model families whose tools run as deployments (the planner, Vitron's checkpoint included, stays in the
-graph's process)."""
+FAMILIES = ("sam2", "sd", "inpaint", "pix2pix", "t2v", "i2v", "vitron")
+"""The model families that run as deployments: the tools' six, and ``vitron``, the Vitron planner's checkpoint
+(the planner node still runs in the graph; only its model's generation moves)."""
 _SERVED_BY = {"gligen": "sd", "grounding": "sam2"}
 """Weights that load beside another family's, in its replicas (grounded generation; the text grounder)."""
 

@@ -33,7 +33,15 @@ from typing import TYPE_CHECKING, Any
 from vitron_agent.execution import Execution, family_of
 from vitron_agent.readiness import Readiness
 from vitron_agent.replica import ReplicaWork
-from vitron_agent.shipping import Failure, Progress, ToolReply, ToolRequest, pack_request, store_reply
+from vitron_agent.shipping import (
+    Failure,
+    PlanReply,
+    PlanRequest,
+    Progress,
+    ToolRequest,
+    pack_request,
+    store_reply,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -48,6 +56,7 @@ __all__ = ["DeploymentCheck", "RayRunner", "ToolReplica", "app_name", "connect",
 logger = logging.getLogger("vitron_agent.ray")
 RAY_EXTRA = "pip install 'vitron-agent[ray]'"
 _RETRY_UNREACHABLE_S = 5.0
+_END = object()
 
 
 def app_name(family: str) -> str:
@@ -68,22 +77,22 @@ class ToolReplica:
         self.pool = ThreadPoolExecutor(max(1, int(cpus)), thread_name_prefix=f"vitron-{family}")
         self.accepted = 0
 
-    async def run(self, request: ToolRequest) -> AsyncIterator[Progress | ToolReply | Failure]:
-        """Progress events as the tool reports them, then its reply or failure. Serve's cancellation of the
-        request (the person's cancel) raises here; the tool sees it at its next ``check_cancelled``."""
+    async def run(self, request: ToolRequest | PlanRequest) -> AsyncIterator[Any]:
+        """Events as the work reports them (a tool's :class:`Progress`, the planner's text pieces), then its
+        reply or :class:`Failure`. Serve's cancellation of the request (the person's cancel) raises here; the
+        tool sees it at its next ``check_cancelled``."""
         loop = asyncio.get_running_loop()
-        events: asyncio.Queue[Progress | None] = asyncio.Queue()
+        events: asyncio.Queue[Any] = asyncio.Queue()
         stop = threading.Event()
 
-        def progress(done: float, total: float, message: str) -> None:
-            loop.call_soon_threadsafe(events.put_nowait, Progress(done=done, total=total, message=message))
+        def emit(event: Any) -> None:
+            loop.call_soon_threadsafe(events.put_nowait, event)
 
-        work = loop.run_in_executor(self.pool, lambda: self.work.run(request, progress=progress,
-                                                                     cancelled=stop.is_set))
-        work.add_done_callback(lambda _: events.put_nowait(None))
+        work = loop.run_in_executor(self.pool, lambda: self.work.run(request, emit=emit, cancelled=stop.is_set))
+        work.add_done_callback(lambda _: events.put_nowait(_END))
         self.accepted += 1
         try:
-            while (event := await events.get()) is not None:
+            while (event := await events.get()) is not _END:
                 yield event
             yield await work
         except asyncio.CancelledError:
@@ -171,6 +180,7 @@ class RayRunner:
         self._unreachable: tuple[float, str] | None = None
         self._joined = False
         self._handles: dict[str, Any] = {}
+        self._lock = threading.Lock()  # one join, one deployment, however many threads ask
 
     def where(self, tool: Tool, args: dict[str, Any]) -> str:
         family = family_of(tool, args, self.workspace.root)
@@ -190,10 +200,17 @@ class RayRunner:
             return Readiness(status="unreachable", reason=f"the Ray cluster at {self.execution.address} can't be "
                              f"reached ({why})", fix="start it (ray start --head) and deploy the tools with "
                              "vitron-agent serve-tools, or set [execution] backend = \"local\"")
-        if not _running(family):
+        if not _running(family) and not self._deployed_here(family):
             return Readiness(status="unreachable", reason=f"the {family} tools are not deployed on the Ray cluster "
                              f"at {self.execution.address}", fix=f"vitron-agent serve-tools --family {family}")
         return Readiness()
+
+    def _deployed_here(self, family: str) -> bool:
+        """With address "local" (a Ray instance in this process), deploy ``family`` on its first call."""
+        if self.execution.address != "local":
+            return False
+        with self._lock:
+            return _running(family) or not deploy(self.execution, [family])
 
     def run(self, tool: Tool, args: BaseModel, ctx: ToolContext) -> ToolResult:
         """``tool.run`` on the replica; the same result, artifacts and exceptions as a local run.
@@ -213,33 +230,62 @@ class RayRunner:
             raise RuntimeError(f"the request is {_size(request.size)} with its inputs, over the "
                                f"{_size(self.execution.request_bytes)} limit of [execution] request_bytes; it "
                                "was not sent (with shared [storage] blobs, references go instead of files)")
+        for event in self._stream(family, request, ctx.cancelled, retry="approve the step again to retry"):
+            if isinstance(event, Progress):
+                ctx.report(event.done, event.total, event.message)
+            else:
+                return store_reply(event, ctx)
+        raise RuntimeError("the replica ended the call without a result")
+
+    def plan(self, request: PlanRequest, on_text: Any = None) -> str:
+        """The Vitron planner's answer from the ``vitron`` deployment, its text streamed to ``on_text``.
+
+        Raises:
+            RuntimeError: the replica died, the cluster can't be reached, or the request is over the limit.
+            Whatever the planner raised on the replica.
+        """
+        if request.size > self.execution.request_bytes:
+            raise RuntimeError(f"the request is {_size(request.size)} with its pictures, over the "
+                               f"{_size(self.execution.request_bytes)} limit of [execution] request_bytes")
+        why = self._connected()
+        if not why and not _running("vitron") and not self._deployed_here("vitron"):
+            raise RuntimeError(f"the Vitron planner is not deployed on the Ray cluster at {self.execution.address}; "
+                               "run vitron-agent serve-tools --family vitron")
+        for event in self._stream("vitron", request, lambda: False, retry="send the request again"):
+            if isinstance(event, PlanReply):
+                return event.text
+            if on_text is not None:
+                on_text(event)
+        raise RuntimeError("the planner's replica ended without an answer")
+
+    def _stream(self, family: str, request: ToolRequest | PlanRequest, cancelled: Any, *,
+                retry: str) -> Iterator[Any]:
+        """The replica's events for ``request``, up to its reply; its failure raised as a local run raises it,
+        Ray's own as one sentence; a cancel (``cancelled()`` turning true) cancels the Serve request."""
         why = self._connected()
         if why:
             raise RuntimeError(f"the Ray cluster at {self.execution.address} can't be reached ({why})")
-        with _said(family):
+        with _said(family, retry):
             response = self._handle(family).options(stream=True).run.remote(request)
-            with _cancelling(response, ctx):
+            with _cancelling(response, cancelled):
                 for event in response:
-                    if isinstance(event, Progress):
-                        ctx.report(event.done, event.total, event.message)
-                    elif isinstance(event, Failure):
+                    if isinstance(event, Failure):
                         raise event.error()
-                    else:
-                        return store_reply(event, ctx)
-        raise RuntimeError("the replica ended the call without a result")
+                    yield event
 
     def _connected(self) -> str | None:
         """None when joined to the cluster; else why not (a failure is remembered for a few seconds)."""
-        if self._joined:
-            return None
-        if self._unreachable and time.monotonic() - self._unreachable[0] < _RETRY_UNREACHABLE_S:
-            return self._unreachable[1]
-        why = connect(self.execution.address)
-        self._unreachable = (time.monotonic(), why) if why else None
-        self._joined = why is None
-        return why
+        with self._lock:
+            if self._joined:
+                return None
+            if self._unreachable and time.monotonic() - self._unreachable[0] < _RETRY_UNREACHABLE_S:
+                return self._unreachable[1]
+            why = connect(self.execution.address)
+            self._unreachable = (time.monotonic(), why) if why else None
+            self._joined = why is None
+            return why
 
-    def _handle(self, family: str) -> Any:
+    def _handle(self, family: str) -> Any:  # joined to the cluster first (see _stream)
         if family not in self._handles:
             from ray import serve
 
@@ -262,13 +308,13 @@ def _size(count: int) -> str:
 
 
 @contextmanager
-def _cancelling(response: Any, ctx: ToolContext) -> Iterator[None]:
+def _cancelling(response: Any, cancelled: Any) -> Iterator[None]:
     """Cancel the Serve request as soon as the person cancels (polled while the call runs)."""
     done = threading.Event()
 
     def watch() -> None:
         while not done.wait(0.1):
-            if ctx.cancelled():
+            if cancelled():
                 response.cancel()
                 return
 
@@ -281,7 +327,7 @@ def _cancelling(response: Any, ctx: ToolContext) -> Iterator[None]:
 
 
 @contextmanager
-def _said(family: str) -> Iterator[None]:
+def _said(family: str, retry: str) -> Iterator[None]:
     """Ray's failures as sentences a person can act on (the details go to the log)."""
     from ray.exceptions import ActorUnavailableError, RayActorError, RayError
     from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError, RequestCancelledError
@@ -295,7 +341,7 @@ def _said(family: str) -> Iterator[None]:
     except (RayActorError, ActorUnavailableError) as error:
         logger.warning("the %s replica stopped mid-call", family, exc_info=error)
         raise RuntimeError(f"the Ray Serve replica running it ({app_name(family)}) stopped mid-call; Serve starts a "
-                           "new one, so approve the step again to retry") from None
+                           f"new one, so {retry}") from None
     except BackPressureError:
         raise RuntimeError(f"{app_name(family)} has as many calls waiting as it takes; try again shortly") from None
     except DeploymentUnavailableError:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
@@ -30,8 +31,8 @@ if TYPE_CHECKING:
     from vitron_agent.artifacts import ArtifactStore
     from vitron_agent.tools import ToolContext, ToolResult
 
-__all__ = ["TOOL_SETTINGS", "Failure", "Progress", "Shipped", "ToolReply", "ToolRequest", "pack_request",
-           "settings_toml", "shipped", "store_reply"]
+__all__ = ["TOOL_SETTINGS", "Failure", "PlanReply", "PlanRequest", "Progress", "Shipped", "ToolReply", "ToolRequest",
+           "pack_request", "settings_toml", "shipped", "store_reply", "tool_settings"]
 
 _ARTIFACT_ID = re.compile(r"[0-9a-f]{16}")
 TOOL_SETTINGS = ("weights", "segmentation", "defaults", "limits")
@@ -61,6 +62,35 @@ class ToolRequest(BaseModel):
     def size(self) -> int:
         """Bytes this request puts on the wire, near enough: the shipped files and the texts."""
         return sum(len(item.data or b"") for item in self.inputs) + len(str(self.settings)) + len(str(self.args))
+
+
+class PlanRequest(BaseModel):
+    """One turn for the Vitron planner on its deployment: what the graph's planner would be given, with the
+    latest image and video it looks at shipped as a tool call's inputs are."""
+
+    source: str
+    """the release (LoRA folder or hub id), as in ``vitron:<source>``"""
+    messages: list[Any]
+    """the conversation, as LangChain messages"""
+    attachments: list[Any]
+    region: Any = None
+    inputs: list[Shipped]
+    settings: dict[str, Any] = {}
+    blobs: str | None = None
+    max_new_tokens: int = 512
+    temperature: float = 0.0
+    quantize: str | None = None
+
+    @property
+    def size(self) -> int:
+        return sum(len(item.data or b"") for item in self.inputs) + len(str(self.settings)) + \
+            sum(len(str(message.content)) for message in self.messages)
+
+
+class PlanReply(BaseModel):
+    """The planner's answer, as Vitron text."""
+
+    text: str
 
 
 class Progress(BaseModel):
@@ -124,13 +154,18 @@ def shipped(store: ArtifactStore, artifact: Artifact, *, with_data: bool) -> Shi
 def pack_request(tool: str, args: dict[str, Any], ctx: ToolContext, *, blobs: str | None) -> ToolRequest:
     """The request for one call: every artifact its arguments name goes with it (as bytes, unless ``blobs``
     names the shared files the replica reads too), and the workspace's tool settings."""
-    from vitron_agent.weights import settings
-
     inputs = [shipped(ctx.store, artifact, with_data=blobs is None)
               for artifact in _named_artifacts(args, ctx.store)]
-    configured = settings(ctx.store.root)
     return ToolRequest(tool=tool, args=args, call=dict(ctx.call), inputs=inputs, blobs=blobs,
-                       settings={name: configured[name] for name in TOOL_SETTINGS if name in configured})
+                       settings=tool_settings(ctx.store.root))
+
+
+def tool_settings(root: Path) -> dict[str, Any]:
+    """The workspace's :data:`TOOL_SETTINGS` sections, as checked data."""
+    from vitron_agent.weights import settings
+
+    configured = settings(root)
+    return {name: configured[name] for name in TOOL_SETTINGS if name in configured}
 
 
 def settings_toml(settings: dict[str, Any]) -> str:

@@ -43,11 +43,12 @@ class AttachmentFiles:
     opened on first use when only a folder was given.
     """
 
-    def __init__(self, workspace: Workspace | str | os.PathLike[str] | None) -> None:
+    def __init__(self, workspace: Workspace | str | os.PathLike[str] | None, *,
+                 store: ArtifactStore | None = None) -> None:
         from vitron_agent.workspace import Workspace, root_of
 
         self.workspace = root_of(workspace)
-        self._store: ArtifactStore | None = workspace.store if isinstance(workspace, Workspace) else None
+        self._store: ArtifactStore | None = store or (workspace.store if isinstance(workspace, Workspace) else None)
 
     def path(self, attachment: Attachment) -> Path:
         """Raises:

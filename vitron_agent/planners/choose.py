@@ -62,8 +62,13 @@ def planner_from_spec(spec: str | None = None, *, workspace: Workspace | Path | 
     if kind == "vitron":
         if not rest:
             raise PlannerUnavailable("vitron: needs a path or hub id, as in vitron:Vitron/vitron-lora")
-        from vitron_agent.planners.vitron import VitronPlanner
+        from vitron_agent.execution import Execution
+        from vitron_agent.planners.vitron import RayVitronPlanner, VitronPlanner
+        from vitron_agent.workspace import Workspace, root_of
 
+        root = root_of(workspace)
+        if root is not None and Execution.of(root).remote:  # its model on the cluster's vitron deployment
+            return RayVitronPlanner(rest, workspace=Workspace.of(workspace))
         return VitronPlanner(rest, workspace=workspace, models=models)
     if kind == "chat":
         provider, _, model = rest.partition(":")

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from vitron_agent.regions import Box
     from vitron_agent.workspace import Workspace
 
-__all__ = ["DEFAULT_BASE", "VitronPlanner"]
+__all__ = ["DEFAULT_BASE", "RayVitronPlanner", "VitronPlanner"]
 
 DEFAULT_BASE = "Vitron/vitron-base"
 HISTORY_TURNS = 4
@@ -154,6 +154,36 @@ class VitronPlanner:
             return BitsAndBytesConfig(load_in_8bit=True)
         return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=torch.float16,
                                   bnb_4bit_use_double_quant=True, bnb_4bit_quant_type="nf4")
+
+
+class RayVitronPlanner(VitronPlanner):
+    """The Vitron planner whose model runs on the ``vitron`` Ray Serve deployment (``[execution] backend =
+    "ray"``): each turn ships the conversation and the latest image and video it looks at (as a tool call's inputs
+    go), and the answer's text streams back to the graph as it is generated.
+
+    Args:
+        workspace: the open workspace, whose runner joins the cluster. The rest: as :class:`VitronPlanner`.
+    """
+
+    def __init__(self, source: str, *, workspace: Workspace, **options: Any) -> None:
+        super().__init__(source, workspace=workspace, **options)
+        self.runner = workspace.runner
+
+    def plan(
+        self, messages: Sequence[BaseMessage], attachments: Sequence[Attachment], region: Box | None
+    ) -> str:
+        from vitron_agent.shipping import PlanRequest, shipped, tool_settings
+
+        store = self.runner.workspace.store
+        blobs = self.runner.workspace.storage.blobs
+        looked_at = [latest_attachment(attachments, kind) for kind in ("image", "video")]
+        inputs = [shipped(store, store.get(item.ref), with_data=blobs is None) for item in looked_at if item]
+        request = PlanRequest(source=self.source, messages=list(messages), attachments=list(attachments),
+                              region=region, inputs=inputs, settings=tool_settings(store.root), blobs=blobs,
+                              max_new_tokens=self.max_new_tokens, temperature=self.temperature,
+                              quantize=self.quantize)
+        self.last_answer = self.runner.plan(request, on_text=self.on_text or _graph_stream())
+        return self.last_answer
 
 
 def _history(messages: Sequence[BaseMessage]) -> tuple[list[Any], str]:
