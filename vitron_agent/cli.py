@@ -284,11 +284,11 @@ def serve_tools(
         unknown = sorted(set(family or ()) - set(FAMILIES))
         if unknown:
             raise CliError(f"no model family {', '.join(unknown)}; the families are {', '.join(FAMILIES)}")
-        try:
-            from vitron_agent.ray_execution import connect, deploy, deployments
-        except ImportError:
-            raise CliError("serve-tools needs Ray Serve: pip install 'vitron-agent[ray]'") from None
+        from vitron_agent.ray_execution import RAY_EXTRA, RAY_MISSING, connect, deploy, deployments
+
         why = connect(execution.address)
+        if why == RAY_MISSING:
+            raise CliError(f"serve-tools needs Ray Serve, which is not installed: {RAY_EXTRA}")
         if why:
             raise CliError(f"the Ray cluster at {execution.address} can't be reached ({why}); start one with "
                            "ray start --head, or set [execution] address")

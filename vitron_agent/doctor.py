@@ -105,12 +105,12 @@ def _execution(workspace: Path) -> dict[str, Any]:
     if execution.address == "local":
         return {"execution": "ray, an instance started in each process that runs a tool (address \"local\"); a "
                              "family deploys on its first call"}
+    from vitron_agent.ray_execution import RAY_EXTRA, RAY_MISSING, deployments
+
     where = {"execution": f"ray at {execution.address}"}
-    try:
-        from vitron_agent.ray_execution import deployments
-    except ImportError:
-        return {**where, "cluster": "ray is not installed: pip install 'vitron-agent[ray]'"}
     why, found = deployments(execution)
+    if why == RAY_MISSING:
+        why = f"{RAY_MISSING}: {RAY_EXTRA}"
     return {**where, "cluster": why, "deployments": tuple(found)}
 
 

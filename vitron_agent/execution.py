@@ -1,7 +1,8 @@
 """Where a tool's ``run`` happens: in this process (the default), or on a Ray Serve deployment of its model family.
 
 Only ``tool.run`` moves. The graph still plans, validates, asks and records in the workspace; the runner it gets
-from :func:`runner_for` decides where the approved call's pixels are made. The setting is ``[execution]`` in
+from ``Workspace.runner`` (a :class:`LocalRunner`, or a :class:`~vitron_agent.ray_execution.RayRunner`) decides
+where the approved call's pixels are made. The setting is ``[execution]`` in
 ``vitron.toml``, or ``VITRON_EXECUTION`` (which wins): ``local``, ``ray`` (at ``[execution] address``, "auto" by
 default), or a Ray address itself (``ray://head:10001``, ``head:6379``).
 
@@ -11,7 +12,7 @@ On Ray, each model family (:data:`FAMILIES`) is one deployment (``vitron-agent s
 
 Usage::
 
-    runner = runner_for(workspace)
+    runner = workspace.runner
     runner.readiness(tool, args)            # can it run where it would run? (a Readiness)
     result = runner.run(tool, call, ctx)    # a ToolResult, as tool.run gives
 """
@@ -29,9 +30,8 @@ from vitron_agent.readiness import Readiness
 
 if TYPE_CHECKING:
     from vitron_agent.tools import Tool, ToolContext, ToolResult
-    from vitron_agent.workspace import Workspace
 
-__all__ = ["EXECUTION_ENV", "FAMILIES", "Execution", "LocalRunner", "family_of", "runner_for"]
+__all__ = ["EXECUTION_ENV", "FAMILIES", "Execution", "LocalRunner", "family_of"]
 
 EXECUTION_ENV = "VITRON_EXECUTION"
 FAMILIES = ("sam2", "sd", "inpaint", "pix2pix", "t2v", "i2v", "vitron")
@@ -106,18 +106,3 @@ class LocalRunner:
 
     def run(self, tool: Tool, args: BaseModel, ctx: ToolContext) -> ToolResult:
         return tool.run(args, ctx)
-
-
-def runner_for(workspace: Workspace) -> Any:
-    """The runner the workspace's ``[execution]`` asks for: a :class:`LocalRunner`, or a
-    :class:`~vitron_agent.ray_execution.RayRunner` (which needs the ``ray`` extra only when a call runs).
-
-    Raises:
-        ValueError: ``[execution]`` says something undocumented (the message names it).
-    """
-    execution = Execution.of(workspace.root)
-    if not execution.remote:
-        return LocalRunner(workspace.root)
-    from vitron_agent.ray_execution import RayRunner
-
-    return RayRunner(execution, workspace)

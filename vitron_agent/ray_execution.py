@@ -14,7 +14,7 @@ request over ``[execution] request_bytes`` are each one sentence, and the step w
 Usage::
 
     deploy(Execution.of(root), ["sam2", "sd"])       # once, on the cluster
-    runner = RayRunner(Execution.of(root), workspace)
+    runner = RayRunner(Execution.of(root), root, blobs=workspace.storage.blobs)
     runner.run(tool, call, ctx)
 """
 
@@ -28,6 +28,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vitron_agent.execution import Execution, family_of
@@ -49,12 +50,12 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from vitron_agent.tools import Tool, ToolContext, ToolResult
-    from vitron_agent.workspace import Workspace
 
 __all__ = ["DeploymentCheck", "RayRunner", "ToolReplica", "app_name", "connect", "deploy", "deployments"]
 
 logger = logging.getLogger("vitron_agent.ray")
 RAY_EXTRA = "pip install 'vitron-agent[ray]'"
+RAY_MISSING = "ray is not installed"
 _RETRY_UNREACHABLE_S = 5.0
 _END = object()
 
@@ -110,7 +111,11 @@ class ToolReplica:
 def deploy(execution: Execution, families: Sequence[str], *, wait_s: float = 300) -> list[str]:
     """Put each family's application on the connected cluster (replacing one already there), and wait up to
     ``wait_s`` for each to be ready. Returns the families still not ready (a replica the cluster has no room
-    for stays requested, and starts when room appears)."""
+    for stays requested, and starts when room appears).
+
+    Raises:
+        ValueError: Serve refused a deployment (the message names it and says why, in one line).
+    """
     from ray import serve
 
     waiting = []
@@ -124,10 +129,21 @@ def deploy(execution: Execution, families: Sequence[str], *, wait_s: float = 300
                else {"autoscaling_config": scaling}),
         )
         application = deployment.bind(family, options.memory, options.num_gpus, options.num_cpus)
-        started = threading.Thread(target=serve.run, args=(application,), daemon=True, name=f"deploy-{family}",
-                                   kwargs={"name": app_name(family), "route_prefix": None})
+        refused: list[BaseException] = []
+
+        def run(application: Any = application, family: str = family) -> None:
+            try:
+                serve.run(application, name=app_name(family), route_prefix=None)
+            except Exception as error:  # said below, in one line
+                logger.warning("deploying %s failed", family, exc_info=error)
+                refused.append(error)
+
+        started = threading.Thread(target=run, daemon=True, name=f"deploy-{family}")
         started.start()
         started.join(wait_s)
+        if refused:
+            reason = str(refused[0]).strip().split("\n")[0] or "it gave no reason"
+            raise ValueError(f"{app_name(family)} could not be deployed: {reason}")
         if started.is_alive():
             waiting.append(family)
     return waiting
@@ -139,7 +155,7 @@ def connect(address: str) -> str | None:
     try:
         import ray
     except ImportError:
-        return "ray is not installed"
+        return RAY_MISSING
     if address not in ("auto", "local"):
         refused = _refused(address)
         if refused:
@@ -168,32 +184,37 @@ def _refused(address: str) -> str | None:
 
 
 class RayRunner:
-    """Runs each call on its family's deployment; a tool that loads no family's weights runs here."""
+    """Runs each call on its family's deployment; a tool that loads no family's weights runs here.
+
+    Args:
+        execution: the ``[execution]`` setting. root: the workspace folder (its tool settings travel with each
+            call). blobs: the shared artifact files (``[storage] blobs``), or None: inputs then travel as bytes.
+    """
 
     remote = True
 
-    def __init__(self, execution: Execution, workspace: Workspace) -> None:
+    def __init__(self, execution: Execution, root: Path, *, blobs: str | None = None) -> None:
         from vitron_agent.execution import LocalRunner
 
-        self.execution, self.workspace = execution, workspace
-        self.local = LocalRunner(workspace.root)
+        self.execution, self.root, self.blobs = execution, root, blobs
+        self.local = LocalRunner(root)
         self._unreachable: tuple[float, str] | None = None
         self._joined = False
         self._handles: dict[str, Any] = {}
         self._lock = threading.Lock()  # one join, one deployment, however many threads ask
 
     def where(self, tool: Tool, args: dict[str, Any]) -> str:
-        family = family_of(tool, args, self.workspace.root)
+        family = family_of(tool, args, self.root)
         return f"Ray Serve, {app_name(family)}" if family else ""
 
     def readiness(self, tool: Tool, args: dict[str, Any]) -> Readiness:
         """Ready when the call's family is deployed on a cluster that answers; else why not and what to do. The
         replica's weights are its own machine's business: a missing one is said when the call runs."""
-        family = family_of(tool, args, self.workspace.root)
+        family = family_of(tool, args, self.root)
         if family is None:
             return self.local.readiness(tool, args)
         why = self._connected()
-        if why == "ray is not installed":
+        if why == RAY_MISSING:
             return Readiness(status="needs_extra", reason="it runs on Ray Serve, which needs the ray extra "
                              "(ray is not installed)", fix=RAY_EXTRA)
         if why:
@@ -222,10 +243,10 @@ class RayRunner:
         from vitron_agent.tools import call_arguments
 
         arguments = call_arguments(args)
-        family = family_of(tool, arguments, self.workspace.root)
+        family = family_of(tool, arguments, self.root)
         if family is None:
             return tool.run(args, ctx)
-        request = pack_request(tool.name, arguments, ctx, blobs=self.workspace.storage.blobs)
+        request = pack_request(tool.name, arguments, ctx, blobs=self.blobs)
         if request.size > self.execution.request_bytes:
             raise RuntimeError(f"the request is {_size(request.size)} with its inputs, over the "
                                f"{_size(self.execution.request_bytes)} limit of [execution] request_bytes; it "

@@ -88,16 +88,23 @@ class Workspace:
 
     @property
     def runner(self) -> Any:
-        """Where tools run (``[execution]``): here, or on Ray Serve (see :mod:`vitron_agent.execution`); chosen
-        when first asked, then kept (its connection with it).
+        """Where tools run (``[execution]``, see :mod:`vitron_agent.execution`): a ``LocalRunner``, or a
+        ``RayRunner`` (which needs the ``ray`` extra only when a call runs); chosen when first asked, then kept
+        (its connection with it).
 
         Raises:
             ValueError: ``[execution]`` says something undocumented (the message names it).
         """
         if self._runner is None:
-            from vitron_agent.execution import runner_for
+            from vitron_agent.execution import Execution, LocalRunner
 
-            self._runner = runner_for(self)
+            execution = Execution.of(self.root)
+            if execution.remote:
+                from vitron_agent.ray_execution import RayRunner
+
+                self._runner = RayRunner(execution, self.root, blobs=self.storage.blobs)
+            else:
+                self._runner = LocalRunner(self.root)
         return self._runner
 
     def checkpointer(self) -> Any:

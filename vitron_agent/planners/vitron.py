@@ -167,15 +167,14 @@ class RayVitronPlanner(VitronPlanner):
 
     def __init__(self, source: str, *, workspace: Workspace, **options: Any) -> None:
         super().__init__(source, workspace=workspace, **options)
-        self.runner = workspace.runner
+        self.store, self.runner = workspace.store, workspace.runner
 
     def plan(
         self, messages: Sequence[BaseMessage], attachments: Sequence[Attachment], region: Box | None
     ) -> str:
         from vitron_agent.shipping import PlanRequest, shipped, tool_settings
 
-        store = self.runner.workspace.store
-        blobs = self.runner.workspace.storage.blobs
+        store, blobs = self.store, self.runner.blobs
         looked_at = [latest_attachment(attachments, kind) for kind in ("image", "video")]
         inputs = [shipped(store, store.get(item.ref), with_data=blobs is None) for item in looked_at if item]
         request = PlanRequest(source=self.source, messages=list(messages), attachments=list(attachments),
