@@ -39,8 +39,8 @@ class Planner(Protocol):
 class AttachmentFiles:
     """The files behind attachments, for planners that look at pixels (Vitron, chat models with images).
 
-    Attachments carry artifact ids; the files are in the workspace's store: an open workspace's own, or one
-    opened on first use when only a folder was given.
+    Attachments carry artifact ids; the files are in the workspace's store: ``store`` when given (a replica's
+    scratch store), an open workspace's own, or one opened on first use when only a folder was given.
     """
 
     def __init__(self, workspace: Workspace | str | os.PathLike[str] | None, *,
