@@ -65,12 +65,16 @@ def session(folder: Path, settings: str, script: list[str], **options: Any) -> S
     return Session(folder, ScriptedPlanner(script), import_roots=[ROOT], **options)
 
 
-def both_ways(tmp_path: Path, tiny: dict[str, Path], script: str, **edits: Any) -> tuple[Turn, Turn]:
-    """The same request approved with the same edits in a local workspace and in one on Ray."""
+def both_ways(tmp_path: Path, tiny: dict[str, Path], script: str, *, events: list | None = None,
+              **edits: Any) -> tuple[Turn, Turn]:
+    """The same request approved with the same edits in a local workspace and in one on Ray (whose progress
+    events go to ``events``); the decision on Ray says where it will run."""
     turns = []
     for where, extra in (("local", ""), ("ray", ON_RAY)):
-        person = session(tmp_path / where, weights(tiny) + extra, [script])
-        person.send("please", attachments=[MOTORCYCLE[0]])
+        progress = {"on_progress": events.append} if events is not None and where == "ray" else {}
+        person = session(tmp_path / where, weights(tiny) + extra, [script], **progress)
+        shown = person.send("please", attachments=[MOTORCYCLE[0]]).pending
+        assert shown.current.readiness.can_run and ("on Ray Serve, vitron-" in shown.current.backend) == bool(extra)
         if edits:
             person.edit(**edits)
         turns.append(person.approve())
@@ -109,12 +113,8 @@ def test_an_edit_on_ray_is_byte_identical(cluster: Any, tmp_path: Path, tiny_dif
 def test_an_animation_on_ray_is_byte_identical_and_reports_progress(cluster: Any, tmp_path: Path,
                                                                      tiny_diffusion: dict) -> None:
     events: list[dict] = []
-    local, _ = both_ways(tmp_path / "one", tiny_diffusion, ANIMATE, num_frames=2, steps=2, seed=5)
-    person = session(tmp_path / "progress", weights(tiny_diffusion) + ON_RAY, [ANIMATE], on_progress=events.append)
-    shown = person.send("animate it", attachments=[MOTORCYCLE[0]]).pending
-    assert "on Ray Serve, vitron-i2v" in shown.current.backend and shown.current.readiness.can_run
-    person.edit(num_frames=2, steps=2, seed=5)
-    same_results(local, person.approve())
+    local, remote = both_ways(tmp_path, tiny_diffusion, ANIMATE, events=events, num_frames=2, steps=2, seed=5)
+    same_results(local, remote)
     assert [(e["tool"], e["done"], e["total"]) for e in events] == [("animate_image", 1, 2), ("animate_image", 2, 2)]
 
 
