@@ -6,20 +6,21 @@ report.
     START -> plan -> review -> execute -> END
              ^  |     |  ^      |  ^   \
              +--+     +--+      +--+    choose -> execute, review or END: a step made several candidates
-    invalid output    edit,   execute -> review: the next step asks (policy "step"), or a step failed
-    (up to max_       remove
-    corrections)      review -> plan: rejection with feedback
+    invalid output    fixed,  execute -> review: the next step asks (policy "step"), or a step failed
+    (up to max_       edit,
+    corrections)      remove  review -> plan: rejection with feedback
     plan -> END: an answer in words; review -> END: the person cancelled; execute -> END: the plan is done
 
 The planner's output is validated in the node that asked for it, and the node that knows a turn is over ends it,
-so an approved call crosses three nodes (plan and review, then review again on resume, and execute): each node
-run is LangGraph work (a task, a checkpoint), and an approved call costs no more than through ``create_agent``
-with LangChain's human-in-the-loop middleware (``benchmarks/overhead.py``). ``report`` is the end as the thread's
+so an approved call crosses four node runs (plan; review, which fixes the decision to ask; review again, which
+asks and, on resume, reads the answer; execute): each node run is LangGraph work (a task, a checkpoint), measured
+against ``create_agent`` with LangChain's human-in-the-loop middleware (``benchmarks/overhead.py``). ``report`` is the end as the thread's
 history names it: undo and fork write their state as if it had run.
 
 A turn's calls form a plan (:mod:`vitron_agent.graphs.plan`): one step or several, later steps using earlier
-steps' outputs; a single call is a plan of one step. What the person is shown, how their answer is read and who
-must be asked live in :mod:`vitron_agent.graphs.review`.
+steps' outputs; a single call is a plan of one step. What the person is shown and who must be asked live in
+:mod:`vitron_agent.graphs.review`; the review node, which binds an answer to the decision it was given to, in
+:mod:`vitron_agent.graphs.review_node`.
 
 Side effects happen only in ``execute``, after an approval is recorded in the decision log (and ``choose`` records
 the person's pick, after its interrupt: :mod:`vitron_agent.graphs.choose`); ``review`` only
@@ -50,19 +51,9 @@ from pydantic import ValidationError
 
 from vitron_agent.artifacts import ArtifactStore
 from vitron_agent.calls import Attachment, CallError, CallInputs, Point
-from vitron_agent.claims import claim_is_stale, running
+from vitron_agent.claims import claim_is_stale, holding, running
 from vitron_agent.config import request_too_long
-from vitron_agent.decisions import (
-    AlreadyApproved,
-    AnswerError,
-    Cancel,
-    DecisionLog,
-    Edit,
-    LogEntry,
-    Reject,
-    Remove,
-    read_answer,
-)
+from vitron_agent.decisions import AlreadyApproved, DecisionLog, LogEntry
 from vitron_agent.graphs.choose import ChooseNode, in_play, next_node
 from vitron_agent.graphs.history import offer_again
 from vitron_agent.graphs.plan import (
@@ -71,21 +62,10 @@ from vitron_agent.graphs.plan import (
     complete_calls,
     parse_plan,
     plain_output,
-    references_to,
-    renumber_after_removal,
     resolve_references,
 )
-from vitron_agent.graphs.review import (
-    POLICY_KEY,
-    Policy,
-    build_decision,
-    check_policy,
-    log_entry,
-    must_ask,
-    policy_name,
-    run_policy,
-    thread_id,
-)
+from vitron_agent.graphs.review import POLICY_KEY, Policy, check_policy, thread_id
+from vitron_agent.graphs.review_node import ReviewNode, error_text
 from vitron_agent.graphs.state import AgentState, closing
 from vitron_agent.graphs.steps import StepMaker
 from vitron_agent.models import ModelManager
@@ -96,7 +76,6 @@ from vitron_agent.tools import (
     Tool,
     ToolCancelled,
     ToolContext,
-    call_arguments,
     call_record,
     failure_text,
     load_tools,
@@ -111,7 +90,6 @@ logger = logging.getLogger("vitron_agent.graphs")
 
 # Messages meant for the planner.
 CORRECTION = "Your last output could not be used: {error}\nAnswer again, fixing that."
-PERSON_CORRECTION = "Correction from the person: {feedback}"
 GAVE_UP = "I could not turn the planner's answer into a valid call after {count} tries. The last problem: {error}"
 PLANNER_FAILED = "The planner failed: {error}. The session is saved; try again, or choose another planner."
 
@@ -159,18 +137,19 @@ def build_agent(
         tools=load_tools(tools),
         store=workspace.store,
         log=workspace.log,
-        policy=policy,
         max_corrections=max_corrections,
         cancelled=cancelled or (lambda: False),
         models=workspace.models,
         request_limit=workspace.request_limit,
-        may_loosen=runs_may_loosen_policy,
         defaults=workspace.defaults,
         runner=workspace.runner,
     )
     graph = StateGraph(AgentState)
-    for name in ("plan", "review", "execute", "report"):
+    for name in ("plan", "execute", "report"):
         graph.add_node(name, getattr(nodes, name))
+    graph.add_node("review", ReviewNode(tools=nodes.tools, store=workspace.store, log=workspace.log,
+                                        steps=nodes.steps, policy=policy, may_loosen=runs_may_loosen_policy,
+                                        request_limit=workspace.request_limit))
     graph.add_node("choose", ChooseNode(workspace.store, workspace.log))
     graph.add_edge(START, "plan")
     for name, targets in {
@@ -193,7 +172,8 @@ def _follow_step(state: AgentState) -> str:
 
 
 class _Nodes:
-    """The five nodes, sharing the planner, tools, store, decision log and policy of one graph."""
+    """The plan, execute and report nodes, sharing the planner, tools, store and decision log of one graph (review
+    and choose have classes of their own)."""
 
     def __init__(
         self,
@@ -202,20 +182,17 @@ class _Nodes:
         tools: dict[str, Tool],
         store: ArtifactStore,
         log: DecisionLog,
-        policy: Policy,
         max_corrections: int,
         cancelled: Callable[[], bool],
         models: ModelManager,
         request_limit: int,
-        may_loosen: bool,
         defaults: Callable[[str], dict[str, Any]],
         runner: Any,
     ) -> None:
         self.planner, self.tools, self.store, self.log = planner, tools, store, log
         self.runner = runner
-        self.policy, self.max_corrections, self.cancelled = policy, max_corrections, cancelled
-        self.models = models
-        self.request_limit, self.may_loosen = request_limit, may_loosen
+        self.max_corrections, self.cancelled = max_corrections, cancelled
+        self.models, self.request_limit = models, request_limit
         self.steps = StepMaker(tools, store, defaults, runner)
         self.outputs = {name: getattr(tool, "outputs", None) for name, tool in tools.items()}
         """what each tool declares it makes, for checking ``@N`` references (None: not declared)"""
@@ -262,7 +239,7 @@ class _Nodes:
             if problems:
                 raise ValueError("; ".join(problems))
         except (CallError, ValidationError, LookupError, ValueError) as error:
-            return self._correction(state, said, _error_text(error))
+            return self._correction(state, said, error_text(error))
         for step in plan.steps:
             self.steps.show(step)
         return {"plan": plan.model_dump(), "messages": said, "corrections": 0, "step": "review"}
@@ -273,128 +250,6 @@ class _Nodes:
             return closing(GAVE_UP.format(count=count, error=error), said=said, corrections=0)
         return {"messages": [*said, HumanMessage(CORRECTION.format(error=error))], "corrections": count,
                 "step": "plan"}
-
-    # -- review --------------------------------------------------------------------------------------------
-
-    def review(self, state: AgentState, config: RunnableConfig) -> dict[str, Any]:
-        """Ask the person (a LangGraph interrupt) unless the policy lets the plan run. Nothing happens before
-        the interrupt, since the node re-runs from its top on resume; decisions are logged after it.
-
-        Under ``"ask"`` the whole plan is approved at once; under ``"step"`` each step is asked for in turn."""
-        plan = Plan.model_validate(state["plan"])
-        policy = run_policy(config, self.policy, may_loosen=self.may_loosen)
-        waiting = [i for i, step in enumerate(plan.steps) if step.status in ("planned", "failed")]
-        if not waiting:  # nothing left to decide (a state edited from outside): close the turn
-            return closing(plan.done_text())
-        if policy == "step":
-            waiting = waiting[:1]
-        number = len(state.get("decisions") or [])
-        failed = any(plan.steps[i].status == "failed" for i in waiting)  # retrying is always the person's call
-        if not failed and not any(must_ask(policy, self.tools[plan.steps[i].tool]) for i in waiting):
-            return self._approved(plan, waiting, None, policy, number, config)
-        decision = build_decision(plan, waiting, self.tools, thread_id(config), policy)
-        try:
-            answers = read_answer(interrupt(decision.interrupt_value()), decision)
-        except AnswerError as error:
-            return _refused(plan, str(error))
-        rejected = [answer for answer in answers if isinstance(answer, Reject)]
-        if rejected:
-            feedback = "; ".join(answer.feedback for answer in rejected if answer.feedback)
-            return self._rejected(plan, waiting, number, config, feedback)
-        if isinstance(answers[0], Cancel):
-            return self._cancelled(plan, waiting, number, config)
-        if isinstance(answers[0], Remove):
-            return self._removed(plan, answers[0].step)
-        edits = [answer for answer in answers if isinstance(answer, Edit)]
-        if edits:  # applied and shown again, approvals beside them included: the person sees what will run
-            return self._edited(plan, [(edit.step or waiting[0] + 1, edit.args, edit.replace) for edit in edits])
-        return self._approved(plan, waiting, "person", policy, number, config)
-
-    def _approved(self, plan: Plan, waiting: list[int], by: str | None, policy: Policy, number: int,
-                  config: RunnableConfig) -> dict[str, Any]:
-        """Record one approval per step, then mark the steps approved: the log has them before any tool runs."""
-        entries = []
-        for offset, index in enumerate(waiting):
-            step = plan.steps[index]
-            tool = self.tools[step.tool]
-            who = by or ("policy: no side effects" if not tool.side_effects else f"policy: {policy_name(policy)}")
-            entry = self.log.record(thread_id(config), log_entry(step, plan, config, number + offset, "approve", who))
-            step.status, step.decision = "approved", entry.id
-            entries.append(entry.decided())
-        plan.error = None
-        return {"plan": plan.model_dump(), "decisions": entries, "step": "execute"}
-
-    def _rejected(self, plan: Plan, waiting: list[int], number: int, config: RunnableConfig,
-                  feedback: str) -> dict[str, Any]:
-        """The correction goes back to the planner, which plans again."""
-        entry = log_entry(plan.steps[waiting[0]], plan, config, number, "reject", "person", feedback=feedback)
-        self.log.record(thread_id(config), entry)
-        correction = HumanMessage(PERSON_CORRECTION.format(feedback=feedback or "(no reason given)"))
-        return {"plan": None, "decisions": [entry.decided()], "messages": [correction], "corrections": 0,
-                "step": "plan"}
-
-    def _cancelled(self, plan: Plan, waiting: list[int], number: int, config: RunnableConfig) -> dict[str, Any]:
-        """Nothing more of the plan runs, and the planner is not asked again."""
-        entry = log_entry(plan.steps[waiting[0]], plan, config, number, "cancel", "person")
-        self.log.record(thread_id(config), entry)
-        for step in plan.steps:  # the rest of the plan goes with it
-            if step.status in ("planned", "failed"):
-                step.status = "cancelled"
-        return closing(plan.cancelled_text(), plan=plan.model_dump(), decisions=[entry.decided()])
-
-    def _edited(self, plan: Plan, edits: list[tuple[int, dict[str, Any], bool]]) -> dict[str, Any]:
-        """Apply each edit (step number, arguments, whether they replace the step's whole argument list) to a copy
-        of the plan; if every one validates, the edited plan is shown again, else the plan as it was, with why."""
-        edited = plan.model_copy(deep=True)
-        try:
-            for number, changes, replace in edits:
-                self._edit_step(edited, number, changes, replace)
-            problems = check_references(edited, self.outputs)
-            if problems:
-                raise ValueError("; ".join(problems))
-        except (ValidationError, ValueError) as error:
-            return _refused(plan, _error_text(error))
-        edited.error = None
-        return {"plan": edited.model_dump(), "step": "review"}
-
-    def _edit_step(self, plan: Plan, number: int, changes: dict[str, Any], replace: bool) -> None:
-        """Raises:
-            ValueError: no such step waiting, no changes, an unknown argument, or arguments that fail validation.
-        """
-        if not 1 <= number <= len(plan.steps) or plan.steps[number - 1].status not in ("planned", "failed"):
-            raise ValueError(f"there is no step {number} waiting to run")
-        step = plan.steps[number - 1]
-        tool = self.tools[step.tool]
-        if not changes:
-            raise ValueError("an edit needs the changed arguments, by name")
-        unknown = sorted(set(changes) - set(tool.Args.model_fields))
-        if unknown:
-            raise ValueError(f"{tool.name} has no argument {', '.join(unknown)}")
-        edited = validated_args(tool, changes if replace else {**step.args, **changes}, self.store.find)
-        args = call_arguments(edited)
-        step.notes = [*step.notes, *getattr(edited, "notes", ())]
-        changed = {name for name in set(args) | set(step.args) if args.get(name) != step.args.get(name)} if replace \
-            else set(changes)
-        region_kept = args.get("region") == step.args.get("region") and args.get("image") == step.args.get("image")
-        step.args, step.changed = args, sorted({*step.changed, *changed})
-        self.steps.show(step, preview=not region_kept)
-
-    def _removed(self, plan: Plan, number: int | None) -> dict[str, Any]:
-        if number is None or not 1 <= number <= len(plan.steps) or plan.steps[number - 1].status != "planned":
-            plan.error = f"there is no step {number} waiting to run to remove"
-            return {"plan": plan.model_dump(), "step": "review"}
-        users = references_to(plan, number)
-        if users:
-            plan.error = f"step {number} cannot go: step {', '.join(map(str, users))} uses its output"
-            return {"plan": plan.model_dump(), "step": "review"}
-        if len(plan.steps) == 1:
-            plan.error = "that is the only step; cancel the decision instead"
-            return {"plan": plan.model_dump(), "step": "review"}
-        del plan.steps[number - 1]
-        for step in plan.steps:
-            step.args = renumber_after_removal(step.args, number)
-        plan.error = None
-        return {"plan": plan.model_dump(), "step": "review"}
 
     # -- execute -------------------------------------------------------------------------------------------
 
@@ -413,17 +268,18 @@ class _Nodes:
             return self._after_step(state, plan, index, list(logged.artifacts), logged.message or "")
         with running() as claimer:
             won, logged = self.log.claim(decision.id, claimer)
-            if not won:
-                if logged is not None and logged.outcome == "ok":
-                    return self._after_step(state, plan, index, list(logged.artifacts), logged.message or "")
-                if logged is not None and logged.outcome == "running" and claim_is_stale(logged.claimed_by):
-                    # a run that died holds it (a checkpoint written late, after the process was killed, brought
-                    # the thread back to before this step): offer it again rather than run it a second time
-                    if offer_again(plan, index, logged, self.log):
-                        return {"plan": plan.model_dump(), "step": "review"}
-                    logged = self.log.get(decision.id)  # taken over since: by a live run, which it is left to
-                raise AlreadyApproved(step.tool, logged)
-            return self._run_step(state, plan, index, decision)
+            if won:
+                with holding(self.log, decision.id, claimer):  # its lease renewed while the tool runs
+                    return self._run_step(state, plan, index, decision)
+            if logged is not None and logged.outcome == "ok":
+                return self._after_step(state, plan, index, list(logged.artifacts), logged.message or "")
+            if logged is not None and logged.outcome == "running" and claim_is_stale(logged):
+                # a run that died holds it (a checkpoint written late, after the process was killed, brought
+                # the thread back to before this step): offer it again rather than run it a second time
+                if offer_again(plan, index, logged, self.log):
+                    return {"plan": plan.model_dump(), "step": "review"}
+                logged = self.log.get(decision.id)  # taken over since: by a live run, which it is left to
+            raise AlreadyApproved(step.tool, logged)
 
     def _run_step(self, state: AgentState, plan: Plan, index: int, decision: LogEntry) -> dict[str, Any]:
         """The claimed step: its references resolved, checked again for this machine (weights may have come or
@@ -505,12 +361,6 @@ class _Nodes:
         return {"messages": [AIMessage(answer)] if answer else [], "output": None}
 
 
-def _refused(plan: Plan, why: str) -> dict[str, Any]:
-    """The plan shown again as it was, with why the answer was not applied; nothing runs."""
-    plan.error = why
-    return {"plan": plan.model_dump(), "step": "review"}
-
-
 def _inputs(state: AgentState) -> CallInputs:
     """What the person supplied beside their words, from the state: attachments, box, the box's frame, mask,
     clicks."""
@@ -521,9 +371,3 @@ def _inputs(state: AgentState) -> CallInputs:
         mask=state.get("mask"),
         points=tuple(Point.model_validate(point) for point in state.get("points") or ()),
     )
-
-
-def _error_text(error: Exception) -> str:
-    if isinstance(error, ValidationError):
-        return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-    return str(error).strip("'\"")

@@ -192,7 +192,7 @@ def cut_off(agent: Any, config: dict[str, Any], log: DecisionLog) -> bool:
     current = Plan.model_validate(snapshot.values["plan"])
     index = current.next_step("approved")
     entry = log.get(current.steps[index].decision or "") if index is not None else None
-    if entry is not None and entry.outcome == "running" and not claim_is_stale(entry.claimed_by):
+    if entry is not None and entry.outcome == "running" and not claim_is_stale(entry):
         return False  # another process (or run) holds it and is still at work: leave the thread to it
     if index is not None and (entry is None or entry.outcome != "ok"):
         if not offer_again(current, index, entry, log):

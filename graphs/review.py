@@ -89,17 +89,18 @@ def must_ask(policy: Policy, tool: Tool) -> bool:
     return policy in ("ask", "step") and tool.side_effects
 
 
-def policy_name(policy: Policy) -> str:
+def policy_name(policy: Policy | str) -> str:
     return policy if isinstance(policy, str) else "per tool"
 
 
 def build_decision(plan: Plan, waiting: list[int], tools: Mapping[str, Tool], thread: str,
-                   policy: Policy) -> Decision:
+                   policy: Policy | str, round: int = 0) -> Decision:
     """The decision as the person sees it: every step of the plan, the ones asking now (``waiting``, indexes),
-    and why the last answer was refused, if it was."""
+    and why the last answer was refused, if it was; ``round`` numbers the showing."""
     return Decision(id=plan.id, thread=thread, response=plan.response,
                     steps=[step_view(index + 1, step, tools) for index, step in enumerate(plan.steps)],
-                    asking=[index + 1 for index in waiting], policy=policy_name(policy), error=plan.error)
+                    asking=[index + 1 for index in waiting], policy=policy_name(policy), error=plan.error,
+                    round=round)
 
 
 def step_view(number: int, step: PlanStep, tools: Mapping[str, Tool]) -> StepView:

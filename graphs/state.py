@@ -45,6 +45,11 @@ class AgentState(TypedDict, total=False):
     step: Step
     answer: str | None
     """the text this turn ends with"""
+    asked: dict[str, Any] | None
+    """the decision fixed to be asked (its fingerprint, asking steps, policy name and showing number): once fixed,
+    a change of policy no longer touches it (see :mod:`vitron_agent.graphs.review_node`)"""
+    shown_before: dict[str, Any] | None
+    """the showing before an edit or removal (a Decision dump), to say what changed to an answer given to it"""
     decisions: Annotated[list[dict[str, Any]], operator.add]
     artifacts: Annotated[list[str], operator.add]
 

@@ -113,7 +113,7 @@ def test_a_person_approves_through_elicitation_and_the_log_says_so(workspace: Pa
     entries = DecisionLog(workspace).list("mcp")
     assert [(e.action, e.by, e.outcome) for e in entries] == [("propose", "mcp client", "approved"),
                                                                ("approve", "mcp elicitation", "ok")]
-    assert entries[0].claimed_by == "mcp elicitation"
+    assert entries[0].claimed_by.split(":")[1].isdigit() and entries[0].lease_until  # a run's leased claim
 
 
 @pytest.mark.parametrize(("answer", "approve", "outcome"), [("decline", True, "rejected"),

@@ -287,7 +287,9 @@ def test_policy_can_change_between_turns(workspace: Path) -> None:
     s.cancel_decision()
     s.policy = "auto"
     assert s.send("gray, and don't ask").pending is None
-    assert [e.by for e in s.log.list(s.thread_id)] == ["person", "policy: auto"]
+    assert [(e.action, e.by) for e in s.log.list(s.thread_id)] == [
+        ("cancel", "person"), ("policy", "person"), ("approve", "policy: auto")]
+    assert s.log.list(s.thread_id)[1].args == {"to": "auto", "from": "ask"}
     with pytest.raises(ValueError, match="policy="):
         s.policy = "sometimes"
 

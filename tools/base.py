@@ -291,12 +291,22 @@ def recover_interrupted(workspace: Workspace, thread: str) -> list[str]:
     """
     from vitron_agent.claims import claim_is_stale
 
-    found = []
-    for entry in workspace.log.list(thread):
-        if entry.outcome != "running" or not claim_is_stale(entry.claimed_by):
+    log, found = workspace.log, []
+    entries = log.list(thread)
+    for entry in entries:
+        if entry.outcome != "running" or not claim_is_stale(entry):
             continue
-        workspace.log.finish(entry.id, "interrupted", (), "the process stopped while the tool was running")
+        log.finish(entry.id, "interrupted", (), "the process stopped while the tool was running")
         if entry.proposal:
-            workspace.log.reopen(entry.proposal, was="approved")
+            log.reopen(entry.proposal, was="approved")
         found.append(entry.id)
+    started = {entry.proposal for entry in entries if entry.proposal and entry.outcome is not None}
+    for entry in entries:  # approved, then the server died before the run took its claim: offered again
+        if entry.action != "propose" or entry.outcome != "approved" or entry.id in started or \
+                not claim_is_stale(entry):
+            continue
+        for approval in (e for e in entries if e.proposal == entry.id and e.outcome is None):
+            log.finish(approval.id, "interrupted", (), "the process stopped before the tool started")
+        if log.reopen(entry.id, was="approved", claimer=entry.claimed_by):
+            found.append(entry.id)
     return found

@@ -12,10 +12,13 @@ Usage::
 
 from __future__ import annotations
 
+import logging
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())  # a library's tracebacks never reach a terminal
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {

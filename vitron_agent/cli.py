@@ -50,6 +50,18 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+_VERBOSE = {"on": False}
+"""--verbose, as the app's callback read it: tracebacks of failures on the terminal too"""
+
+
+@app.callback()
+def _options(verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="Show failures' details (tracebacks) on the terminal as well as in the workspace's "
+                                "vitron-agent.log.")] = False) -> None:
+    """Turn a vision LLM's decisions into checked, reversible work on images and videos."""
+    _VERBOSE["on"] = verbose
+
+
 Media = Annotated[list[Path] | None, typer.Argument(help="Images or videos to attach.", show_default=False)]
 Workspace = Annotated[Path, typer.Option(
     "--workspace", "-w", envvar="VITRON_WORKSPACE",
@@ -144,7 +156,7 @@ def run(
             for _ in range(MAX_APPROVALS):
                 if turn.pending is None or not yes or turn.pending.failed:
                     break  # a failed step is not retried blindly: the person decides (chat --resume)
-                turn = session.approve()
+                turn = session.approve(turn.pending)
                 made += turn.artifacts
         decisions = session.history()[known:]
     if as_json:
@@ -256,6 +268,7 @@ def web(
 
     with _one_line_errors(console, PERSON_ERRORS):
         hub = open_hub(workspace, planner, policy=_policy(policy), media=media or [])
+    _log_to(hub.workspace, console="lines")
     console.print(f"vitron-agent web · workspace {hub.workspace.root} · open http://{host}:{port}", highlight=False,
                   soft_wrap=True)
     with _one_line_errors(console, (OSError,)):
@@ -329,6 +342,7 @@ def _open(workspace: Path, planner_spec: str | None, policy: str, resume: str | 
     if read_only and media:
         raise CliError("--read-only reads the workspace as it is; media can't be attached to it")
     opened = Workspace(workspace, import_roots=[Path.cwd()], read_only=read_only)
+    _log_to(opened)
     spec = planner_spec or configured_spec(opened)
     session = Session(opened, planner_from_spec(spec, workspace=opened), policy=_policy(policy), thread_id=resume)
     if resume is not None and not session.exists():
@@ -340,6 +354,14 @@ def _open(workspace: Path, planner_spec: str | None, policy: str, resume: str | 
         if note:
             print(note, file=sys.stderr)
     return _Opened(session, spec, attachments, box)
+
+
+def _log_to(opened: Any, console: str = "none") -> None:
+    """Failures' details to the workspace's log file (and the terminal with --verbose), never a bare traceback."""
+    from vitron_agent.logs import to_workspace
+
+    if not opened.read_only:
+        to_workspace(opened.root, verbose=_VERBOSE["on"], console=console)  # type: ignore[arg-type]
 
 
 def _pull(console: Console, workspace: Path, names: list[str], dry_run: bool) -> None:

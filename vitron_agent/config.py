@@ -10,7 +10,8 @@ The documented keys::
 
     [planner]       spec = "rules" | "chat:<provider>:<model>" | "vitron:<path-or-id>";  quantize = "4bit" | "8bit"
     [segmentation]  backend = "auto" | "sam2" | "classic"
-    [limits]        request_bytes = 32768        # the longest request a person may send
+    [limits]        request_bytes = 32768        # the longest request, correction or edit a person may send
+                    claim_lease_s = 30           # a running step's claim lapses this long after its last heartbeat
     [storage]       database = "postgresql://user@host/db"   # shared state for many processes (the server extra)
                     blobs = "s3://bucket/prefix" | "/shared/folder"    # shared artifact files
     [execution]     backend = "local" | "ray"; address = "auto" | "ray://host:10001" | "host:6379"
@@ -34,10 +35,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-__all__ = ["DEFAULT_REQUEST_BYTES", "ExecutionSettings", "FamilyExecution", "Settings", "read_settings",
+__all__ = ["DEFAULT_CLAIM_LEASE_S", "DEFAULT_REQUEST_BYTES", "ExecutionSettings", "FamilyExecution", "Settings", "read_settings",
            "request_too_long"]
 
 DEFAULT_REQUEST_BYTES = 32 * 1024
+DEFAULT_CLAIM_LEASE_S = 30.0
 DEFAULT_SHIPPED_BYTES = 256 * 2**20
 _OVERRIDE = re.compile(r"\+{0,2}([A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)=([A-Za-z0-9_.,:/+\-\[\] ]*)")
 
@@ -74,6 +76,7 @@ class SegmentationSettings(_Section):
 
 class LimitSettings(_Section):
     request_bytes: int = Field(default=DEFAULT_REQUEST_BYTES, ge=256, le=16 * 2**20)
+    claim_lease_s: float = Field(default=DEFAULT_CLAIM_LEASE_S, ge=1.0, le=3600.0)
 
 
 class StorageSettings(_Section):

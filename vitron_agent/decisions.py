@@ -4,8 +4,9 @@
   arguments, summary, preview, what runs, whether it can run here), which steps are asking, the policy, and why
   the last answer was refused. The review's LangGraph interrupt carries it as JSON beside LangChain's
   human-in-the-loop fields (``action_requests``, ``review_configs``), so LangChain front ends can drive it.
-- The answers: ours (:class:`Approve`, :class:`Edit`, :class:`Remove`, :class:`Reject`, :class:`Cancel`) and
-  LangChain's ``{"decisions": [...]}``, both read by :func:`read_answer`.
+- Each decision has a :attr:`~Decision.fingerprint` of what would run; an answer carries the fingerprint its
+  person saw (:mod:`vitron_agent.answers`), and only the first answer to one showing of a decision counts
+  (:meth:`DecisionLog.answer`).
 - :class:`DecisionLog` keeps every decision as a :class:`LogEntry` beside the artifacts, queryable across
   threads, written by the node that acts on a decision before it acts: an approval is on disk before its tool
   starts, so no side-effecting tool ever runs without a recorded approval, and a tool that finished is known to
@@ -24,18 +25,32 @@ Usage::
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, computed_field
 
+from vitron_agent.answers import (
+    Answer,
+    AnswerError,
+    Approve,
+    Cancel,
+    Edit,
+    Reject,
+    Remove,
+    read_answer,
+)
+from vitron_agent.config import DEFAULT_CLAIM_LEASE_S
 from vitron_agent.database import SqliteDatabase
 from vitron_agent.readiness import Readiness
 
 __all__ = [
+    "AlreadyAnswered",
     "AlreadyApproved",
     "Answer",
     "AnswerError",
@@ -63,11 +78,21 @@ CREATE TABLE IF NOT EXISTS decisions (
     message   TEXT,
     finished  TEXT,
     claimed_by TEXT,
-    claimed_at TEXT
+    claimed_at TEXT,
+    lease_until TEXT
 )
 """
-_FIELDS = "thread_id, created, decision, outcome, artifacts, message, finished, claimed_by, claimed_at"
-_CLAIM_COLUMNS = ("claimed_by", "claimed_at")
+_ANSWERS = """
+CREATE TABLE IF NOT EXISTS answers (
+    key      TEXT PRIMARY KEY,
+    thread_id TEXT NOT NULL,
+    answer   TEXT NOT NULL,
+    by       TEXT NOT NULL,
+    answered TEXT NOT NULL
+)
+"""
+_FIELDS = "thread_id, created, decision, outcome, artifacts, message, finished, claimed_by, claimed_at, lease_until"
+_CLAIM_COLUMNS = ("claimed_by", "claimed_at", "lease_until")
 ALLOWED = ("approve", "edit", "reject")
 """What a LangChain front end may answer for each action (LangChain's ``review_configs``)."""
 
@@ -88,7 +113,7 @@ class LogEntry(BaseModel):
     id: str
     tool: str
     module: str | None = None
-    action: Literal["approve", "reject", "cancel", "propose", "choose"]
+    action: Literal["approve", "reject", "cancel", "propose", "choose", "policy"]
     by: str
     """who decided: "person", "policy: ask", "mcp client", "langchain caller", ..."""
     args: dict[str, Any] = {}
@@ -114,13 +139,16 @@ class LogEntry(BaseModel):
     claimed_by: str | None = None
     """the run that took it (``host:pid:run``; see :mod:`vitron_agent.claims`)"""
     claimed_at: str | None = None
+    lease_until: str | None = None
+    """when the claim lapses unless its run renews it (ISO time, UTC)"""
     undone: bool = False
     """set by ``Session.history``: the run's results were set aside by undo"""
 
     def decided(self) -> dict[str, Any]:
         """What is stored as the decision itself (the log keeps the thread and outcome in their own columns)."""
         return self.model_dump(mode="json", exclude={"thread", "recorded", "outcome", "artifacts", "message",
-                                                     "finished", "claimed_by", "claimed_at", "undone"})
+                                                     "finished", "claimed_by", "claimed_at", "lease_until",
+                                                     "undone"})
 
 
 class AlreadyApproved(RuntimeError):
@@ -139,6 +167,28 @@ class AlreadyApproved(RuntimeError):
                          "was run here")
 
 
+class AlreadyAnswered(RuntimeError):
+    """Another answer to the same showing of a decision came first (another tab, process or machine): this one
+    was not applied, and nothing ran for it."""
+
+    def __init__(self, tool: str, first: Mapping[str, Any]) -> None:
+        when = str(first.get("answered") or "")[:19].replace("T", " ")
+        said = _said(first.get("answer"))
+        super().__init__(f"the decision on {tool} was already answered ({said} by {first.get('by') or 'someone'}, "
+                         f"at {when} UTC); yours was not applied and nothing ran for it: look at what waits now")
+
+
+def _said(answer: Any) -> str:
+    """What an answer did, in a word or two: ``approved``, ``edited``, ``rejected``..."""
+    words = {"approve": "approved", "edit": "edited", "remove": "a step removed", "reject": "rejected",
+             "cancel": "cancelled"}
+    if isinstance(answer, Mapping) and isinstance(answer.get("decisions"), list):
+        kinds = [d.get("type") for d in answer["decisions"] if isinstance(d, Mapping)]
+        return ", ".join(words.get(str(kind), str(kind)) for kind in kinds) or "answered"
+    action = answer.get("action") if isinstance(answer, Mapping) else answer
+    return words.get(str(action), "answered")
+
+
 class DecisionLog:
     """Decisions and their outcomes in ``decisions.sqlite`` in the workspace, or in the shared PostgreSQL database
     of ``[storage] database``.
@@ -152,10 +202,13 @@ class DecisionLog:
         read_only: read an existing log as it is.
         database: the shared database (:class:`~vitron_agent.postgres.PostgresDatabase`, which the caller owns and
             closes); None keeps the log in ``decisions.sqlite``.
+        lease_s: how long a claim holds after it was taken or last renewed (``[limits] claim_lease_s``).
     """
 
-    def __init__(self, workspace: str | Path, *, read_only: bool = False, database: Any = None) -> None:
+    def __init__(self, workspace: str | Path, *, read_only: bool = False, database: Any = None,
+                 lease_s: float = DEFAULT_CLAIM_LEASE_S) -> None:
         self.path = Path(workspace).expanduser().resolve() / "decisions.sqlite"
+        self.lease_s = lease_s
         self._owns_db = database is None
         if database is not None:
             self._db = database
@@ -167,6 +220,7 @@ class DecisionLog:
         self._db = SqliteDatabase(self.path)
         with self._db.writing() as db:
             db.execute(_SCHEMA)
+            db.execute(_ANSWERS)
             present = {row[1] for row in db.execute("PRAGMA table_info(decisions)")}
             for column in _CLAIM_COLUMNS:  # a log written before claims existed
                 if column not in present:
@@ -201,18 +255,58 @@ class DecisionLog:
         """
         with self._db.writing() as db:
             taken = db.execute(
-                "UPDATE decisions SET outcome = ?, claimed_by = ?, claimed_at = ? WHERE id = ? AND outcome IS NULL",
-                (outcome, claimer, _now(), decision_id),
+                "UPDATE decisions SET outcome = ?, claimed_by = ?, claimed_at = ?, lease_until = ? WHERE id = ? "
+                "AND outcome IS NULL", (outcome, claimer, _now(), self._lease_end(), decision_id),
             ).rowcount
             row = db.execute(f"SELECT {_FIELDS} FROM decisions WHERE id = ?", (decision_id,)).fetchone()
         return taken == 1, (_entry(row) if row else None)
 
-    def reopen(self, decision_id: str, *, was: str) -> bool:
-        """Give back a decision whose claim came to nothing (its run died): only while it still reads ``was``."""
+    def renew(self, claims: Sequence[tuple[str, str]]) -> int:
+        """The heartbeat: push back the lease of each ``(decision id, claimer)`` still held by that claimer.
+
+        Returns:
+            how many were renewed (a claim taken over or finished since is left alone).
+        """
+        with self._db.writing() as db:
+            until = self._lease_end()
+            return sum(db.execute("UPDATE decisions SET lease_until = ? WHERE id = ? AND claimed_by = ? AND outcome "
+                                  "IN ('running', 'approved')", (until, decision_id, claimer)).rowcount
+                       for decision_id, claimer in claims)
+
+    def reopen(self, decision_id: str, *, was: str, claimer: str | None = None) -> bool:
+        """Give back a decision whose claim came to nothing (its run died): only while it still reads ``was``
+        (and, given ``claimer``, is still held by it)."""
+        held = " AND claimed_by = ?" if claimer is not None else ""
         with self._db.writing() as db:
             return db.execute(
-                "UPDATE decisions SET outcome = NULL, claimed_by = NULL, claimed_at = NULL WHERE id = ? "
-                "AND outcome = ?", (decision_id, was)).rowcount == 1
+                "UPDATE decisions SET outcome = NULL, claimed_by = NULL, claimed_at = NULL, lease_until = NULL "
+                f"WHERE id = ? AND outcome = ?{held}",
+                (decision_id, was, *([claimer] if claimer is not None else []))).rowcount == 1
+
+    def answer(self, key: str, thread_id: str, answer: Any, by: str) -> tuple[bool, dict[str, Any]]:
+        """Record the answer to one showing of a decision (``key``) unless one is recorded already: of two
+        answers given at once to the same showing (two tabs, two processes), exactly one is taken.
+
+        Returns:
+            (whether this answer is the one recorded, the recorded answer: ``answer``, ``by``, ``answered``)
+        """
+        text = json.dumps(answer, sort_keys=True, default=str)
+        with self._db.writing() as db:
+            db.execute("INSERT INTO answers (key, thread_id, answer, by, answered) VALUES (?, ?, ?, ?, ?) "
+                       "ON CONFLICT DO NOTHING", (key, thread_id, text, by, _now()))
+            stored, who, when = db.execute("SELECT answer, by, answered FROM answers WHERE key = ?",
+                                           (key,)).fetchone()
+        return stored == text, {"answer": json.loads(stored), "by": who, "answered": when}
+
+    def latest(self, thread_id: str, action: str) -> LogEntry | None:
+        """The thread's most recent entry of one kind (``policy``: the policy it was last switched to)."""
+        with self._db.reading() as db:
+            rows = db.execute(f"SELECT {_FIELDS} FROM decisions WHERE thread_id = ? ORDER BY seq DESC",
+                              (thread_id,)).fetchall()
+        return next((entry for entry in map(_entry, rows) if entry.action == action), None)
+
+    def _lease_end(self) -> str:
+        return (datetime.now(timezone.utc) + timedelta(seconds=self.lease_s)).isoformat()
 
     def interrupt(self, entry: LogEntry, message: str) -> bool:
         """Mark a decision ``interrupted`` only while it still stands as ``entry`` read it: unclaimed, or claimed
@@ -257,12 +351,20 @@ class DecisionLog:
 
 
 def _entry(row: tuple) -> LogEntry:
-    thread_id, created, decision, outcome, artifacts, message, finished, claimed_by, claimed_at = row
+    thread_id, created, decision, outcome, artifacts, message, finished, claimed_by, claimed_at, lease_until = row
     return LogEntry.model_validate({
         **json.loads(decision), "thread": thread_id, "recorded": created, "outcome": outcome,
         "artifacts": json.loads(artifacts) if artifacts else [], "message": message, "finished": finished,
-        "claimed_by": claimed_by, "claimed_at": claimed_at,
+        "claimed_by": claimed_by, "claimed_at": claimed_at, "lease_until": lease_until,
     })
+
+
+def _shown(value: Any) -> str:
+    """An argument's value for a line about what changed: a region as its box, anything long cut short."""
+    if isinstance(value, Mapping) and set(value) == {"x1", "y1", "x2", "y2"}:
+        return "(" + ", ".join(f"{value[k]:g}" for k in ("x1", "y1", "x2", "y2")) + ")"
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _now() -> str:
@@ -314,6 +416,37 @@ class Decision(BaseModel):
     policy: str = "ask"
     error: str | None = None
     """why the last answer was not applied, or why a step failed"""
+    round: int = 0
+    """which showing of a decision in this thread this is (each new or edited decision is a new showing; only the
+    first answer to a showing counts)"""
+
+    @computed_field  # type: ignore[prop-decorator]
+    @cached_property
+    def fingerprint(self) -> str:
+        """What would run, as a short hash: the plan, its steps as shown (arguments, previews, what they run
+        on) and which are asking. An answer carries the fingerprint its person saw, and is refused when what waits
+        has another (why an answer was refused, the policy's name and the showing's number are not part of it)."""
+        shown = self.model_dump(mode="json", include={"id", "thread", "response", "steps", "asking"})
+        return hashlib.sha256(json.dumps(shown, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    def changes_from(self, seen: Decision) -> list[str]:
+        """What differs between ``seen`` (what a person was shown) and this decision, in short lines:
+        ``step 1 region: (60, 90, 580, 380) -> (100, 100, 400, 300)``."""
+        if seen.id != self.id:
+            return [f"another plan waits now: {self.summary}"]
+        lines = []
+        for old, new in zip(seen.steps, self.steps):
+            for name in sorted(set(old.args) | set(new.args)):
+                if old.args.get(name) != new.args.get(name):
+                    lines.append(f"step {new.number} {name}: {_shown(old.args.get(name))} -> "
+                                 f"{_shown(new.args.get(name))}")
+            if old.status != new.status:
+                lines.append(f"step {new.number} is {new.status} (was {old.status})")
+        if len(seen.steps) != len(self.steps):
+            lines.append(f"the plan has {len(self.steps)} steps (was {len(seen.steps)})")
+        if seen.asking != self.asking:
+            lines.append(f"asking now: step {', '.join(map(str, self.asking))}")
+        return lines or ["what it would run on changed"]
 
     @property
     def current(self) -> StepView:
@@ -377,105 +510,3 @@ class Decision(BaseModel):
     def from_interrupt(cls, value: Mapping[str, Any]) -> Decision:
         return cls.model_validate(value["decision"])
 
-
-# -- the answers ---------------------------------------------------------------------------------------------------
-
-
-class Approve(BaseModel):
-    """Run the asking steps as shown (a failed step: try it again)."""
-
-    action: Literal["approve"] = "approve"
-
-
-class Edit(BaseModel):
-    """Change a step's arguments (by default the first asking one); the decision is validated and shown again.
-    ``replace`` takes ``args`` as the whole argument list (a LangChain edit) instead of the changes."""
-
-    action: Literal["edit"] = "edit"
-    args: dict[str, Any]
-    step: int | None = None
-    replace: bool = False
-
-
-class Remove(BaseModel):
-    """Take a step out of the plan (refused while a later step uses its output)."""
-
-    action: Literal["remove"] = "remove"
-    step: int
-
-
-class Reject(BaseModel):
-    """Refuse the plan and tell the planner what was wrong; it plans again."""
-
-    action: Literal["reject"] = "reject"
-    feedback: str = ""
-
-
-class Cancel(BaseModel):
-    """Drop the plan: nothing more runs and the planner is not asked again."""
-
-    action: Literal["cancel"] = "cancel"
-
-
-Answer = Annotated[Union[Approve, Edit, Remove, Reject, Cancel], Field(discriminator="action")]  # noqa: UP007
-_ANSWER: TypeAdapter[Any] = TypeAdapter(Answer)
-
-
-class AnswerError(ValueError):
-    """An answer that cannot be applied; the message is shown with the decision, and nothing runs."""
-
-
-def read_answer(answer: Any, decision: Decision) -> list[Approve | Edit | Remove | Reject | Cancel]:
-    """The person's answer as typed answers: ``"approve"`` or ``"cancel"``, one of ours as a mapping
-    (``{"action": "edit", "args": {...}, "step": 2}``), or LangChain's ``{"decisions": [...]}`` with one
-    decision per asking step, in order.
-
-    Raises:
-        AnswerError: what is wrong with it, in a sentence (a wrong count, an unknown type, an edit of another
-            tool, a malformed answer).
-    """
-    if isinstance(answer, str):
-        word = answer.strip().lower()
-        if word in ("approve", "cancel"):
-            return [_ANSWER.validate_python({"action": word})]
-        raise AnswerError(f"{answer!r} is not an answer here; use approve, edit, remove, reject or cancel")
-    if isinstance(answer, Mapping) and "decisions" in answer:
-        return _langchain_answers(answer["decisions"], decision)
-    if isinstance(answer, Mapping):
-        try:
-            return [_ANSWER.validate_python(dict(answer))]
-        except ValidationError as error:
-            raise AnswerError(_answer_problem(error)) from None
-    raise AnswerError("an answer is approve, edit, remove, reject or cancel, or LangChain's {\"decisions\": [...]}")
-
-
-def _langchain_answers(decisions: Any, decision: Decision) -> list[Approve | Edit | Remove | Reject | Cancel]:
-    """LangChain's human-in-the-loop decisions, one per asking step, as ours."""
-    if not isinstance(decisions, list) or len(decisions) != len(decision.asking):
-        count = len(decisions) if isinstance(decisions, list) else "no list of"
-        raise AnswerError(f"the answer has {count} decisions for {len(decision.asking)} action(s); send one per "
-                          "action, in the order of action_requests")
-    answers: list[Approve | Edit | Remove | Reject | Cancel] = []
-    for number, given in zip(decision.asking, decisions):
-        step = decision.steps[number - 1]
-        kind = given.get("type") if isinstance(given, Mapping) else None
-        if kind == "approve":
-            answers.append(Approve())
-        elif kind == "reject":
-            answers.append(Reject(feedback=str(given.get("message") or "")))
-        elif kind == "edit":
-            edited = given.get("edited_action")
-            if not isinstance(edited, Mapping) or not isinstance(edited.get("args"), Mapping):
-                raise AnswerError(f"the edit of step {number} needs edited_action with name and args")
-            if edited.get("name") != step.tool:
-                raise AnswerError(f"the edit of step {number} must keep its tool {step.tool}, not "
-                                  f"{edited.get('name')!r}; reject it with a message to ask for another tool")
-            answers.append(Edit(args=dict(edited["args"]), step=number, replace=True))
-        else:
-            raise AnswerError(f"unknown decision type {kind!r} for step {number}; use approve, edit or reject")
-    return answers
-
-
-def _answer_problem(error: ValidationError) -> str:
-    lines = [f"{'.'.join(map(str, item['loc'])) or 'answer'}: {item['msg']}" for item in error.errors()]
-    return "that answer cannot be read (" + "; ".join(lines) + "); use approve, edit, remove, reject or cancel"

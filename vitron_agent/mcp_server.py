@@ -27,6 +27,7 @@ from uuid import uuid4
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
+from vitron_agent.claims import holding, running
 from vitron_agent.decisions import Decision, LogEntry
 
 if TYPE_CHECKING:
@@ -143,7 +144,7 @@ class VitronMcp:
         instant, exactly one runs it and the other is told who approved it."""
         from vitron_agent.graphs.review import call_decision
 
-        proposal = self.workspace.log.get(decision)
+        proposal = self._proposal(decision)
         if proposal is None or proposal.action != "propose":
             raise _tool_error(f"there is no proposed decision {decision!r}; call the tool first")
         tool = self.tools[proposal.tool]
@@ -154,7 +155,7 @@ class VitronMcp:
 
     def reject_decision(self, decision: str, reason: str = "") -> str:
         """Drop a proposed call; nothing runs."""
-        proposal = self.workspace.log.get(decision)
+        proposal = self._proposal(decision)
         if proposal is None or proposal.action != "propose" or not self._close(decision, "rejected", "mcp client",
                                                                                 reason or "rejected by the MCP client"):
             raise _tool_error(f"there is no open proposed decision {decision!r}")
@@ -173,14 +174,29 @@ class VitronMcp:
             self._close(proposal.id, "rejected", by, f"{said} by the person when asked")
             return json.dumps({"status": "rejected", "decision": proposal.id,
                                "message": f"The person {said} {tool.name}; nothing ran."})
-        won, taken = self.workspace.log.claim(proposal.id, by, outcome="approved")
-        if not won:
-            raise _tool_error(str(AlreadyApproved(tool.name, taken)) if taken and taken.outcome == "approved"
-                              else f"decision {proposal.id!r} was already {taken.outcome if taken else 'taken'}")
-        approval = outside_decision(THREAD, tool, proposal.args, action="approve", by=by, proposal=proposal.id)
-        approval = approval.model_copy(update={"id": f"{proposal.id}/approve/{uuid4().hex[:8]}"})
-        self.workspace.log.record(THREAD, approval)
-        return await _in_thread(self._run, tool, proposal.args, approval.id)
+        log = self.workspace.log
+        with running() as claimer:  # a leased claim: a server killed before the run starts lets it lapse
+            won, taken = log.claim(proposal.id, claimer, outcome="approved")
+            if not won:
+                raise _tool_error(str(AlreadyApproved(tool.name, taken)) if taken and taken.outcome == "approved"
+                                  else f"decision {proposal.id!r} was already {taken.outcome if taken else 'taken'}")
+            with holding(log, proposal.id, claimer):
+                approval = outside_decision(THREAD, tool, proposal.args, action="approve", by=by,
+                                            proposal=proposal.id)
+                approval = approval.model_copy(update={"id": f"{proposal.id}/approve/{uuid4().hex[:8]}"})
+                log.record(THREAD, approval)
+                return await _in_thread(self._run, tool, proposal.args, approval.id)
+
+    def _proposal(self, decision: str) -> LogEntry | None:
+        """A proposal as the log holds it; one approved by a server that died before its run started (its lease
+        lapsed) is offered again first, so it can be approved or rejected."""
+        from vitron_agent.tools import recover_interrupted
+
+        proposal = self.workspace.log.get(decision)
+        if proposal is not None and proposal.outcome == "approved":
+            recover_interrupted(self.workspace, THREAD)
+            proposal = self.workspace.log.get(decision)
+        return proposal
 
     def _close(self, decision: str, outcome: str, by: str, message: str) -> bool:
         """End an open proposal without running it; False when something else took it first."""

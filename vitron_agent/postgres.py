@@ -25,7 +25,7 @@ from vitron_agent.storage import StorageUnavailable, first_line, needs_server_ex
 
 __all__ = ["SCHEMA_VERSION", "PostgresDatabase", "open_postgres", "trouble"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (
         """CREATE TABLE artifacts (
@@ -64,6 +64,15 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
                claimed_by TEXT,
                claimed_at TEXT)""",
         "CREATE INDEX decisions_by_thread ON decisions(thread_id, seq)",
+    ),
+    2: (  # leases on claims, and the one answer each showing of a decision takes
+        "ALTER TABLE decisions ADD COLUMN lease_until TEXT",
+        """CREATE TABLE answers (
+               key       TEXT PRIMARY KEY,
+               thread_id TEXT NOT NULL,
+               answer    TEXT NOT NULL,
+               by        TEXT NOT NULL,
+               answered  TEXT NOT NULL)""",
     ),
 }
 """Each version's statements, applied in order, once, in one transaction per version."""

@@ -40,7 +40,8 @@ from vitron_agent.calls import Attachment, Point, check_mask, fit_to_media
 from vitron_agent.choices import Choice, ChoiceError
 from vitron_agent.config import request_too_long
 from vitron_agent.creative import carried_on, sketch_mask, variation
-from vitron_agent.decisions import AlreadyApproved, Decision, LogEntry
+from vitron_agent.answers import answer_too_long, bound
+from vitron_agent.decisions import AlreadyAnswered, AlreadyApproved, Decision, LogEntry
 from vitron_agent.graphs import history
 from vitron_agent.graphs.agent import POLICY_KEY, Policy, build_agent, check_policy
 from vitron_agent.graphs.plan import Plan
@@ -94,6 +95,7 @@ class Session:
         on_progress: called with each progress event a running tool reports.
         models: when ``workspace`` is a folder: the model manager to load through (share one between sessions to
             share loaded models; an open workspace brings its own).
+        person: who answers through this session, as the decision log records it (a login name).
     """
 
     def __init__(
@@ -109,6 +111,7 @@ class Session:
         on_progress: Progress | None = None,
         max_corrections: int = 3,
         models: ModelManager | None = None,
+        person: str = "person",
     ) -> None:
         self.workspace = Workspace.of(workspace, import_roots=[Path.cwd(), *import_roots], models=models)
         self.store, self.log, self.models = self.workspace.store, self.workspace.log, self.workspace.models
@@ -121,7 +124,10 @@ class Session:
         self.config: dict[str, Any] = {"configurable": {"thread_id": self.thread_id,
                                                         POLICY_KEY: check_policy(policy)}}
         self.on_progress = on_progress
+        self.person = person
         self._outage = False
+        self._seen: Decision | None = None
+        """the decision this session last showed its caller (in a turn, or through ``pending``)"""
         if not self.workspace.read_only:
             self.recover()
 
@@ -129,9 +135,11 @@ class Session:
 
     @property
     def pending(self) -> Decision | None:
-        """The decision waiting for the person, or None."""
+        """The decision waiting for the person, or None. Reading it counts as showing it: a later answer from
+        this session is bound to it (see :meth:`approve`)."""
         self._after_outage()
-        return history.waiting(self.agent, self.config)
+        self._seen = history.waiting(self.agent, self.config)
+        return self._seen
 
     @property
     def choice(self) -> Choice | None:
@@ -148,12 +156,40 @@ class Session:
 
     @property
     def policy(self) -> Policy:
-        """Which calls wait for a person; settable between turns (``"ask"``, ``"auto"`` or tool names)."""
+        """Which calls wait for a person (``"ask"``, ``"auto"`` or tool names): the thread's, as last set from any
+        surface or process, else the one this session was made with. Setting it (:meth:`set_policy`) applies from
+        the next decision: one already waiting is still the person's to answer."""
+        latest = self.log.latest(self.thread_id, "policy")
+        if latest is not None:
+            try:
+                self.config["configurable"][POLICY_KEY] = check_policy(latest.args.get("to"))
+            except ValueError:
+                pass  # a log entry this version can't read: keep the session's own
         return self.config["configurable"][POLICY_KEY]
 
     @policy.setter
     def policy(self, value: Policy) -> None:
-        self.config["configurable"][POLICY_KEY] = check_policy(value)
+        self.set_policy(value)
+
+    def set_policy(self, value: Policy, by: str | None = None) -> None:
+        """Switch the thread's policy from the next decision on, logged with who switched it (``by``, default
+        this session's person); every surface on the thread reads it from the log.
+
+        Raises:
+            ValueError: not a policy.
+        """
+        policy = check_policy(value)
+        if self.workspace.read_only:
+            self.config["configurable"][POLICY_KEY] = policy
+            return
+        before = self.policy
+        self.config["configurable"][POLICY_KEY] = policy
+        if policy != before:
+            words = sorted(policy) if isinstance(policy, frozenset) else policy
+            was = sorted(before) if isinstance(before, frozenset) else before
+            self.log.record(self.thread_id, LogEntry(id=f"{self.thread_id}/policy-{uuid.uuid4().hex[:12]}",
+                                                     tool="policy", action="policy", by=by or self.person,
+                                                     args={"to": words, "from": was}))
 
     def send(
         self,
@@ -203,29 +239,38 @@ class Session:
             "plan": None,
         })
 
-    def approve(self) -> Turn:
-        """Run the waiting decision as shown."""
-        return self._resume({"action": "approve"})
+    def approve(self, seen: Decision | str | None = None) -> Turn:
+        """Run the waiting decision as shown.
 
-    def edit(self, **changes: Any) -> Turn:
+        Every answer is bound to the decision its person saw: ``seen`` (a decision or its fingerprint), else the
+        one this session last showed (in a turn, or through :attr:`pending`). When what waits differs (edited or
+        answered elsewhere), nothing runs: the turn shows what waits now, and its ``error`` says what changed.
+        """
+        return self._resume({"action": "approve"}, seen)
+
+    def edit(self, seen: Decision | str | None = None, **changes: Any) -> Turn:
         """Change arguments of the waiting decision by name; it is validated and shown again."""
-        return self._resume({"action": "edit", "args": changes})
+        return self._resume({"action": "edit", "args": changes}, seen)
 
-    def edit_step(self, number: int, **changes: Any) -> Turn:
+    def edit_step(self, number: int, seen: Decision | str | None = None, **changes: Any) -> Turn:
         """Change arguments of step ``number`` (from 1) of the waiting plan; validated and shown again."""
-        return self._resume({"action": "edit", "args": changes, "step": number})
+        return self._resume({"action": "edit", "args": changes, "step": number}, seen)
 
-    def remove_step(self, number: int) -> Turn:
+    def remove_step(self, number: int, seen: Decision | str | None = None) -> Turn:
         """Take step ``number`` (from 1) out of the waiting plan (refused while a later step uses its output)."""
-        return self._resume({"action": "remove", "step": number})
+        return self._resume({"action": "remove", "step": number}, seen)
 
-    def reject(self, feedback: str) -> Turn:
-        """Refuse the waiting decision and tell the planner what was wrong; it plans again."""
-        return self._resume({"action": "reject", "feedback": feedback})
+    def reject(self, feedback: str, seen: Decision | str | None = None) -> Turn:
+        """Refuse the waiting decision and tell the planner what was wrong; it plans again.
 
-    def cancel_decision(self) -> Turn:
+        Raises:
+            SessionError: the correction is over the workspace's ``[limits] request_bytes`` (nothing is sent).
+        """
+        return self._resume({"action": "reject", "feedback": feedback}, seen)
+
+    def cancel_decision(self, seen: Decision | str | None = None) -> Turn:
         """Drop the waiting decision: nothing runs and the planner is not asked again."""
-        return self._resume({"action": "cancel"})
+        return self._resume({"action": "cancel"}, seen)
 
     def cancel(self) -> None:
         """Ask the running tool to stop at its next check (safe to call from another thread)."""
@@ -419,15 +464,27 @@ class Session:
             raise SessionError(str(error)) from None
         return found.id
 
-    def _resume(self, answer: dict[str, Any]) -> Turn:
+    def _resume(self, answer: dict[str, Any], seen: Decision | str | None) -> Turn:
+        """Send an answer bound to the decision its person saw; one over the workspace's limit for what a person
+        types never reaches the graph or a checkpoint."""
         self._writable()
-        if self.pending is None:
+        too_long = answer_too_long(answer, self.workspace.request_limit)
+        if too_long:
+            raise SessionError(too_long)
+        shown = self._seen
+        waiting = self.pending
+        if waiting is None:  # a claim whose lease lapsed since this session opened: its step is offered again
+            self.recover()
+            waiting = self.pending
+        if waiting is None:
             choice = self.choice
             if choice is not None:
                 raise SessionError(f"{len(choice.candidates)} candidates wait for a choice, not a decision: "
                                    f"choose one, 1 to {len(choice.candidates)}")
             raise SessionError("nothing is waiting for a decision; send() a request first")
-        return self._run(Command(resume=answer))
+        seen = seen if seen is not None else shown or waiting
+        fingerprint = seen.fingerprint if isinstance(seen, Decision) else str(seen)
+        return self._run(Command(resume=bound(answer, fingerprint, by=self.person)))
 
     def _after_outage(self) -> None:
         """After the shared database went away mid-run: once it answers again, the cut-off step is offered again
@@ -446,6 +503,8 @@ class Session:
                     self.on_progress(event["progress"])
         except AlreadyApproved as error:  # another process answered the same decision first: it runs there
             return Turn(pending=None, text=str(error), artifacts=[])
+        except AlreadyAnswered as error:  # another answer to what this person saw came first: it counts
+            return Turn(pending=None, text=str(error), artifacts=[])
         except StorageUnavailable:  # the step stops here, said in one sentence; the thread waits for it to return
             self._outage = True
             raise
@@ -458,6 +517,7 @@ class Session:
         value = snapshot.interrupts[0].value if snapshot.interrupts else None
         choice = Choice.from_interrupt(value)
         pending = Decision.from_interrupt(value) if value is not None and choice is None else None
+        self._seen = pending
         text = pending.response if pending else snapshot.values.get("answer") or ""
         if choice is not None:
             text = choice.error or choice.as_text()

@@ -209,35 +209,36 @@ class Terminal(CreativeCommands):
             key, _, rest = line.partition(" ")
             key, rest = key.lower(), rest.strip()
             if key in ("", "a", "approve", "y", "yes"):
-                turn = self._call(self.session.approve)
+                turn = self._call(self.session.approve, decision)
             elif key in ("e", "edit"):
-                turn = self._edit(rest or self._read("change ([N] name=value)> "))
+                turn = self._edit(rest or self._read("change ([N] name=value)> "), decision)
             elif key in ("d", "drop"):
                 if not rest.isdigit():
                     self._hint("say which step to drop: d N")
                     continue
-                turn = self._call(self.session.remove_step, int(rest))
+                turn = self._call(self.session.remove_step, int(rest), decision)
             elif key in ("r", "reject"):
                 feedback = rest or self._read("what was wrong? ")
                 if not feedback:
                     self._hint("a rejection needs a correction for the planner; c cancels without one")
                     continue
-                turn = self._call(self.session.reject, feedback)
+                turn = self._call(self.session.reject, feedback, decision)
             elif key in ("c", "cancel"):
-                turn = self._call(self.session.cancel_decision)
+                turn = self._call(self.session.cancel_decision, decision)
             else:
                 self.console.print(f"Answer with a key: {DECISION_KEYS}")
                 continue
             if turn is not None:
                 return turn
 
-    def _edit(self, text: str) -> Turn | None:
-        """``name=value`` for the step being asked about, or ``N name=value`` for step N of a plan."""
+    def _edit(self, text: str, decision: Decision) -> Turn | None:
+        """``name=value`` for the step being asked about, or ``N name=value`` for step N of a plan (of
+        ``decision``, the one shown)."""
         number, _, rest = text.strip().partition(" ")
         try:
             if number.isdigit():
-                return self._call(self.session.edit_step, int(number), **parse_edit(rest))
-            return self._call(self.session.edit, **parse_edit(text))
+                return self._call(self.session.edit_step, int(number), decision, **parse_edit(rest))
+            return self._call(self.session.edit, decision, **parse_edit(text))
         except ValueError as error:
             self._hint(str(error))
             return None

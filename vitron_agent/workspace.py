@@ -78,7 +78,8 @@ class Workspace:
                 self.store: ArtifactStore = ArtifactStore(
                     self.root, import_roots=import_roots, read_only=read_only, database=self.database,
                     blobs=Blobs.of(self.storage, self.root, read_only=read_only))
-                self.log: DecisionLog = DecisionLog(self.root, read_only=read_only, database=self.database)
+                self.log: DecisionLog = DecisionLog(self.root, read_only=read_only, database=self.database,
+                                                    lease_s=self.claim_lease)
             except BaseException:
                 if self.database is not None:
                     self.database.close()
@@ -158,6 +159,13 @@ class Workspace:
         from vitron_agent.config import DEFAULT_REQUEST_BYTES
 
         return int(self.config.get("limits", {}).get("request_bytes", DEFAULT_REQUEST_BYTES))
+
+    @property
+    def claim_lease(self) -> float:
+        """Seconds a running step's claim holds after its last heartbeat (``[limits] claim_lease_s``)."""
+        from vitron_agent.config import DEFAULT_CLAIM_LEASE_S
+
+        return float(self.config.get("limits", {}).get("claim_lease_s", DEFAULT_CLAIM_LEASE_S))
 
     def defaults(self, tool: str) -> dict[str, Any]:
         """The argument values ``tool``'s calls start from (``[defaults.<tool>]``), where the planner leaves them

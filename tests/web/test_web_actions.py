@@ -16,6 +16,7 @@ pytest.importorskip("gradio")
 from vitron_agent.planners.rules import RulePlanner
 from vitron_agent.web.actions import Actions, Tab
 from vitron_agent.web.hub import BUSY, CHANGED, WebHub
+from vitron_agent.web import views
 from vitron_agent.web.pointing import EMPTY_SKETCH
 from vitron_agent.workspace import Workspace
 
@@ -99,7 +100,7 @@ def test_a_bad_upload_is_said_in_the_chat_and_nothing_is_stored(actions: Actions
     tab = Tab()
     screen = actions.uploaded(tab, [str(path)])
     assert expected in screen.notice and str(tmp_path) not in screen.notice
-    assert screen.chat[-1] == {"role": "assistant", "content": screen.notice}
+    assert screen.chat[-1] == {"role": "assistant", "content": views.as_text(screen.notice)}
     assert actions.hub.store.list() == [] and tab.staged == []
 
 
@@ -216,7 +217,7 @@ def test_policy_threads_undo_fork_use_and_lineage(actions: Actions) -> None:
     origin = tab.thread
     forked = actions.fork(tab)
     assert tab.thread != origin and origin in forked.notice and origin in actions.hub.threads()
-    assert forked.chat[0]["content"] == "segment the motorcycle [60, 90, 580, 380]"  # from the thread as it was
+    assert forked.chat[0]["content"] == views.as_text("segment the motorcycle [60, 90, 580, 380]")  # from the thread as it was
     used = actions.use(tab)
     assert "Carrying on from image" in used.notice
 

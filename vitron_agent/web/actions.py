@@ -36,6 +36,8 @@ logger = logging.getLogger(__name__)
 SAID = (SessionError, MediaError, PathOutsideWorkspace, RegionError, ArtifactNotFound, ValueError, OSError)
 """What a person's input can cause: said in one sentence, and the page goes on."""
 Progress = Callable[[dict[str, Any]], None]
+THREAD_ID_LIMIT = 64
+"""The longest thread id the page takes (and repeats back); the workspace's own ids are 32 characters."""
 
 
 class Tab(BaseModel):
@@ -244,7 +246,7 @@ class Actions:
         if not correction.strip():
             return self.screen(tab, "A rejection needs a correction for the planner (what was wrong); Cancel drops "
                                     "the decision without one.")
-        return self.answer(tab, lambda s: s.reject(correction.strip()))
+        return self.answer(tab, lambda s: s.reject(correction.strip(), tab.shown))
 
     def edit(self, tab: Tab, typed: Sequence[Any]) -> Screen:
         """Apply the form: each value read and validated by the tool's own arguments; errors go beside their
@@ -260,7 +262,7 @@ class Actions:
             return self.screen(tab, "Fix the fields marked below; nothing was changed.")
         if not edits:
             return self.screen(tab, "Nothing was changed in the form.")
-        return self.answer(tab, lambda s: s.edit_step(step.number, **edits))
+        return self.answer(tab, lambda s: s.edit_step(step.number, tab.shown, **edits))
 
     def choose(self, tab: Tab, pick: Any, progress: Progress | None = None) -> Screen:
         """Choose candidate ``pick`` (a number from 1, or an artifact id) of the ones the tab shows."""
@@ -307,8 +309,9 @@ class Actions:
     def open(self, tab: Tab, thread: str | None) -> Screen:
         """Switch the tab to ``thread`` (a new one when None), with nothing staged; a thread the workspace does
         not hold is refused."""
-        if thread and thread not in self.hub.threads(limit=500):
-            return self.screen(tab, f"There is no thread {thread} in this workspace; the list shows the ones there "
+        if thread and (len(thread) > THREAD_ID_LIMIT or thread not in self.hub.threads(limit=500)):
+            named = thread if len(thread) <= THREAD_ID_LIMIT else thread[:THREAD_ID_LIMIT] + "..."
+            return self.screen(tab, f"There is no thread {named} in this workspace; the list shows the ones there "
                                     "are.")
         for name, value in Tab(thread=thread or None):
             setattr(tab, name, value)

@@ -13,7 +13,7 @@ Usage::
 
     hub = WebHub(Workspace("ws"), RulePlanner())
     turn = hub.act(None, lambda session: session.send("segment the motorcycle", ["photo.jpg"]))
-    hub.answer(turn.thread, shown_as(turn.turn), lambda session: session.approve())
+    hub.answer(turn.thread, shown_as(turn.turn), lambda session: session.approve(shown_as(turn.turn)))
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,7 +35,11 @@ from vitron_agent.session import Session, SessionError, Turn
 from vitron_agent.tools import load_tools
 from vitron_agent.workspace import Workspace
 
-__all__ = ["UPLOAD_LIMIT", "Acted", "WebHub", "shown_as"]
+__all__ = ["KEPT_SESSIONS", "UPLOAD_LIMIT", "Acted", "WebHub", "shown_as"]
+
+KEPT_SESSIONS = 64
+"""Threads whose session (its compiled graph) the server keeps open; past that the least recently used idle one
+is let go (reopened from the workspace when a tab comes back to it)."""
 
 UPLOAD_LIMIT = 200 * 2**20
 """The largest file the page accepts (Gradio's ``max_file_size``, and checked again here): a photo's limit in
@@ -54,12 +59,14 @@ class Acted:
 
 
 def shown_as(turn: Turn | None) -> str:
-    """A fingerprint of what a turn waits on (the decision with its arguments, or the choice with its candidates);
-    empty when nothing waits. A tab sends back the fingerprint of what it shows with each answer."""
+    """A fingerprint of what a turn waits on (the decision's own :attr:`~vitron_agent.decisions.Decision.fingerprint`,
+    or the choice with its candidates); empty when nothing waits. A tab sends back the fingerprint of what it
+    shows with each answer, and the session binds a decision's answer to it, in every process."""
     if turn is None or (turn.pending is None and turn.choice is None):
         return ""
-    waiting = turn.pending.model_dump_json() if turn.pending is not None else turn.choice.model_dump_json()  # type: ignore[union-attr]
-    return hashlib.sha256(waiting.encode()).hexdigest()[:16]
+    if turn.pending is not None:
+        return turn.pending.fingerprint
+    return hashlib.sha256(turn.choice.model_dump_json().encode()).hexdigest()[:16]  # type: ignore[union-attr]
 
 
 class WebHub:
@@ -72,11 +79,11 @@ class WebHub:
     """
 
     def __init__(self, workspace: Workspace, planner: Planner, *, policy: Any = "ask",
-                 upload_limit: int = UPLOAD_LIMIT) -> None:
+                 upload_limit: int = UPLOAD_LIMIT, kept_sessions: int = KEPT_SESSIONS) -> None:
         self.workspace, self.planner, self.policy = workspace, planner, policy
-        self.upload_limit = upload_limit
+        self.upload_limit, self.kept_sessions = upload_limit, kept_sessions
         self.tools = load_tools()
-        self._sessions: dict[str, Session] = {}
+        self._sessions: OrderedDict[str, Session] = OrderedDict()
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._lobby: Session | None = None
@@ -89,21 +96,35 @@ class WebHub:
 
     def session(self, thread: str | None = None) -> Session:
         """The session of ``thread`` (one per thread for the whole server); a new thread when None."""
+        return self._opened(thread)[0]
+
+    def _opened(self, thread: str | None) -> tuple[Session, threading.Lock]:
+        """The thread's session and its lock, taken together under the guard (so neither is let go between)."""
         with self._guard:
             if thread and thread in self._sessions:
-                return self._sessions[thread]
+                self._sessions.move_to_end(thread)
+                return self._sessions[thread], self._locks[thread]
             session = Session(self.workspace, self.planner, policy=self.policy, thread_id=thread or None,
                               tools=self.tools.values())
             self._sessions[session.thread_id] = session
-            self._locks[session.thread_id] = threading.Lock()
-            return session
+            self._locks[session.thread_id] = lock = threading.Lock()
+            self._let_go()
+            return session, lock
+
+    def _let_go(self) -> None:
+        """Past :data:`KEPT_SESSIONS`, drop the least recently used sessions that no call holds (under the
+        guard); a thread's state is in the workspace, so nothing is lost."""
+        for thread in list(self._sessions)[:max(0, len(self._sessions) - self.kept_sessions)]:
+            if not self._locks[thread].locked():
+                del self._sessions[thread], self._locks[thread]
 
     def adopt(self, session: Session) -> Session:
         """Register a session made from another (a fork) as its thread's session."""
         with self._guard:
             self._sessions.setdefault(session.thread_id, session)
             self._locks.setdefault(session.thread_id, threading.Lock())
-            return self._sessions[session.thread_id]
+            self._let_go()
+            return self._sessions.get(session.thread_id, session)
 
     def lister(self) -> Session:
         """A session that only reads the workspace's threads (never registered, never written to)."""
@@ -123,8 +144,7 @@ class WebHub:
         Raises:
             SessionError: the thread is busy.
         """
-        session = self.session(thread)
-        lock = self._locks[session.thread_id]
+        session, lock = self._opened(thread)
         if not lock.acquire(blocking=False):
             raise SessionError(BUSY)
         try:

@@ -226,7 +226,7 @@ class _Page:
             return draw(a.uploaded(state, files))
 
         def approve(state: Tab, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
-            return draw(a.answer(state, lambda s: s.approve(), _reporter(progress)))
+            return draw(a.answer(state, lambda s: s.approve(state.shown), _reporter(progress)))
 
         def chosen(state: Tab, event: gr.SelectData, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
             return draw(a.choose(state, int(event.index) + 1, _reporter(progress)))
@@ -245,11 +245,12 @@ class _Page:
         on(self.request.submit, send, [tab, self.request], name="send", extra=self.request)
         on(self.request.change, added, [tab, self.request], trigger_mode="always_last")
         on(self.approve.click, approve, [tab], name="approve", trigger_mode="multiple")
-        on(self.cancel.click, lambda state: draw(a.answer(state, lambda s: s.cancel_decision())), [tab],
+        on(self.cancel.click, lambda state: draw(a.answer(state, lambda s: s.cancel_decision(state.shown))), [tab],
            name="cancel_decision")
         on(self.reject.click, lambda state, text: (*draw(a.reject(state, text or "")), ""), [tab, self.correction],
            name="reject", extra=self.correction)
-        on(self.drop.click, lambda state, number: draw(a.answer(state, lambda s: s.remove_step(int(number)))),
+        on(self.drop.click,
+           lambda state, number: draw(a.answer(state, lambda s: s.remove_step(int(number), state.shown))),
            [tab, self.step], name="remove_step")
         on(self.step.input, lambda state, number: draw(_at_step(a, state, number)), [tab, self.step])
         on(self.candidates.select, chosen, [tab])

@@ -9,6 +9,7 @@ same thing.
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -21,7 +22,7 @@ from vitron_agent.decisions import Decision, LogEntry
 from vitron_agent.session import Session
 from vitron_agent.ui import HISTORY_COLUMNS, artifact_line, history_row
 
-__all__ = ["HISTORY_COLUMNS", "PLAN_COLUMNS", "SHOWN_KINDS", "card_markdown", "choice_markdown", "conversation", "lineage_markdown",
+__all__ = ["HISTORY_COLUMNS", "PLAN_COLUMNS", "SHOWN_KINDS", "as_text", "card_markdown", "choice_markdown", "conversation", "lineage_markdown",
            "log_rows", "plan_rows", "results", "thread_title", "with_notes"]
 
 SHOWN_KINDS = ("image", "video", "preview")
@@ -29,6 +30,13 @@ SHOWN_KINDS = ("image", "video", "preview")
 the bare mask."""
 _TAGS = re.compile(r"<module>.*", re.DOTALL)
 PLAN_COLUMNS = ["#", "tool", "what", "status", "asking"]
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
+
+
+def as_text(text: str) -> str:
+    """Text a person or a planner wrote, for a Markdown view, shown as the very characters it holds: no HTML
+    element (an ``<img src=...>`` in a target) and no Markdown (a link, an image) comes alive on the page."""
+    return _MARKDOWN.sub(r"\\\1", html.escape(text, quote=False))
 
 
 def conversation(session: Session, entries: Sequence[LogEntry]) -> list[dict[str, Any]]:
@@ -40,11 +48,11 @@ def conversation(session: Session, entries: Sequence[LogEntry]) -> list[dict[str
     messages: list[dict[str, Any]] = []
     for message in values.get("messages") or []:
         if isinstance(message, HumanMessage):
-            messages.append({"role": "user", "content": str(message.content)})
+            messages.append({"role": "user", "content": as_text(str(message.content))})
         elif isinstance(message, AIMessage):
             text = _said(str(message.content))
             if text:
-                messages.append({"role": "assistant", "content": text})
+                messages.append({"role": "assistant", "content": as_text(text)})
             reported = [entry for entry in finished if entry.message and entry.message in str(message.content)]
             messages += _media_messages(session.store, reported)
             finished = [entry for entry in finished if entry not in reported]
@@ -59,9 +67,9 @@ def with_notes(messages: list[dict[str, Any]], notes: Sequence[tuple[int, str]])
     waiting = sorted(notes)
     for index, message in enumerate(messages):
         while waiting and waiting[0][0] <= index:
-            merged.append({"role": "assistant", "content": waiting.pop(0)[1]})
+            merged.append({"role": "assistant", "content": as_text(waiting.pop(0)[1])})
         merged.append(message)
-    return merged + [{"role": "assistant", "content": text} for _, text in waiting]
+    return merged + [{"role": "assistant", "content": as_text(text)} for _, text in waiting]
 
 
 def _said(text: str) -> str:
@@ -107,19 +115,19 @@ def card_markdown(decision: Decision) -> str:
         asking = ", ".join(str(number) for number in decision.asking)
         lines.append(f"**A plan of {len(decision.steps)} steps**; asking about step(s) {asking}.")
     if decision.response:
-        lines.append(f"> {decision.response}")
+        lines.append(f"> {as_text(decision.response)}")
     for step in (decision.steps[number - 1] for number in decision.asking):
         module = f" · module {step.module} ({step.module_name})" if step.module else ""
         lines.append(f"### {step.tool}{module}")
-        lines.append(step.summary)
+        lines.append(as_text(step.summary))
         if step.backend:
-            lines.append(f"- **runs on:** {step.backend}")
-        lines.append(f"- **here:** {step.readiness.line(step.tool) or 'ready to run'}")
-        lines += [f"- **note:** {note}" for note in step.notes]
+            lines.append(f"- **runs on:** {as_text(step.backend)}")
+        lines.append(f"- **here:** {as_text(step.readiness.line(step.tool) or 'ready to run')}")
+        lines += [f"- **note:** {as_text(note)}" for note in step.notes]
         if step.changed:
-            lines.append(f"- **edited:** {', '.join(step.changed)}")
+            lines.append(f"- **edited:** {as_text(', '.join(step.changed))}")
     if decision.error:
-        lines.append(f"**Not applied:** {decision.error}")
+        lines.append(f"**Not applied:** {as_text(decision.error)}")
     return "\n\n".join(lines)
 
 
