@@ -285,3 +285,18 @@ def test_doctor_lists_each_tool_with_its_backend_and_weights(workspace: Path, ti
     broken = subprocess.run([str(SCRIPT), "doctor", "--workspace", str(workspace)], env=env, capture_output=True,
                             text=True, timeout=120)
     assert broken.returncode == 1 and "is not valid TOML" in broken.stdout and "Traceback" not in broken.stderr
+
+
+def test_a_failed_step_is_one_sentence_and_its_traceback_goes_to_the_workspace_log(workspace: Path) -> None:
+    """Before: about 20 lines of traceback after the sentence (Python's last-resort handler printing the tool's
+    WARNING with its exc_info)."""
+    whole = ["segment the sheep", str(MOTORCYCLE), "--region", "0,0,640,480", "--yes"]
+    done = run_cli(workspace, *whole)
+    said = done.stdout + done.stderr
+    assert "draw a tighter box around the object" in said
+    assert "Traceback" not in said and "Error" not in said, said
+    logged = (workspace / "vitron-agent.log").read_text()
+    assert "segment_image failed" in logged and "Traceback (most recent call last)" in logged
+    verbose = subprocess.run([str(SCRIPT), "--verbose", "run", "--workspace", str(workspace), *whole],
+                             env=environment(), cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert "Traceback (most recent call last)" in verbose.stderr

@@ -230,3 +230,26 @@ def test_opening_the_page_makes_no_session_until_the_first_request(actions: Acti
     assert actions.hub.threads() == [] and len(actions.hub._sessions) == 0
     tab = _waiting(actions)
     assert len(actions.hub._sessions) == 1 and actions.hub.threads() == [tab.thread]
+
+
+def test_what_a_person_or_planner_writes_is_shown_as_text(actions: Actions) -> None:
+    """Before: an ``<img src=...>`` in a request's target was rendered live in the decision card and the chat."""
+    hostile = 'segment the <img src="http://127.0.0.1:9/x.png"> ![t](http://127.0.0.1:9/y) [60, 90, 580, 380]'
+    tab = _waiting(actions, hostile)
+    screen = actions.screen(tab)
+    card = views.card_markdown(screen.turn.pending)
+    shown = card + "".join(message["content"] for message in screen.chat if isinstance(message["content"], str))
+    assert "<img" not in shown and "](http" not in shown
+    assert "&lt;img src=" in card  # the very characters, as text
+
+
+def test_the_hub_keeps_a_bounded_number_of_sessions(workspace: Path) -> None:
+    """Before: every thread ever opened stayed in memory (200 threads: +43 MiB)."""
+    configure(workspace, CLASSIC)
+    hub = WebHub(Workspace(workspace), RulePlanner(), kept_sessions=3)
+    actions = Actions(hub)
+    tabs = [_waiting(actions) for _ in range(6)]
+    assert len(hub._sessions) == 3 and list(hub._sessions) == [tab.thread for tab in tabs[-3:]]
+    again = actions.screen(tabs[0])  # a thread let go is read back from the workspace, as it was
+    assert again.turn.pending is not None and len(hub._sessions) == 3
+    assert actions.answer(tabs[0], lambda s: s.approve(tabs[0].shown)).turn is None
