@@ -12,9 +12,10 @@ report.
     plan -> END: an answer in words; review -> END: the person cancelled; execute -> END: the plan is done
 
 The planner's output is validated in the node that asked for it, and the node that knows a turn is over ends it,
-so an approved call crosses four node runs (plan; review, which fixes the decision to ask; review again, which
-asks and, on resume, reads the answer; execute): each node run is LangGraph work (a task, a checkpoint), measured
-against ``create_agent`` with LangChain's human-in-the-loop middleware (``benchmarks/overhead.py``). ``report`` is the end as the thread's
+so an approved call crosses three nodes (plan, which also fixes the decision to ask, or approves the plan by
+policy and goes straight to execute; review, which asks and, on resume, reads the answer; execute): each node run
+is LangGraph work (a task, a checkpoint), measured against ``create_agent`` with LangChain's human-in-the-loop
+middleware (``benchmarks/overhead.py``). ``report`` is the end as the thread's
 history names it: undo and fork write their state as if it had run.
 
 A turn's calls form a plan (:mod:`vitron_agent.graphs.plan`): one step or several, later steps using earlier
@@ -132,9 +133,13 @@ def build_agent(
     """
     policy = check_policy(policy)
     workspace = Workspace.of(workspace, models=models)
+    tools = load_tools(tools)
+    review = ReviewNode(tools=tools, store=workspace.store, log=workspace.log,
+                        steps=StepMaker(tools, workspace.store, workspace.defaults, workspace.runner), policy=policy,
+                        may_loosen=runs_may_loosen_policy, request_limit=workspace.request_limit)
     nodes = _Nodes(
         planner=planner,
-        tools=load_tools(tools),
+        tools=tools,
         store=workspace.store,
         log=workspace.log,
         max_corrections=max_corrections,
@@ -143,17 +148,16 @@ def build_agent(
         request_limit=workspace.request_limit,
         defaults=workspace.defaults,
         runner=workspace.runner,
+        review=review,
     )
     graph = StateGraph(AgentState)
     for name in ("plan", "execute", "report"):
         graph.add_node(name, getattr(nodes, name))
-    graph.add_node("review", ReviewNode(tools=nodes.tools, store=workspace.store, log=workspace.log,
-                                        steps=nodes.steps, policy=policy, may_loosen=runs_may_loosen_policy,
-                                        request_limit=workspace.request_limit))
+    graph.add_node("review", review)
     graph.add_node("choose", ChooseNode(workspace.store, workspace.log))
     graph.add_edge(START, "plan")
     for name, targets in {
-        "plan": ["review", "plan", END],
+        "plan": ["review", "execute", "plan", END],
         "review": ["execute", "review", "plan", END],
         "execute": ["execute", "review", "choose", END],
         "choose": ["choose", "execute", "review", END],
@@ -188,18 +192,19 @@ class _Nodes:
         request_limit: int,
         defaults: Callable[[str], dict[str, Any]],
         runner: Any,
+        review: ReviewNode,
     ) -> None:
         self.planner, self.tools, self.store, self.log = planner, tools, store, log
         self.runner = runner
         self.max_corrections, self.cancelled = max_corrections, cancelled
         self.models, self.request_limit = models, request_limit
-        self.steps = StepMaker(tools, store, defaults, runner)
+        self.steps, self.review = review.steps, review
         self.outputs = {name: getattr(tool, "outputs", None) for name, tool in tools.items()}
         """what each tool declares it makes, for checking ``@N`` references (None: not declared)"""
 
     # -- plan ----------------------------------------------------------------------------------------------
 
-    def plan(self, state: AgentState) -> dict[str, Any]:
+    def plan(self, state: AgentState, config: RunnableConfig) -> dict[str, Any]:
         """Ask the planner, and turn its output into a plan waiting for review, a plain answer, or a correction
         (the node runs again). A planner that raises ends the turn with a message, never a dead session; a request
         over the workspace's length limit never reaches the planner, and leaves the conversation."""
@@ -212,16 +217,17 @@ class _Nodes:
         inputs = _inputs(state)
         if state.get("proposed"):  # the person's own calls (a variation): planned as given, without the planner
             output = plain_output(state["proposed"], self.tools)
-            return {"output": output, "proposed": None, **self._validated(output, inputs, state)}
+            return {"output": output, "proposed": None, **self._validated(output, inputs, state, config)}
         try:
             output = plain_output(self.planner.plan(state.get("messages", []), list(inputs.attachments),
                                                     inputs.region), self.tools)
         except Exception as error:  # a planner bug or an unreachable model must not kill the session
             logger.warning("the planner failed", exc_info=error)
             return closing(PLANNER_FAILED.format(error=str(error).strip() or "it gave no reason"))
-        return {"output": output, **self._validated(output, inputs, state)}
+        return {"output": output, **self._validated(output, inputs, state, config)}
 
-    def _validated(self, output: Any, inputs: CallInputs, state: AgentState) -> dict[str, Any]:
+    def _validated(self, output: Any, inputs: CallInputs, state: AgentState,
+                   config: RunnableConfig) -> dict[str, Any]:
         """The planner's output as a plan for review (each step with its preview and readiness), an answer in
         words, or a correction for the planner."""
         said = [AIMessage(output if isinstance(output, str) else f"call {output}")]
@@ -242,7 +248,9 @@ class _Nodes:
             return self._correction(state, said, error_text(error))
         for step in plan.steps:
             self.steps.show(step)
-        return {"plan": plan.model_dump(), "messages": said, "corrections": 0, "step": "review"}
+        # the review's first pass done here: approved by policy (on to execute), or the decision fixed to be asked
+        return {"plan": plan.model_dump(), **self.review.decide(plan, state, config), "messages": said,
+                "corrections": 0}
 
     def _correction(self, state: AgentState, said: list[AIMessage], error: str) -> dict[str, Any]:
         count = state.get("corrections", 0) + 1

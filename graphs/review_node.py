@@ -80,6 +80,12 @@ class ReviewNode:
             return self._decide(plan, waiting, state, config)
         return self._answered(plan, decision, interrupt(decision.interrupt_value()), state, config)
 
+    def decide(self, plan: Plan, state: AgentState, config: RunnableConfig) -> dict[str, Any]:
+        """The first pass for a new plan, for the node that made it (saving a node run): approved by policy, or
+        its decision fixed to be asked by this node's next run."""
+        return self._decide(plan, [i for i, step in enumerate(plan.steps) if step.status in ("planned", "failed")],
+                            state, config)
+
     # -- which decision is shown ---------------------------------------------------------------------------
 
     def _fixed(self, plan: Plan, asked: dict[str, Any] | None, config: RunnableConfig) -> Decision | None:
