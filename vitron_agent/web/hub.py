@@ -37,7 +37,7 @@ from vitron_agent.workspace import Workspace
 
 __all__ = ["KEPT_SESSIONS", "UPLOAD_LIMIT", "Acted", "WebHub", "shown_as"]
 
-KEPT_SESSIONS = 64
+KEPT_SESSIONS = 16
 """Threads whose session (its compiled graph) the server keeps open; past that the least recently used idle one
 is let go (reopened from the workspace when a tab comes back to it)."""
 
