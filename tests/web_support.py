@@ -45,7 +45,7 @@ class Served:
     app: Any
 
 
-def serve(workspace: Path, settings: str = CLASSIC, planner: Any = None) -> Served:
+def serve(workspace: Path, settings: str = CLASSIC, planner: Any = None, **hub_options: Any) -> Served:
     """The page over ``workspace`` (rule planner unless given), served in this process without blocking."""
     from vitron_agent.planners.rules import RulePlanner
     from vitron_agent.web.hub import WebHub
@@ -53,7 +53,7 @@ def serve(workspace: Path, settings: str = CLASSIC, planner: Any = None) -> Serv
     from vitron_agent.workspace import Workspace
 
     configure(workspace, settings)
-    hub = WebHub(Workspace(workspace), planner or RulePlanner())
+    hub = WebHub(Workspace(workspace), planner or RulePlanner(), **hub_options)
     port = free_port()
     app = launch(hub, port=port, block=False, quiet=True)
     return Served(f"http://127.0.0.1:{port}/", hub, app)

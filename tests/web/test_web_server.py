@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import PHOTO, ROOT
-from web_support import Served, served  # noqa: F401
+from web_support import Served, serve, served  # noqa: F401
 
 pytest.importorskip("gradio")
 
@@ -89,3 +89,29 @@ def test_the_readme_line_serves_the_page_on_the_sample_photo(tmp_path: Path) -> 
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_uploads_are_deleted_once_old_even_ones_never_used(workspace: Path) -> None:
+    """Before: Gradio's upload route stored any bytes and nothing deleted them (6 requests: +1.1 GiB)."""
+    import json
+    import time
+    import urllib.request
+    import uuid
+
+    served = serve(workspace, upload_age_s=2)
+    try:
+        boundary = uuid.uuid4().hex
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"junk.bin\"\r\n"
+                f"Content-Type: application/octet-stream\r\n\r\n").encode() + b"x" * 4096 + \
+            f"\r\n--{boundary}--\r\n".encode()
+        request = urllib.request.Request(f"{served.url}gradio_api/upload", data=body, method="POST",
+                                         headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            [stored] = json.loads(response.read())
+        assert Path(stored).is_file()
+        deadline = time.time() + 30
+        while Path(stored).exists():
+            assert time.time() < deadline, "the upload was never deleted"
+            time.sleep(0.25)
+    finally:
+        served.app.close()

@@ -35,8 +35,11 @@ from vitron_agent.session import Session, SessionError, Turn
 from vitron_agent.tools import load_tools
 from vitron_agent.workspace import Workspace
 
-__all__ = ["KEPT_SESSIONS", "UPLOAD_LIMIT", "Acted", "WebHub", "shown_as"]
+__all__ = ["KEPT_SESSIONS", "UPLOAD_AGE_S", "UPLOAD_LIMIT", "Acted", "WebHub", "shown_as"]
 
+UPLOAD_AGE_S = 3600
+"""How long Gradio keeps an uploaded file (imported into the store by then, or never used): any upload, even one
+sent straight to its upload route, is deleted once this old (Gradio's ``delete_cache``)."""
 KEPT_SESSIONS = 16
 """Threads whose session (its compiled graph) the server keeps open; past that the least recently used idle one
 is let go (reopened from the workspace when a tab comes back to it)."""
@@ -79,9 +82,10 @@ class WebHub:
     """
 
     def __init__(self, workspace: Workspace, planner: Planner, *, policy: Any = "ask",
-                 upload_limit: int = UPLOAD_LIMIT, kept_sessions: int = KEPT_SESSIONS) -> None:
+                 upload_limit: int = UPLOAD_LIMIT, kept_sessions: int = KEPT_SESSIONS,
+                 upload_age_s: int = UPLOAD_AGE_S) -> None:
         self.workspace, self.planner, self.policy = workspace, planner, policy
-        self.upload_limit, self.kept_sessions = upload_limit, kept_sessions
+        self.upload_limit, self.kept_sessions, self.upload_age_s = upload_limit, kept_sessions, upload_age_s
         self.tools = load_tools()
         self._sessions: OrderedDict[str, Session] = OrderedDict()
         self._locks: dict[str, threading.Lock] = {}

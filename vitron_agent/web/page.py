@@ -334,7 +334,8 @@ def _reporter(progress: gr.Progress) -> Any:
 def build_page(hub: WebHub) -> gr.Blocks:
     """The page over a hub (one per server; every tab shares it)."""
     page = _Page(Actions(hub))
-    with gr.Blocks(title="vitron-agent") as demo:
+    age = hub.upload_age_s  # uploads deleted once this old, checked a tenth as often (at most every 10 minutes)
+    with gr.Blocks(title="vitron-agent", delete_cache=(max(1, min(600, age // 10)), age)) as demo:
         page.layout()
         page.wire(demo)
     return demo
