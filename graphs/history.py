@@ -178,10 +178,12 @@ def fork(agent: Any, config: dict[str, Any], new_config: dict[str, Any], step: i
     return True
 
 
-def cut_off(agent: Any, config: dict[str, Any], log: DecisionLog) -> bool:
+def cut_off(agent: Any, config: dict[str, Any], log: DecisionLog, claimed_only: bool = False) -> bool:
     """Whether a run was cut off before it finished (the process died, or its caller stopped waiting); if a step
     was left running, it and the rest of its plan are offered again as a decision, logged ``interrupted`` (later
     approved steps ``skipped``). A step that had in fact finished is kept; the plan just goes on when run.
+    ``claimed_only`` leaves an approval that no run has claimed yet alone: a session open while another process
+    approves sees that state for a moment, and only a claim whose lease lapsed is certainly cut off.
 
     Returns:
         whether the graph should be run once to continue the thread.
@@ -194,6 +196,8 @@ def cut_off(agent: Any, config: dict[str, Any], log: DecisionLog) -> bool:
     entry = log.get(current.steps[index].decision or "") if index is not None else None
     if entry is not None and entry.outcome == "running" and not claim_is_stale(entry):
         return False  # another process (or run) holds it and is still at work: leave the thread to it
+    if claimed_only and (entry is None or entry.outcome is None):
+        return False  # approved a moment ago by another process, which is about to claim it
     if index is not None and (entry is None or entry.outcome != "ok"):
         if not offer_again(current, index, entry, log):
             return False  # another process took the step at this very moment: the thread is its to go on with

@@ -428,7 +428,10 @@ class Session:
         """If a run was cut off while a step ran (the process died, or the terminal stopped waiting), offer that
         step and the rest of its plan again as a decision; finished steps are kept and never re-run. If the step
         had in fact finished, the plan just goes on. Runs on construction; harmless when nothing was cut off."""
-        if history.cut_off(self.agent, self.config, self.log):
+        self._recover()
+
+    def _recover(self, claimed_only: bool = False) -> None:
+        if history.cut_off(self.agent, self.config, self.log, claimed_only):
             for _ in self.agent.stream(None, self.config, stream_mode="custom", durability=DURABILITY):
                 pass
 
@@ -474,7 +477,7 @@ class Session:
         shown = self._seen
         waiting = self.pending
         if waiting is None:  # a claim whose lease lapsed since this session opened: its step is offered again
-            self.recover()
+            self._recover(claimed_only=True)
             waiting = self.pending
         if waiting is None:
             choice = self.choice
