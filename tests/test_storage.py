@@ -122,7 +122,7 @@ def test_a_schema_from_a_newer_version_is_refused(postgres: Any) -> None:
 
     with psycopg.connect(url, autocommit=True) as connection:
         connection.execute("INSERT INTO vitron_schema (version) VALUES (99)")
-    with pytest.raises(StorageUnavailable, match="set up by a newer vitron-agent .schema 99; this one knows up to 2"):
+    with pytest.raises(StorageUnavailable, match="set up by a newer vitron-agent .schema 99; this one knows up to 3"):
         postgres_module.open_postgres(url)
 
 

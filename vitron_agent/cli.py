@@ -247,8 +247,12 @@ def web(
     host: Annotated[str, typer.Option(help="The address to bind; anything but this machine needs --auth.")]
     = "127.0.0.1",
     port: Annotated[int, typer.Option(help="The port to serve on.")] = 7860,
-    auth: Annotated[str | None, typer.Option(help="USER:PASS, asked for by the page (required off 127.0.0.1).",
-                                             show_default=False)] = None,
+    auth: Annotated[list[str] | None, typer.Option(
+        help="USER:PASS, asked for by the page (required off 127.0.0.1); repeat for more people: each then sees "
+             "only their own threads and the ones shared with them.", show_default=False)] = None,
+    users: Annotated[Path | None, typer.Option(help="A file of USER:PASS lines, read as --auth (also by the "
+                                                    "LangGraph server, through VITRON_USERS).",
+                                               show_default=False)] = None,
 ) -> None:
     """Open the web page: the conversation, the pixels to point at, and every decision before it runs."""
     from rich.console import Console
@@ -257,7 +261,7 @@ def web(
 
     console = Console(stderr=True)
     with _one_line_errors(console, (WebError,)):
-        login = check_address(host, auth)
+        login = check_address(host, auth, users)
     try:
         import gradio  # noqa: F401
     except ImportError:
@@ -267,7 +271,7 @@ def web(
     from vitron_agent.web.server import launch, open_hub
 
     with _one_line_errors(console, PERSON_ERRORS):
-        hub = open_hub(workspace, planner, policy=_policy(policy), media=media or [])
+        hub = open_hub(workspace, planner, policy=_policy(policy), media=media or [], logins=login)
     _log_to(hub.workspace, console="lines")
     console.print(f"vitron-agent web · workspace {hub.workspace.root} · open http://{host}:{port}", highlight=False,
                   soft_wrap=True)

@@ -47,6 +47,7 @@ from vitron_agent.answers import (
 )
 from vitron_agent.config import DEFAULT_CLAIM_LEASE_S
 from vitron_agent.database import SqliteDatabase
+from vitron_agent.owners import Owners
 from vitron_agent.readiness import Readiness
 
 __all__ = [
@@ -210,14 +211,18 @@ class DecisionLog:
         self.path = Path(workspace).expanduser().resolve() / "decisions.sqlite"
         self.lease_s = lease_s
         self._owns_db = database is None
-        if database is not None:
+        if database is not None:  # PostgreSQL: its tables come with its schema's migrations
             self._db = database
+            self.owners = Owners(database, create=False)
             return
         if read_only:  # an existing log, read as it is
             self._db = SqliteDatabase(self.path, read_only=True)
+            self.owners = Owners(self._db, create=False)
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = SqliteDatabase(self.path)
+        self.owners = Owners(self._db)
+        """who each thread belongs to (see :mod:`vitron_agent.owners`)"""
         with self._db.writing() as db:
             db.execute(_SCHEMA)
             db.execute(_ANSWERS)

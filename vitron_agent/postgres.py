@@ -25,7 +25,7 @@ from vitron_agent.storage import StorageUnavailable, first_line, needs_server_ex
 
 __all__ = ["SCHEMA_VERSION", "PostgresDatabase", "open_postgres", "trouble"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (
         """CREATE TABLE artifacts (
@@ -73,6 +73,13 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
                answer    TEXT NOT NULL,
                by        TEXT NOT NULL,
                answered  TEXT NOT NULL)""",
+    ),
+    3: (  # who each thread belongs to (vitron_agent.owners)
+        """CREATE TABLE owners (
+               thread_id TEXT PRIMARY KEY,
+               owner     TEXT NOT NULL,
+               shared    INTEGER NOT NULL DEFAULT 0,
+               since     TEXT NOT NULL)""",
     ),
 }
 """Each version's statements, applied in order, once, in one transaction per version."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 import pytest
 
 from conftest import PHOTO, TEST_DATA, configure
@@ -253,3 +254,31 @@ def test_the_hub_keeps_a_bounded_number_of_sessions(workspace: Path) -> None:
     again = actions.screen(tabs[0])  # a thread let go is read back from the workspace, as it was
     assert again.turn.pending is not None and len(hub._sessions) == 3
     assert actions.answer(tabs[0], lambda s: s.approve(tabs[0].shown)).turn is None
+
+
+def test_uploads_count_against_a_total_and_are_deleted_once_sent(workspace: Path, tmp_path: Path) -> None:
+    """Before: nothing deleted an upload, and the 200 MiB cap was per file (6 requests: +1.1 GiB)."""
+    configure(workspace, CLASSIC)
+    size = PHOTO.stat().st_size
+    hub = WebHub(Workspace(workspace), RulePlanner(), upload_total=int(size * 1.5))
+    gradio_folder = tmp_path / "gradio"
+    actions = Actions(hub, uploads=gradio_folder)
+    first, second = gradio_folder / "a" / "photo.jpg", gradio_folder / "b" / "gray.png"
+    for path in (first, second):
+        path.parent.mkdir(parents=True)
+    first.write_bytes(PHOTO.read_bytes())
+    Image.open(PHOTO).convert("L").resize((640, 480)).save(second)  # another picture, smaller than the photo
+
+    tab = Tab()
+    screen = actions.send(tab, "segment the motorcycle [60, 90, 580, 380]", [str(first)])
+    assert screen.turn is not None and screen.turn.pending is not None, screen.notice
+    assert not first.exists() and tab.uploaded_bytes == size  # imported and sent: Gradio's copy is gone
+
+    refused = actions.uploaded(tab, [str(second)])
+    assert "over the" in refused.notice and "one tab may upload" in refused.notice, refused.notice
+    assert not second.exists() and not tab.staged  # refused: deleted, nothing staged
+
+    kept = tmp_path / "mine.jpg"  # a file that is not Gradio's upload is never deleted
+    kept.write_bytes(PHOTO.read_bytes())
+    actions.send(Tab(), "segment the motorcycle [60, 90, 580, 380]", [str(kept)])
+    assert kept.exists()

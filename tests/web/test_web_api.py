@@ -80,3 +80,45 @@ def test_with_a_login_the_api_needs_it(workspace: Path) -> None:
         assert "nothing is waiting" in client.predict(api_name="/approve")[NOTICE]
     finally:
         app.close()
+
+
+def test_each_login_sees_opens_and_answers_only_its_own_threads_until_shared(workspace: Path) -> None:
+    """Before: behind one shared login, any tab listed, opened and answered every thread in the workspace."""
+    from vitron_agent.logins import Logins
+    from vitron_agent.owners import NotTheOwner
+    from vitron_agent.planners.rules import RulePlanner
+    from vitron_agent.web.hub import WebHub
+    from vitron_agent.web.server import launch
+    from vitron_agent.workspace import Workspace
+
+    configure(workspace, CLASSIC)
+    logins = Logins((("ana", "secret"), ("ben", "other")))
+    hub = WebHub(Workspace(workspace), RulePlanner(), logins=logins.names)
+    port = free_port()
+    app = launch(hub, port=port, login=logins, block=False, quiet=True)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        ana, ben = _client(url, auth=("ana", "secret")), _client(url, auth=("ben", "other"))
+        thread = _send(ana, "segment the motorcycle [60, 90, 580, 380]", PHOTO)[0]
+        assert hub.workspace.log.owners.of(thread).owner == "ana"
+        assert hub.threads("ana") == [thread] and hub.threads("ben") == []
+        refused = ben.predict(thread, api_name="/open_thread")[NOTICE]
+        assert "no thread" in refused and "that you can open" in refused, refused
+        assert "nothing is waiting" in ben.predict(api_name="/approve")[NOTICE] and _runs_in(hub) == []
+        assert "Send a request first" in ben.predict(True, api_name="/share")[NOTICE]  # his tab has no thread
+        with pytest.raises(NotTheOwner):
+            hub.share(thread, "ben", True)
+
+        assert "is shared with everyone" in ana.predict(True, api_name="/share")[NOTICE]
+        ben.predict(thread, api_name="/open_thread")
+        ben.predict(api_name="/approve")
+        [ran] = hub.workspace.log.list(thread)
+        assert (ran.outcome, ran.by) == ("ok", "ben")  # the log says which login answered
+        assert "yours alone again" in ana.predict(False, api_name="/share")[NOTICE]
+        assert hub.threads("ben") == []
+    finally:
+        app.close()
+
+
+def _runs_in(hub: Any) -> list[tuple[str, str | None]]:
+    return [(entry.action, entry.outcome) for entry in hub.workspace.log.list()]

@@ -20,13 +20,24 @@ from vitron_agent.web.server import WebError, check_address
 
 
 def test_only_this_machine_without_a_login() -> None:
-    assert check_address("127.0.0.1", None) is None
-    assert check_address("::1", None) is None
-    assert check_address("0.0.0.0", "ana:secret") == ("ana", "secret")
+    assert not check_address("127.0.0.1", None) and not check_address("::1", None)
+    assert check_address("0.0.0.0", "ana:secret").pairs == (("ana", "secret"),)
     with pytest.raises(WebError, match="add --auth USER:PASS"):
         check_address("0.0.0.0", None)
     with pytest.raises(WebError, match="USER:PASS"):
         check_address("127.0.0.1", "no-colon")
+
+
+def test_several_logins_from_the_command_line_and_a_users_file(tmp_path: Path) -> None:
+    users = tmp_path / "users.txt"
+    users.write_text("# the page's people\nben:pw-of-ben\n\ncara:pw:with:colons\n")
+    logins = check_address("0.0.0.0", ["ana:secret"], users)
+    assert logins.names == ["ana", "ben", "cara"]
+    assert logins.check("cara", "pw:with:colons") and not logins.check("ben", "secret")
+    with pytest.raises(WebError, match="the user ana is given twice"):
+        check_address("0.0.0.0", ["ana:one", "ana:two"])
+    with pytest.raises(WebError, match="can't read the users file"):
+        check_address("0.0.0.0", None, tmp_path / "missing.txt")
 
 
 def test_the_command_refuses_an_open_address_without_a_login(tmp_path: Path) -> None:

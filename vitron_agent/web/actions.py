@@ -21,6 +21,7 @@ from vitron_agent.artifacts import Artifact, ArtifactNotFound
 from vitron_agent.calls import Attachment, Point
 from vitron_agent.creative import sketch_mask
 from vitron_agent.media import MediaError, load_frame, load_image
+from vitron_agent.owners import NotTheOwner
 from vitron_agent.paths import PathOutsideWorkspace
 from vitron_agent.regions import Box, RegionError
 from vitron_agent.session import Session, SessionError, Turn
@@ -28,7 +29,7 @@ from vitron_agent.tools.backends.segmentation import mask_png
 from vitron_agent.web import views
 from vitron_agent.web.form import Field, changes, form_fields
 from vitron_agent.web.hub import Acted, WebHub, shown_as
-from vitron_agent.web.pointing import EMPTY_SKETCH, dots, drawing, region_text
+from vitron_agent.web.pointing import EMPTY_SKETCH, dots, drawing, preview, region_text, to_picture
 
 __all__ = ["Actions", "Screen", "Tab"]
 
@@ -44,12 +45,16 @@ class Tab(BaseModel):
     """One browser tab: its thread and what goes with its next request."""
 
     thread: str | None = None
+    person: str | None = None
+    """the login this tab is (set by the page from each event's request, never from what a client sends)"""
     shown: str = ""
     """the fingerprint of the decision or choice this tab shows (see :func:`~.hub.shown_as`)"""
     staged: list[str] = []
     """uploads imported for the next request"""
     imported: dict[str, str] = {}
     """Gradio's upload path -> artifact id, so an upload is imported once"""
+    uploaded_bytes: int = 0
+    """what this tab has uploaded in all (see :data:`~.hub.UPLOAD_TOTAL`)"""
     canvas: str | None = None
     """the artifact on the large picture"""
     frame: int = 0
@@ -93,8 +98,10 @@ class Screen(BaseModel):
 class Actions:
     """The page's handlers over one hub; each returns a :class:`Screen`."""
 
-    def __init__(self, hub: WebHub) -> None:
+    def __init__(self, hub: WebHub, uploads: Path | None = None) -> None:
         self.hub = hub
+        self.uploads = uploads.resolve() if uploads is not None else None
+        """Gradio's upload folder: an upload from there is deleted once imported and sent, or refused"""
         self.fields: dict[str, list[Field]] = {name: form_fields(tool.Args) for name, tool in hub.tools.items()}
 
     # -- the screen --------------------------------------------------------------------------------------------
@@ -102,7 +109,8 @@ class Actions:
     def screen(self, tab: Tab, notice: str = "", *, canvas: bool = False) -> Screen:
         """The thread as the tab shows it; ``canvas`` redraws the large picture (else only when the current media
         changed)."""
-        session = self.hub.session(tab.thread) if tab.thread else self.hub.lister()  # a new tab: made on its first act
+        # a new tab's thread is made on its first act
+        session = self.hub.session(tab.thread, tab.person) if tab.thread else self.hub.lister()
         turn = session.waiting()
         tab.shown = shown_as(turn)
         entries = session.history()
@@ -119,7 +127,8 @@ class Actions:
                                  for a in views.results(session)],
                         form=self._form(tab, turn), pointing=region_text(tab.box, tab.points, tab.sketching))
         if redraw and current is not None:
-            screen.canvas = screen.clicks = self._picture(current, tab.frame)  # a video's frame decoded once
+            screen.clicks = self._picture(current, tab.frame)  # a video's frame decoded once
+            screen.canvas = preview(screen.clicks)  # drawn on at most PREVIEW_SIDE a side
             screen.canvas_frames = int(current.meta.get("frames") or 0) if current.kind == "video" else 0
         if tab.selected:
             screen.lineage = self._lineage(tab.selected)
@@ -172,7 +181,7 @@ class Actions:
 
     def load(self, tab: Tab, remembered: str | None) -> Screen:
         """A page (re)load: the tab's thread from the browser's storage, if the workspace holds it."""
-        if remembered and not tab.thread and remembered in self.hub.threads(limit=500):
+        if remembered and not tab.thread and remembered in self.hub.threads(tab.person, limit=500):
             tab.thread = remembered
         elif not tab.thread and not tab.staged:
             tab.staged = list(self.hub.starting)  # the media named on the command line
@@ -186,21 +195,33 @@ class Actions:
             if path in tab.imported:
                 continue
             try:
-                artifact = self.hub.import_upload(path)
+                artifact = self.hub.import_upload(path, tab.uploaded_bytes)
             except SAID as error:
                 said.append(str(error))
+                self._let_go([path])
                 continue
             tab.imported[path] = artifact.id
+            tab.uploaded_bytes += artifact.size
             tab.staged.append(artifact.id)
         return self.screen(tab, " ".join(said))
+
+    def _let_go(self, paths: Sequence[str]) -> None:
+        """Delete Gradio's copies of uploads (only files in its upload folder: never one named some other way)."""
+        for path in paths:
+            source = Path(path).resolve()
+            if self.uploads is not None and source.is_relative_to(self.uploads) and source.is_file():
+                source.unlink(missing_ok=True)
 
     def drew(self, tab: Tab, editor: Any, sketching: bool) -> str:
         """The picture's brush layer changed (or the sketch switch): keep what it marks for the next request, and
         say it. Kept here as the person draws, so sending does not wait for the drawing to be uploaded."""
+        refused = (editor or {}).get("refused")
         box, painted = drawing(editor)
+        if box is not None and painted is not None and tab.canvas is not None:  # drawn on a preview: to the picture
+            box = to_picture(box, painted.shape[1::-1], Attachment.from_artifact(self.hub.store.get(tab.canvas)).size)
         tab.box, tab.sketching = box, bool(sketching)
         tab.painted = mask_png(painted) if painted is not None and sketching else None
-        return region_text(box, tab.points, tab.sketching)
+        return refused or region_text(box, tab.points, tab.sketching)
 
     def send(self, tab: Tab, text: str, files: Sequence[str] = (), progress: Progress | None = None) -> Screen:
         """Send a request with the uploads, and the box, sketch or clicks marked on the large picture."""
@@ -215,12 +236,15 @@ class Actions:
             mask = self._sketch(tab)
             acted = self.hub.act(tab.thread, lambda s: s.send(text, attachments=attachments, region=tab.box,
                                                               frame=tab.frame, mask=mask, points=tab.points),
-                                 progress)
+                                 progress, person=tab.person)
             tab.staged, tab.points, tab.step, tab.errors = [], [], 1, {}
             tab.box, tab.painted = None, None
             return acted
 
-        return self._said(tab, act, canvas=drew)  # a drawing went with the request: a clean picture for the next
+        screen = self._said(tab, act, canvas=drew)  # a drawing went with the request: a clean picture for the next
+        if not tab.staged:  # sent: the store holds the uploads now
+            self._let_go([path for path in files if path in tab.imported])
+        return screen
 
     def _sketch(self, tab: Tab) -> Artifact | None:
         """In sketch mode, the painted area as a mask of the picture it was painted on."""
@@ -240,7 +264,7 @@ class Actions:
     def answer(self, tab: Tab, call: Callable[[Session], Turn | None], progress: Progress | None = None) -> Screen:
         """Answer what the tab shows waiting (refused when another tab answered or changed it first)."""
         tab.errors = {}
-        return self._said(tab, lambda: self.hub.answer(tab.thread or "", tab.shown, call, progress))
+        return self._said(tab, lambda: self.hub.answer(tab.thread or "", tab.shown, call, progress, tab.person))
 
     def reject(self, tab: Tab, correction: str) -> Screen:
         if not correction.strip():
@@ -251,7 +275,7 @@ class Actions:
     def edit(self, tab: Tab, typed: Sequence[Any]) -> Screen:
         """Apply the form: each value read and validated by the tool's own arguments; errors go beside their
         fields and nothing is sent until they are fixed."""
-        decision = self.hub.session(tab.thread).pending if tab.thread else None
+        decision = self.hub.session(tab.thread, tab.person).pending if tab.thread else None
         if decision is None:
             return self.screen(tab, "Nothing is waiting for a decision.")
         step = decision.steps[(tab.step if 1 <= tab.step <= len(decision.steps) else decision.asking[0]) - 1]
@@ -271,14 +295,15 @@ class Actions:
         return self.answer(tab, lambda s: s.choose(pick), progress)
 
     def stop(self, tab: Tab) -> Screen:
-        stopping = self.hub.cancel(tab.thread)
+        stopping = self.hub.cancel(tab.thread, tab.person)
         return self.screen(tab, "Asked the running tool to stop at its next check." if stopping
                            else "Nothing is running in this thread.")
 
     def set_policy(self, tab: Tab, policy: str) -> Screen:
         def act() -> str:
-            session = self.hub.session(tab.thread)
-            session.policy, tab.thread = policy, session.thread_id
+            session = self.hub.session(tab.thread, tab.person)
+            session.set_policy(policy, by=tab.person or "person")
+            tab.thread = session.thread_id
             return ""
         return self._said(tab, act)
 
@@ -309,28 +334,40 @@ class Actions:
     def open(self, tab: Tab, thread: str | None) -> Screen:
         """Switch the tab to ``thread`` (a new one when None), with nothing staged; a thread the workspace does
         not hold is refused."""
-        if thread and (len(thread) > THREAD_ID_LIMIT or thread not in self.hub.threads(limit=500)):
+        if thread and (len(thread) > THREAD_ID_LIMIT or thread not in self.hub.threads(tab.person, limit=500)):
             named = thread if len(thread) <= THREAD_ID_LIMIT else thread[:THREAD_ID_LIMIT] + "..."
-            return self.screen(tab, f"There is no thread {named} in this workspace; the list shows the ones there "
-                                    "are.")
-        for name, value in Tab(thread=thread or None):
+            return self.screen(tab, f"There is no thread {named} here that you can open; the list shows the ones "
+                                    "you can.")
+        for name, value in Tab(thread=thread or None, person=tab.person):
             setattr(tab, name, value)
         return self.screen(tab, canvas=True)
 
+    def share(self, tab: Tab, shared: bool) -> Screen:
+        """Share the tab's thread with everyone the page lets in, or make it its owner's alone again."""
+        if not tab.thread:
+            return self.screen(tab, "Send a request first: the thread is made with it, and then it can be shared.")
+        try:
+            self.hub.share(tab.thread, tab.person, shared)
+        except NotTheOwner as error:
+            return self.screen(tab, f"{error}.")
+        return self.screen(tab, f"Thread {tab.thread} is shared with everyone who logs in to this page." if shared
+                           else f"Thread {tab.thread} is yours alone again.")
+
     def undo(self, tab: Tab) -> Screen:
-        return self._said(tab, lambda: self.hub.act(tab.thread, lambda s: _said_turn(s.undo())).turn.text,
+        return self._said(tab, lambda: self.hub.act(tab.thread, lambda s: _said_turn(s.undo()),
+                                                    person=tab.person).turn.text,
                           canvas=True)
 
     def fork(self, tab: Tab) -> Screen:
         def act() -> str:
-            with self.hub.holding(tab.thread) as session:
-                forked = self.hub.adopt(session.fork())
+            with self.hub.holding(tab.thread, tab.person) as session:
+                forked = self.hub.adopt(session.fork(), tab.person)
             origin, tab.thread = session.thread_id, forked.thread_id
             return f"Now in thread {forked.thread_id}, forked from {origin} (which stays as it was)."
         return self._said(tab, act, canvas=True)
 
     def select(self, tab: Tab, index: int) -> Screen:
-        found = views.results(self.hub.session(tab.thread)) if tab.thread else []
+        found = views.results(self.hub.session(tab.thread, tab.person)) if tab.thread else []
         tab.selected = found[index].id if 0 <= index < len(found) else None
         return self.screen(tab)
 
@@ -338,12 +375,13 @@ class Actions:
         if not tab.selected:
             return self.screen(tab, "Pick a result in the gallery first.")
         selected = tab.selected
-        return self._said(tab, lambda: self.hub.act(tab.thread, lambda s: _said_turn(s.use(selected))).turn.text,
+        return self._said(tab, lambda: self.hub.act(tab.thread, lambda s: _said_turn(s.use(selected)),
+                                                    person=tab.person).turn.text,
                           canvas=True)
 
     def vary(self, tab: Tab) -> Screen:
         selected = tab.selected
-        return self._said(tab, lambda: self.hub.act(tab.thread, lambda s: s.vary(selected)))
+        return self._said(tab, lambda: self.hub.act(tab.thread, lambda s: s.vary(selected), person=tab.person))
 
 
 def _said_turn(result: str | Turn) -> Turn:

@@ -7,8 +7,9 @@ returns.
 - Right, while something waits: the decision card (its text, the preview with the region drawn, the plan's steps,
   the arguments as a form generated from the tool's schema with ``gr.render``, and Approve, Reject with a
   correction, Cancel), or the candidates as a ``gr.Gallery`` to choose one. Below it the latest picture, large:
-  "Box / sketch" (``gr.ImageEditor``: drag a box with the brush, or paint the area to change) and "Clicks"
-  (``gr.Image`` select events, on the object or off it); a frame slider for a video.
+  "Box / sketch" (``gr.ImageEditor``, bounded by :mod:`~vitron_agent.web.canvas`: drag a box with the brush, or
+  paint the area to change) and "Clicks" (``gr.Image`` select events, on the object or off it); a frame slider
+  for a video.
 - Beneath: the thread (reopen any, new, undo, fork), its decision log, and its results to carry on from, with
   lineage.
 
@@ -19,13 +20,18 @@ buttons do; approving still goes through the session, whose graph records the ap
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
+import typing
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
 from vitron_agent.web import views
 from vitron_agent.web.actions import Actions, Screen, Tab
+from vitron_agent.web.canvas import Canvas
 from vitron_agent.web.form import Field, shown_value
 from vitron_agent.web.hub import WebHub
 
@@ -72,7 +78,7 @@ class _Page:
     def _pointing(self) -> None:
         with gr.Tabs():
             with gr.Tab("Box / sketch", id="draw"):
-                self.canvas = gr.ImageEditor(
+                self.canvas = Canvas(
                     elem_id="canvas", type="numpy", sources=(), transforms=(), label="the latest picture",
                     layers=gr.LayerOptions(allow_additional_layers=False), height=460,
                     brush=gr.Brush(colors=["#ff3b30"], color_mode="fixed"), eraser=gr.Eraser())
@@ -125,8 +131,10 @@ class _Page:
                     gr.Markdown(f"{field.name}: {errors[field.name]}", elem_classes=["field-error"],
                                 elem_id=f"error-{field.name}")
             apply = gr.Button("Apply edits (validated, then shown again)", elem_id="apply-edit", size="sm")
-        apply.click(lambda tab, *typed: self._draw(self.actions.edit(tab, typed)), [self.tab, *inputs],
-                    self.outputs, api_name="edit")
+        def edited(tab: Tab, *typed: Any) -> tuple[Any, ...]:
+            return self._draw(self.actions.edit(tab, typed))
+
+        apply.click(_as_login(edited, len(inputs)), [self.tab, *inputs], self.outputs, api_name="edit")
 
     def _choice(self) -> None:
         with gr.Column(visible=False, elem_id="choice", variant="panel") as self.choice:
@@ -144,6 +152,8 @@ class _Page:
                 self.new_thread = gr.Button("New thread", elem_id="new-thread", size="sm")
                 self.undo = gr.Button("Undo last tool", elem_id="undo", size="sm")
                 self.fork = gr.Button("Fork", elem_id="fork", size="sm")
+            self.share = gr.Checkbox(False, label="share this thread with everyone who logs in to this page",
+                                     elem_id="share", visible=len(self.actions.hub.logins) > 1)
             self.thread_label = gr.Markdown(elem_id="thread-label")
             self.log = gr.Dataframe(label="decisions", elem_id="log", interactive=False, wrap=True)
             self.results = gr.Gallery(label="results: pick one to carry on from it", elem_id="results", columns=6,
@@ -207,7 +217,8 @@ class _Page:
         what must not overlap), and its progress shown on the conversation only (the picture keeps its drawing)."""
         outputs = [*self.outputs, *([extra] if extra is not None else [])]
         visibility = {"api_name": name} if name else {"api_visibility": "private"}
-        event(handler, inputs, outputs, concurrency_limit=None, show_progress_on=self.chat, **visibility, **options)
+        event(_as_login(handler), inputs, outputs, concurrency_limit=None, show_progress_on=self.chat, **visibility,
+              **options)
 
     def wire(self, demo: gr.Blocks) -> None:
         a, tab, on = self.actions, self.tab, self._on
@@ -266,19 +277,24 @@ class _Page:
         on(self.results.select, selected, [tab])
         on(self.use.click, lambda state: draw(a.use(state)), [tab], name="use")
         on(self.vary.click, lambda state: draw(a.vary(state)), [tab], name="vary")
+        on(self.share.input, lambda state, shared: draw(a.share(state, bool(shared))), [tab, self.share],
+           name="share")
         for event in (self.canvas.change, self.sketching.input):  # kept as drawn, so sending needs no upload
-            event(lambda state, editor, sketching: (state, a.drew(state, editor, sketching)),
+            event(_as_login(lambda state, editor, sketching: (state, a.drew(state, editor, sketching))),
                   [tab, self.canvas, self.sketching], [tab, self.pointing], api_visibility="private",
                   trigger_mode="always_last", show_progress="hidden")
-        self.clicks.select(clicked, [tab, self.positive], [tab, self.clicks, self.pointing], api_visibility="private")
-        self.clear.click(lambda state: (state, *a.clear_clicks(state)), tab, [tab, self.clicks, self.pointing],
-                         api_visibility="private")
+        self.clicks.select(_as_login(clicked), [tab, self.positive], [tab, self.clicks, self.pointing],
+                           api_visibility="private")
+        self.clear.click(_as_login(lambda state: (state, *a.clear_clicks(state))), tab,
+                         [tab, self.clicks, self.pointing], api_visibility="private")
         for event in (demo.load, self.open_thread.click, self.new_thread.click, self.fork.click):
-            event(lambda: gr.update(choices=self._thread_choices()), None, self.threads, api_visibility="private")
+            event(self._thread_choices, None, self.threads, api_visibility="private")
 
-    def _thread_choices(self) -> list[tuple[str, str]]:
+    def _thread_choices(self, request: gr.Request) -> Any:
+        """The threads the login may open (all of them, with one login or none)."""
         hub = self.actions.hub
-        return [(views.thread_title(hub.lister(), thread), thread) for thread in hub.threads()]
+        return gr.update(choices=[(views.thread_title(hub.lister(), thread), thread)
+                                  for thread in hub.threads(getattr(request, "username", None))])
 
 
 SKIPPED_WHEN_UNCHANGED = (2, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 18, 19, 20, 21, 22, 23)
@@ -286,6 +302,26 @@ SKIPPED_WHEN_UNCHANGED = (2, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 18, 19, 20, 21, 2
 redraws only what changed (the conversation and galleries carry images). The tab state, the remembered thread and
 the notice are always sent, so an API client reads each call's outcome in its own result; so is what goes with
 the next request (the pointing line), which the drawing's own events also change."""
+
+
+def _as_login(handler: Callable[..., Any], variadic: int = 0) -> Callable[..., Any]:
+    """``handler`` (whose first argument is the tab) with the tab's person set from Gradio's request: the login
+    the browser authenticated as (None without logins), never anything a client sends. ``variadic``: how many
+    values a ``*args`` handler takes (Gradio passes what its inputs give, by position)."""
+    hints = typing.get_type_hints(handler)
+    parameters = [p for p in inspect.signature(handler).parameters.values() if p.kind != p.VAR_POSITIONAL]
+    parameters += [inspect.Parameter(f"value_{n}", inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in range(variadic)]
+    login = inspect.Parameter("login_of_request", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None,
+                              annotation=gr.Request)
+
+    def called(*given: Any) -> Any:
+        *values, request = given
+        values[0].person = getattr(request, "username", None) or None
+        return handler(*values)
+
+    called.__signature__ = inspect.Signature([*parameters, login])  # type: ignore[attr-defined]
+    called.__annotations__ = {**hints, "login_of_request": gr.Request}
+    return called
 
 
 def _unchanged_skipped(tab: Tab, values: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -333,7 +369,7 @@ def _reporter(progress: gr.Progress) -> Any:
 
 def build_page(hub: WebHub) -> gr.Blocks:
     """The page over a hub (one per server; every tab shares it)."""
-    page = _Page(Actions(hub))
+    page = _Page(Actions(hub, uploads=Path(gr.utils.get_upload_folder())))
     age = hub.upload_age_s  # uploads deleted once this old, checked a tenth as often (at most every 10 minutes)
     with gr.Blocks(title="vitron-agent", delete_cache=(max(1, min(600, age // 10)), age)) as demo:
         page.layout()

@@ -1,7 +1,8 @@
 """Launching the page: checking the address and login, opening the workspace, and telling Gradio which files it
 may serve.
 
-- It binds 127.0.0.1 unless told otherwise; any other address needs ``--auth`` (:func:`check_address`).
+- It binds 127.0.0.1 unless told otherwise; any other address needs a login (:func:`check_address`): ``--auth``
+  repeated, or a users file. With two or more, each thread is its owner's (see :class:`~.hub.WebHub`).
 - Gradio serves only the store's files (``allowed_paths`` is the workspace's ``artifacts`` folder: not its
   databases, not the current folder) and what it made itself; uploads are capped at the hub's limit before they
   reach the store, which checks them against the media limits.
@@ -9,7 +10,8 @@ may serve.
 
 Usage::
 
-    server = launch(Path("ws"), "rules", host="127.0.0.1", port=7860, auth=None, block=False)
+    hub = open_hub(Path("ws"), "rules", logins=check_address("0.0.0.0", ["ana:pw", "ben:pw2"]))
+    server = launch(hub, host="0.0.0.0", port=7860, login=Logins(...), block=False)
     ...
     server.close()
 """
@@ -22,6 +24,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from vitron_agent.logins import LoginError, Logins
+
 __all__ = ["LOCAL_HOSTS", "WebError", "check_address", "launch", "open_hub"]
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -31,22 +35,22 @@ class WebError(ValueError):
     """The page can't start as asked (an open address without a login, a malformed login); said in one line."""
 
 
-def check_address(host: str, auth: str | None) -> tuple[str, str] | None:
-    """The login as (user, password), after checking that an address other than this machine's has one.
+def check_address(host: str, auth: str | Sequence[str] | None, users_file: Path | None = None) -> Logins:
+    """The logins (``--auth USER:PASS``, repeated, and a users file), after checking that an address other than
+    this machine's has one.
 
     Raises:
-        WebError: an open address without ``--auth``, or a login not written USER:PASS.
+        WebError: an open address without a login, a login not written USER:PASS, an unreadable users file.
     """
-    login = None
-    if auth is not None:
-        user, colon, password = auth.partition(":")
-        if not colon or not user or not password:
-            raise WebError("write the login as --auth USER:PASS (both parts non-empty)")
-        login = (user, password)
-    if login is None and not _local(host):
+    given = [auth] if isinstance(auth, str) else list(auth or [])
+    try:
+        logins = Logins.read(given, users_file)
+    except LoginError as error:
+        raise WebError(str(error)) from None
+    if not logins and not _local(host):
         raise WebError(f"binding {host} lets other machines reach the page, and every approval on it runs tools: "
-                       "add --auth USER:PASS, or keep the default --host 127.0.0.1")
-    return login
+                       "add --auth USER:PASS (or --users FILE), or keep the default --host 127.0.0.1")
+    return logins
 
 
 def _local(host: str) -> bool:
@@ -58,21 +62,23 @@ def _local(host: str) -> bool:
         return False
 
 
-def open_hub(workspace: Path, planner_spec: str | None, *, policy: Any = "ask", media: Sequence[Path] = ()) -> Any:
+def open_hub(workspace: Path, planner_spec: str | None, *, policy: Any = "ask", media: Sequence[Path] = (),
+             logins: Logins = Logins()) -> Any:
     """The hub for a workspace folder and planner spec (as ``chat`` takes them); ``media`` named on the command
-    line are imported now and go with a new tab's first request."""
+    line are imported now and go with a new tab's first request; with two or more ``logins`` each thread is its
+    owner's."""
     from vitron_agent.planners.choose import configured_spec, planner_from_spec
     from vitron_agent.web.hub import WebHub
     from vitron_agent.workspace import Workspace
 
     opened = Workspace(workspace)  # no import roots: uploads are granted one by one, planners name artifacts
     spec = planner_spec or configured_spec(opened)
-    hub = WebHub(opened, planner_from_spec(spec, workspace=opened), policy=policy)
+    hub = WebHub(opened, planner_from_spec(spec, workspace=opened), policy=policy, logins=logins.names)
     hub.starting = [opened.store.import_file(path, grant=True).id for path in media]
     return hub
 
 
-def launch(hub: Any, *, host: str = "127.0.0.1", port: int = 7860, login: tuple[str, str] | None = None,
+def launch(hub: Any, *, host: str = "127.0.0.1", port: int = 7860, login: Logins | tuple[str, str] | None = None,
            block: bool = True, quiet: bool = False) -> Any:
     """Build the page over ``hub`` and serve it; returns the Gradio app (``block=False`` returns at once, and
     ``app.close()`` stops it)."""
@@ -87,7 +93,10 @@ def launch(hub: Any, *, host: str = "127.0.0.1", port: int = 7860, login: tuple[
     theme = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
                               font_mono=["ui-monospace", "monospace"])
     demo.queue(default_concurrency_limit=None)
-    demo.launch(server_name=host, server_port=port, auth=login, allowed_paths=[str(artifacts)],
+    if isinstance(login, tuple):
+        login = Logins((login,))
+    demo.launch(server_name=host, server_port=port, auth=login.check if login else None,
+                allowed_paths=[str(artifacts)],
                 max_file_size=hub.upload_limit, css=CSS, theme=theme, prevent_thread_lock=not block, quiet=quiet,
                 show_error=False, ssr_mode=False, inbrowser=False, share=False)
     return demo

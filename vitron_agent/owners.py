@@ -1,0 +1,81 @@
+"""Who a thread belongs to: the person who started it, and whether they share it.
+
+A page with several logins shows, opens and answers a thread only for its owner, or for anyone once the owner
+shares it (:class:`~vitron_agent.web.hub.WebHub`). The owner is recorded once, by the first writer: two tabs
+starting the same thread id at once can't both own it. Threads started outside the page (the terminal, Python)
+have no owner. The table lives beside the decision log, in the same database (SQLite, or PostgreSQL's schema 3).
+
+Usage::
+
+    owners = Owners(database)
+    owners.own("t1", "alice")            # "alice": the owner recorded (the first one wins)
+    owners.of("t1")                      # Owner(thread="t1", owner="alice", shared=False, since=...)
+    owners.share("t1", "alice", True)    # only its owner may
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from pydantic import BaseModel
+
+__all__ = ["OWNERS_SCHEMA", "NotTheOwner", "Owner", "Owners"]
+
+OWNERS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS owners (
+    thread_id TEXT PRIMARY KEY,
+    owner     TEXT NOT NULL,
+    shared    INTEGER NOT NULL DEFAULT 0,
+    since     TEXT NOT NULL
+)
+"""
+
+
+class NotTheOwner(PermissionError):
+    """Only a thread's owner may share it, or stop sharing it."""
+
+
+class Owner(BaseModel):
+    """A thread's owner, as recorded."""
+
+    thread: str
+    owner: str
+    shared: bool = False
+    since: str
+
+
+class Owners:
+    """Thread owners in the workspace's database (the decision log's)."""
+
+    def __init__(self, database: Any, *, create: bool = True) -> None:
+        self._db = database
+        if create:
+            with self._db.writing() as db:
+                db.execute(OWNERS_SCHEMA)
+
+    def own(self, thread: str, person: str) -> str:
+        """Record ``person`` as the thread's owner unless it has one; the owner it has now."""
+        with self._db.writing() as db:
+            db.execute("INSERT INTO owners (thread_id, owner, shared, since) VALUES (?, ?, 0, ?) "
+                       "ON CONFLICT DO NOTHING", (thread, person, datetime.now(timezone.utc).isoformat()))
+            return db.execute("SELECT owner FROM owners WHERE thread_id = ?", (thread,)).fetchone()[0]
+
+    def of(self, thread: str) -> Owner | None:
+        """The thread's owner; None for a thread started outside the page."""
+        with self._db.reading() as db:
+            row = db.execute("SELECT thread_id, owner, shared, since FROM owners WHERE thread_id = ?",
+                             (thread,)).fetchone()
+        return None if row is None else Owner(thread=row[0], owner=row[1], shared=bool(row[2]), since=row[3])
+
+    def share(self, thread: str, person: str, shared: bool) -> None:
+        """Share the thread with everyone the page lets in, or stop sharing it.
+
+        Raises:
+            NotTheOwner: ``person`` does not own it.
+        """
+        with self._db.writing() as db:
+            changed = db.execute("UPDATE owners SET shared = ? WHERE thread_id = ? AND owner = ?",
+                                 (int(shared), thread, person)).rowcount
+        if not changed:
+            raise NotTheOwner(f"only the owner of thread {thread} may share it")
