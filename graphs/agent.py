@@ -65,7 +65,7 @@ from vitron_agent.graphs.plan import (
     plain_output,
     resolve_references,
 )
-from vitron_agent.graphs.review import POLICY_KEY, Policy, check_policy, thread_id
+from vitron_agent.graphs.review import POLICY_KEY, Policy, check_policy, login, thread_id
 from vitron_agent.graphs.review_node import ReviewNode, error_text
 from vitron_agent.graphs.state import AgentState, closing
 from vitron_agent.graphs.steps import StepMaker
@@ -215,6 +215,10 @@ class _Nodes:
         if too_long:
             return closing(too_long[0].upper() + too_long[1:], said=[RemoveMessage(id=last.id)])
         inputs = _inputs(state)
+        person = login(config)
+        foreign = person and self.log.owners.foreign(person, thread_id(config), [a.ref for a in inputs.attachments])
+        if foreign:  # LangGraph's server: another user's picture never reaches the planner or a tool
+            return closing(foreign, attachments=[])
         if state.get("proposed"):  # the person's own calls (a variation): planned as given, without the planner
             output = plain_output(state["proposed"], self.tools)
             return {"output": output, "proposed": None, **self._validated(output, inputs, state, config)}

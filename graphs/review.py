@@ -162,3 +162,10 @@ def log_entry(step: PlanStep, plan: Plan, config: RunnableConfig, number: int, a
 
 def thread_id(config: RunnableConfig) -> str:
     return str((config.get("configurable") or {}).get("thread_id", ""))
+
+
+def login(config: RunnableConfig) -> str | None:
+    """The user LangGraph's server authenticated for this run (``graphs/auth.py``), or None elsewhere. The server
+    sets it, and refuses it from a client, so it names who answers whatever the answer says."""
+    user = (config.get("configurable") or {}).get("langgraph_auth_user_id")
+    return str(user) if user else None

@@ -44,6 +44,7 @@ from vitron_agent.graphs.review import (
     Policy,
     build_decision,
     log_entry,
+    login,
     must_ask,
     policy_name,
     run_policy,
@@ -135,7 +136,7 @@ class ReviewNode:
             answers = read_answer(given, decision)
         except AnswerError as error:
             return _refused(plan, str(error))
-        by = answered_by(given)
+        by = login(config) or answered_by(given)
         won, first = self.log.answer(f"{decision.thread}/{decision.id}/{decision.round}", decision.thread, given,
                                      by)
         if not won:  # another answer to this showing came first: it is the one that counts

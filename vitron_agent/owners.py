@@ -3,7 +3,9 @@
 A page with several logins shows, opens and answers a thread only for its owner, or for anyone once the owner
 shares it (:class:`~vitron_agent.web.hub.WebHub`). The owner is recorded once, by the first writer: two tabs
 starting the same thread id at once can't both own it. Threads started outside the page (the terminal, Python)
-have no owner. The table lives beside the decision log, in the same database (SQLite, or PostgreSQL's schema 3).
+have no owner. On LangGraph's server a thread is the authenticated user's (``graphs/auth.py``), and a run may use
+only artifacts made in that user's threads, or imported (:meth:`Owners.foreign`). The table lives beside the
+decision log, in the same database (SQLite, or PostgreSQL's schema 3).
 
 Usage::
 
@@ -16,6 +18,7 @@ Usage::
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -67,6 +70,26 @@ class Owners:
             row = db.execute("SELECT thread_id, owner, shared, since FROM owners WHERE thread_id = ?",
                              (thread,)).fetchone()
         return None if row is None else Owner(thread=row[0], owner=row[1], shared=bool(row[2]), since=row[3])
+
+    def of_artifact(self, artifact_id: str) -> Owner | None:
+        """The owner of the thread whose step made ``artifact_id``; None for an import, or a thread of no one."""
+        with self._db.reading() as db:
+            row = db.execute("SELECT o.thread_id, o.owner, o.shared, o.since FROM decisions d JOIN owners o "
+                             "ON o.thread_id = d.thread_id WHERE d.outcome = 'ok' AND d.artifacts LIKE ? LIMIT 1",
+                             (f'%"{artifact_id}"%',)).fetchone()
+        return None if row is None else Owner(thread=row[0], owner=row[1], shared=bool(row[2]), since=row[3])
+
+    def foreign(self, person: str, thread: str, artifact_ids: Sequence[str]) -> str | None:
+        """The first of ``artifact_ids`` made in a thread of someone other than ``person`` (and not shared), as
+        a sentence; None when ``person`` may use them all. Records ``person`` as ``thread``'s owner if it has
+        none (the first run of a thread on LangGraph's server)."""
+        self.own(thread, person)
+        for artifact_id in artifact_ids:
+            owner = self.of_artifact(artifact_id)
+            if owner is not None and owner.owner != person and not owner.shared:
+                return (f"artifact {artifact_id} was made in another person's thread, so it can't be used here; "
+                        "attach a picture or video of your own")
+        return None
 
     def share(self, thread: str, person: str, shared: bool) -> None:
         """Share the thread with everyone the page lets in, or stop sharing it.

@@ -31,6 +31,11 @@ def test_langgraph_json_names_a_graph_the_server_can_load(workspace: Path, monke
     spec.loader.exec_module(module)  # as the server imports it
     graph = getattr(module, name)
     assert graph.checkpointer is None  # the server brings its own
+    auth_path, _, auth_name = config["auth"]["path"].partition(":")
+    auth_spec = importlib.util.spec_from_file_location("served_auth", ROOT / auth_path)
+    auth_module = importlib.util.module_from_spec(auth_spec)
+    auth_spec.loader.exec_module(auth_module)
+    assert type(getattr(auth_module, auth_name)).__name__ == "Auth" and config["env"]["VITRON_USERS"]
     graph.checkpointer = InMemorySaver()  # as the server does
     photo = Attachment.from_artifact(ArtifactStore(workspace, import_roots=[ROOT]).import_file(MOTORCYCLE[0]))
     thread = {"configurable": {"thread_id": "served"}}

@@ -25,6 +25,8 @@ from vitron_agent.decisions import Decision  # noqa: E402
 from conftest import PHOTO, ROOT  # noqa: E402
 
 CLI = Path(sys.executable).parent / "langgraph"
+ANA, BEN = "ana:secret", "ben:other"
+"""Two logins of the served graph's users file (``graphs/auth.py``)."""
 
 
 def free_port() -> int:
@@ -37,9 +39,12 @@ def free_port() -> int:
 def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """``langgraph dev`` on 127.0.0.1, serving graphs/serve.py on a workspace of its own."""
     workspace = tmp_path / "workspace"
+    users = tmp_path / "users.txt"
+    users.write_text(f"{ANA}\n{BEN}\n")
     config = {"dependencies": [str(ROOT)], "graphs": {"vitron_agent": str(ROOT / "graphs" / "serve.py") + ":graph"},
+              "auth": {"path": str(ROOT / "graphs" / "auth.py") + ":auth"},
               "env": {"VITRON_WORKSPACE": str(workspace), "VITRON_SEGMENTATION_BACKEND": "classic",
-                      "HF_HUB_OFFLINE": "1"}}
+                      "HF_HUB_OFFLINE": "1", "VITRON_USERS": str(users)}}
     (tmp_path / "langgraph.json").write_text(json.dumps(config))
     port = free_port()
     env = {**os.environ, "LANGGRAPH_NO_ANALYTICS": "1", "LANGSMITH_TRACING": "false"}
@@ -65,7 +70,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 def test_an_interrupt_is_resumed_over_the_servers_api_with_langchains_decisions(served: tuple[str, Path]) -> None:
     url, workspace = served
     photo = Attachment.from_artifact(ArtifactStore(workspace, import_roots=[ROOT]).import_file(PHOTO))
-    client = get_sync_client(url=url)
+    client = get_sync_client(url=url, api_key=ANA)
     thread = client.threads.create()["thread_id"]
     request = {"messages": [{"role": "user", "content": "segment the motorcycle [60, 90, 580, 380]"}],
                "attachments": [photo.model_dump()]}
@@ -91,7 +96,7 @@ def test_a_client_cannot_switch_the_servers_review_off(served: tuple[str, Path])
     """The owner chose "ask" (the default); an API caller's run config asking for "auto" is not obeyed."""
     url, workspace = served
     photo = Attachment.from_artifact(ArtifactStore(workspace, import_roots=[ROOT]).import_file(PHOTO))
-    client = get_sync_client(url=url)
+    client = get_sync_client(url=url, api_key=ANA)
     request = {"messages": [{"role": "user", "content": "segment the motorcycle [60, 90, 580, 380]"}],
                "attachments": [photo.model_dump()]}
     for key in ("policy", "vitron_agent_policy"):
@@ -100,3 +105,44 @@ def test_a_client_cannot_switch_the_servers_review_off(served: tuple[str, Path])
         [interrupt] = client.threads.get_state(thread)["interrupts"]
         assert Decision.from_interrupt(interrupt["value"]).tool == "segment_image"
         assert not state["artifacts"]  # nothing ran
+
+
+def test_each_user_reaches_only_their_own_threads_and_pictures(served: tuple[str, Path]) -> None:
+    """Before: the server knew no one; any client could read, resume and answer any thread."""
+    import httpx
+
+    url, workspace = served
+    photo = Attachment.from_artifact(ArtifactStore(workspace, import_roots=[ROOT]).import_file(PHOTO))
+    ana, ben = get_sync_client(url=url, api_key=ANA), get_sync_client(url=url, api_key=BEN)
+    with pytest.raises(httpx.HTTPStatusError) as refused:
+        get_sync_client(url=url, api_key="ana:wrong").threads.create()
+    assert refused.value.response.status_code == 401 and "not known here" in refused.value.response.text
+
+    thread = ana.threads.create()["thread_id"]
+    request = {"messages": [{"role": "user", "content": "segment the motorcycle [60, 90, 580, 380]"}],
+               "attachments": [photo.model_dump()]}
+    ana.runs.wait(thread, "vitron_agent", input=request)
+    assert [t["thread_id"] for t in ben.threads.search()] == []
+    for reach in (lambda: ben.threads.get_state(thread),
+                  lambda: ben.runs.wait(thread, "vitron_agent", command={"resume": {"decisions": [
+                      {"type": "approve"}]}})):
+        with pytest.raises(httpx.HTTPStatusError) as hidden:
+            reach()
+        assert hidden.value.response.status_code == 404
+
+    # ana approves, saying she is ben: the log records who the server says answered
+    done = ana.runs.wait(thread, "vitron_agent", command={"resume": {"decisions": [{"type": "approve"}],
+                                                                     "by": "ben"}})
+    mask = done["artifacts"][-1]
+    from vitron_agent.decisions import DecisionLog
+
+    [entry] = [e for e in DecisionLog(workspace).list(thread) if e.action == "approve"]
+    assert (entry.by, entry.outcome) == ("ana", "ok")
+
+    # ben can't take ana's result into a thread of his by naming it
+    own = ben.threads.create()["thread_id"]
+    stolen = {"messages": [{"role": "user", "content": "segment the rider [60, 90, 580, 380]"}],
+              "attachments": [{**photo.model_dump(), "ref": mask}]}
+    said = ben.runs.wait(own, "vitron_agent", input=stolen)
+    assert "made in another person's thread" in said["messages"][-1]["content"], said["messages"][-1]
+    assert not ben.threads.get_state(own)["interrupts"]
