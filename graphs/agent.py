@@ -282,7 +282,7 @@ class _Nodes:
             won, logged = self.log.claim(decision.id, claimer)
             if won:
                 with holding(self.log, decision.id, claimer):  # its lease renewed while the tool runs
-                    return self._run_step(state, plan, index, decision)
+                    return self._run_step(state, plan, index, decision, config)
             if logged is not None and logged.outcome == "ok":
                 return self._after_step(state, plan, index, list(logged.artifacts), logged.message or "")
             if logged is not None and logged.outcome == "running" and claim_is_stale(logged):
@@ -293,7 +293,8 @@ class _Nodes:
                 logged = self.log.get(decision.id)  # taken over since: by a live run, which it is left to
             raise AlreadyApproved(step.tool, logged)
 
-    def _run_step(self, state: AgentState, plan: Plan, index: int, decision: LogEntry) -> dict[str, Any]:
+    def _run_step(self, state: AgentState, plan: Plan, index: int, decision: LogEntry,
+                  config: RunnableConfig) -> dict[str, Any]:
         """The claimed step: its references resolved, checked again for this machine (weights may have come or
         gone), then run; a MemoryError, exception or cancellation becomes a recorded outcome."""
         step = plan.steps[index]
@@ -302,6 +303,10 @@ class _Nodes:
             args = resolve_references(step.args, plan, lambda ref: self.store.get(ref).kind)
         except LookupError as error:
             return self._step_failed(plan, index, decision, "failed", f"step {index + 1}: {error}")
+        person = login(config)
+        foreign = person and self.log.owners.foreign(person, thread_id(config), args)
+        if foreign:  # LangGraph's server: an edit naming another user's artifact runs nothing
+            return self._step_failed(plan, index, decision, "failed", f"step {index + 1}: {foreign}")
         ready = self.runner.readiness(tool, args)
         if not ready.can_run:
             return self._step_failed(plan, index, decision, "failed", ready.line(tool.name))

@@ -18,7 +18,7 @@ Usage::
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from pydantic import BaseModel
@@ -74,17 +74,18 @@ class Owners:
     def of_artifact(self, artifact_id: str) -> Owner | None:
         """The owner of the thread whose step made ``artifact_id``; None for an import, or a thread of no one."""
         with self._db.reading() as db:
+            quoted = artifact_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             row = db.execute("SELECT o.thread_id, o.owner, o.shared, o.since FROM decisions d JOIN owners o "
-                             "ON o.thread_id = d.thread_id WHERE d.outcome = 'ok' AND d.artifacts LIKE ? LIMIT 1",
-                             (f'%"{artifact_id}"%',)).fetchone()
+                             "ON o.thread_id = d.thread_id WHERE d.outcome = 'ok' AND d.artifacts LIKE ? ESCAPE '\\' "
+                             "LIMIT 1", (f'%"{quoted}"%',)).fetchone()
         return None if row is None else Owner(thread=row[0], owner=row[1], shared=bool(row[2]), since=row[3])
 
-    def foreign(self, person: str, thread: str, artifact_ids: Sequence[str]) -> str | None:
-        """The first of ``artifact_ids`` made in a thread of someone other than ``person`` (and not shared), as
-        a sentence; None when ``person`` may use them all. Records ``person`` as ``thread``'s owner if it has
-        none (the first run of a thread on LangGraph's server)."""
+    def foreign(self, person: str, thread: str, named: Iterable[Any]) -> str | None:
+        """The first artifact ``named`` (ids, or a call's arguments holding them) that was made in a thread of
+        someone other than ``person`` and not shared, as a sentence; None when ``person`` may use them all.
+        Records ``person`` as ``thread``'s owner if it has none (a thread's first run on LangGraph's server)."""
         self.own(thread, person)
-        for artifact_id in artifact_ids:
+        for artifact_id in _strings(named):
             owner = self.of_artifact(artifact_id)
             if owner is not None and owner.owner != person and not owner.shared:
                 return (f"artifact {artifact_id} was made in another person's thread, so it can't be used here; "
@@ -102,3 +103,15 @@ class Owners:
                                  (int(shared), thread, person)).rowcount
         if not changed:
             raise NotTheOwner(f"only the owner of thread {thread} may share it")
+
+
+def _strings(values: Any) -> Iterator[str]:
+    """Every string in ``values``, through lists and mappings (an artifact id may sit anywhere in a call)."""
+    if isinstance(values, str):
+        yield values
+    elif isinstance(values, Mapping):
+        for value in values.values():
+            yield from _strings(value)
+    elif isinstance(values, (list, tuple)):
+        for value in values:
+            yield from _strings(value)
