@@ -105,3 +105,14 @@ def test_drawings_no_event_read_are_not_kept_forever(tmp_path: Path) -> None:
     value = canvas.preprocess(EditorData(id=f"d{3 * KEPT_DRAWINGS - 1}"))  # the latest one is read, and let go
     assert value["refused"] is None and value["layers"][0][10, 10] == 255 and value["layers"][0][0, 0] == 0
     assert len(canvas.blob_storage) == KEPT_DRAWINGS - 1
+
+
+def test_a_drawing_larger_than_any_of_the_preview_is_not_kept() -> None:
+    from gradio.components.image_editor import AcceptBlobs
+
+    from vitron_agent.web.canvas import BLOB_BYTES
+
+    canvas = Canvas(type="numpy")
+    canvas.accept_blobs(AcceptBlobs(data={"type": "layer", "index": 1, "file": b"", "id": "big"},
+                                    files=[("layer", b"\0" * (BLOB_BYTES + 1))]))
+    assert canvas.blob_storage == {}

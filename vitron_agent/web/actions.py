@@ -52,7 +52,7 @@ class Tab(BaseModel):
     staged: list[str] = []
     """uploads imported for the next request"""
     imported: dict[str, str] = {}
-    """Gradio's upload path -> artifact id, so an upload is imported once"""
+    """Gradio's upload path -> artifact id ("" when refused), so an upload is imported, or refused, once"""
     uploaded_bytes: int = 0
     """what this tab has uploaded in all (see :data:`~.hub.UPLOAD_TOTAL`)"""
     canvas: str | None = None
@@ -198,6 +198,7 @@ class Actions:
                 artifact = self.hub.import_upload(path, tab.uploaded_bytes)
             except SAID as error:
                 said.append(str(error))
+                tab.imported[path] = ""  # said once; the request box may send it again
                 self._let_go([path])
                 continue
             tab.imported[path] = artifact.id

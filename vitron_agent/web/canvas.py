@@ -30,13 +30,15 @@ from PIL import Image
 
 from vitron_agent.web.pointing import PREVIEW_SIDE
 
-__all__ = ["KEPT_DRAWINGS", "LAYER_PIXELS", "Canvas"]
+__all__ = ["BLOB_BYTES", "KEPT_DRAWINGS", "LAYER_PIXELS", "Canvas"]
 
 KEPT_DRAWINGS = 8
 """Drawings the browser has uploaded but no change event has read yet, kept at most (the oldest go first)."""
 LAYER_PIXELS = PREVIEW_SIDE * PREVIEW_SIDE
 """The most pixels a brush layer may have: the editor's picture is never larger, so a larger one is not the
 page's (another client's), and it is refused from its header, undecoded."""
+BLOB_BYTES = 4 * LAYER_PIXELS + 2**20
+"""The largest drawing the browser may upload: the preview's pixels, uncompressed, and a margin."""
 TOO_LARGE = (f"that drawing is larger than the picture shown ({PREVIEW_SIDE} pixels a side at most), so it was not "
              "read; draw on the picture again")
 
@@ -60,6 +62,8 @@ class Canvas(gr.ImageEditor):
 
     @server
     def accept_blobs(self, data: Any) -> None:
+        if any(len(blob) > BLOB_BYTES for _, blob in data.files):
+            return  # larger than any drawing of the preview: not kept, so nothing is drawn
         super().accept_blobs(data)
         while len(self.blob_storage) > KEPT_DRAWINGS:  # uploads no event came for: the oldest go
             self.blob_storage.pop(next(iter(self.blob_storage)))
