@@ -294,6 +294,14 @@ def test_policy_can_change_between_turns(workspace: Path) -> None:
         s.policy = "sometimes"
 
 
+def test_a_policy_switched_elsewhere_applies_from_the_next_decision(workspace: Path) -> None:
+    here = session(workspace, [GRAY])  # open, as a terminal is, while another surface switches the policy
+    elsewhere = Session(workspace, ScriptedPlanner([]), tools=[Grayscale], thread_id=here.thread_id)
+    elsewhere.set_policy("auto", by="ana")
+    assert here.send("gray", attachments=[PHOTO]).pending is None
+    assert [(e.action, e.by) for e in here.log.list(here.thread_id)] == [("policy", "ana"), ("approve", "policy: auto")]
+
+
 def test_undo_sets_the_last_result_aside_through_the_history(workspace: Path) -> None:
     planner = ScriptedPlanner([GRAY])
     s = Session(workspace, planner, tools=[Grayscale, Crop], policy="auto", import_roots=[ROOT])

@@ -159,6 +159,10 @@ class Session:
         """Which calls wait for a person (``"ask"``, ``"auto"`` or tool names): the thread's, as last set from any
         surface or process, else the one this session was made with. Setting it (:meth:`set_policy`) applies from
         the next decision: one already waiting is still the person's to answer."""
+        return self._logged_policy()
+
+    def _logged_policy(self) -> Policy:
+        """The thread's policy as last logged (by any process), now in this session's run config."""
         latest = self.log.latest(self.thread_id, "policy")
         if latest is not None:
             try:
@@ -498,6 +502,7 @@ class Session:
 
     def _run(self, graph_input: Any) -> Turn:
         self._after_outage()
+        self._logged_policy()  # a switch made in another process applies from this run's next decision
         before = len(history.produced(self.agent, self.config))
         self._cancel.clear()
         try:
