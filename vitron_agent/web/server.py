@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ from vitron_agent.logins import LoginError, Logins
 __all__ = ["LOCAL_HOSTS", "WebError", "check_address", "launch", "open_hub"]
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+GRADIO_FOLDERS = Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio")
+"""Where each page server's own Gradio folder goes (``GRADIO_TEMP_DIR`` as it was set before any server)."""
 
 
 class WebError(ValueError):
@@ -83,6 +86,9 @@ def launch(hub: Any, *, host: str = "127.0.0.1", port: int = 7860, login: Logins
     """Build the page over ``hub`` and serve it; returns the Gradio app (``block=False`` returns at once, and
     ``app.close()`` stops it)."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    # Gradio names the files it keeps by their content, so two servers on one machine would share copies, and one
+    # deleting its old uploads (or closing) would take the other's: each server keeps its own folder
+    os.environ["GRADIO_TEMP_DIR"] = str(GRADIO_FOLDERS / f"vitron-{os.getpid()}-{port}")
     import gradio as gr
 
     from vitron_agent.web.page import CSS, build_page
