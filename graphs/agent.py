@@ -65,6 +65,7 @@ from vitron_agent.graphs.plan import (
     plain_output,
     resolve_references,
 )
+from vitron_agent.graphs.intake import merged, take_in
 from vitron_agent.graphs.review import POLICY_KEY, Policy, check_policy, login, thread_id
 from vitron_agent.graphs.review_node import ReviewNode, error_text
 from vitron_agent.graphs.state import AgentState, closing
@@ -146,6 +147,7 @@ def build_agent(
         cancelled=cancelled or (lambda: False),
         models=workspace.models,
         request_limit=workspace.request_limit,
+        attachment_limit=workspace.attachment_limit,
         defaults=workspace.defaults,
         runner=workspace.runner,
         review=review,
@@ -190,6 +192,7 @@ class _Nodes:
         cancelled: Callable[[], bool],
         models: ModelManager,
         request_limit: int,
+        attachment_limit: int,
         defaults: Callable[[str], dict[str, Any]],
         runner: Any,
         review: ReviewNode,
@@ -198,6 +201,7 @@ class _Nodes:
         self.runner = runner
         self.max_corrections, self.cancelled = max_corrections, cancelled
         self.models, self.request_limit = models, request_limit
+        self.attachment_limit = attachment_limit
         self.steps, self.review = review.steps, review
         self.outputs = {name: getattr(tool, "outputs", None) for name, tool in tools.items()}
         """what each tool declares it makes, for checking ``@N`` references (None: not declared)"""
@@ -206,12 +210,16 @@ class _Nodes:
 
     def plan(self, state: AgentState, config: RunnableConfig) -> dict[str, Any]:
         """Ask the planner, and turn its output into a plan waiting for review, a plain answer, or a correction
-        (the node runs again). A planner that raises ends the turn with a message, never a dead session; a request
-        over the workspace's length limit never reaches the planner, and leaves the conversation."""
+        (the node runs again). Pictures inside the message are attached first (:mod:`~.intake`). A planner that
+        raises ends the turn with a message, never a dead session; a request over the workspace's length limit
+        never reaches the planner, and leaves the conversation."""
+        took, state, refusal = take_in(state, self.store, self.attachment_limit)
+        return merged(took, closing(refusal) if refusal else self._planned(state, config))
+
+    def _planned(self, state: AgentState, config: RunnableConfig) -> dict[str, Any]:
         messages = state.get("messages", [])
         last = messages[-1] if messages else None
-        too_long = request_too_long(str(last.content), self.request_limit) if isinstance(last, HumanMessage) \
-            else None
+        too_long = request_too_long(last.text, self.request_limit) if isinstance(last, HumanMessage) else None
         if too_long:
             return closing(too_long[0].upper() + too_long[1:], said=[RemoveMessage(id=last.id)])
         inputs = _inputs(state)

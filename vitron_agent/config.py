@@ -12,6 +12,7 @@ The documented keys::
     [segmentation]  backend = "auto" | "sam2" | "classic"
     [limits]        request_bytes = 32768        # the longest request, correction or edit a person may send
                     claim_lease_s = 30           # a running step's claim lapses this long after its last heartbeat
+                    attachment_bytes = 20971520  # the most a message's pictures (content blocks) may weigh
     [storage]       database = "postgresql://user@host/db"   # shared state for many processes (the server extra)
                     blobs = "s3://bucket/prefix" | "/shared/folder"    # shared artifact files
     [execution]     backend = "local" | "ray"; address = "auto" | "ray://host:10001" | "host:6379"
@@ -35,9 +36,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-__all__ = ["DEFAULT_CLAIM_LEASE_S", "DEFAULT_REQUEST_BYTES", "ExecutionSettings", "FamilyExecution", "Settings", "read_settings",
+__all__ = ["DEFAULT_ATTACHMENT_BYTES", "DEFAULT_CLAIM_LEASE_S", "DEFAULT_REQUEST_BYTES", "ExecutionSettings", "FamilyExecution", "Settings", "read_settings",
            "request_too_long"]
 
+DEFAULT_ATTACHMENT_BYTES = 20 * 2**20
+"""The most one message's pictures may weigh, decoded (``[limits] attachment_bytes``)."""
 DEFAULT_REQUEST_BYTES = 32 * 1024
 DEFAULT_CLAIM_LEASE_S = 30.0
 DEFAULT_SHIPPED_BYTES = 256 * 2**20
@@ -77,6 +80,7 @@ class SegmentationSettings(_Section):
 class LimitSettings(_Section):
     request_bytes: int = Field(default=DEFAULT_REQUEST_BYTES, ge=256, le=16 * 2**20)
     claim_lease_s: float = Field(default=DEFAULT_CLAIM_LEASE_S, ge=1.0, le=3600.0)
+    attachment_bytes: int = Field(default=DEFAULT_ATTACHMENT_BYTES, ge=1024, le=2**31)
 
 
 class StorageSettings(_Section):

@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from vitron_agent.artifacts import Artifact, ArtifactNotFound
 from vitron_agent.calls import Attachment, Point, check_mask, fit_to_media
 from vitron_agent.choices import Choice, ChoiceError
+from vitron_agent.content_blocks import text_of
 from vitron_agent.config import request_too_long
 from vitron_agent.creative import carried_on, sketch_mask, variation
 from vitron_agent.answers import answer_too_long, bound
@@ -197,7 +198,7 @@ class Session:
 
     def send(
         self,
-        text: str,
+        text: str | Sequence[Any],
         attachments: Sequence[str | os.PathLike[str] | Artifact] = (),
         region: Box | Sequence[float] | str | None = None,
         *,
@@ -207,7 +208,8 @@ class Session:
     ) -> Turn:
         """Say something, optionally with new media, a box in pixels of the latest one, a mask (an artifact or its
         id: a segmentation, or a sketch from :meth:`sketch`) as the area to change, and clicks on the latest image
-        (``Point`` or ``{"x", "y", "positive"}``: what to segment, and what not).
+        (``Point`` or ``{"x", "y", "positive"}``: what to segment, and what not). ``text`` may be a message's
+        content blocks: pictures inside it are attached (:mod:`vitron_agent.content_blocks`).
 
         Paths in ``attachments`` are the caller's own choice, so they are imported from anywhere this process can
         read, as the terminal does for files on its command line; paths a planner names stay inside the
@@ -220,7 +222,7 @@ class Session:
             RegionError: the region or a click is malformed.
         """
         self._writable()
-        too_long = request_too_long(text, self.workspace.request_limit)
+        too_long = request_too_long(text_of(text), self.workspace.request_limit)
         if too_long:
             raise SessionError(too_long)
         self._nothing_waiting()
@@ -232,7 +234,7 @@ class Session:
         box = _box(region)
         clicks = _points(points, known[-1] if known else None)
         return self._run({
-            "messages": [HumanMessage(text)],
+            "messages": [HumanMessage(text if isinstance(text, str) else list(text))],
             "attachments": known,
             "region": list(box.as_tuple()) if box else None,
             "frame": frame,

@@ -161,6 +161,13 @@ class Workspace:
         return int(self.config.get("limits", {}).get("request_bytes", DEFAULT_REQUEST_BYTES))
 
     @property
+    def attachment_limit(self) -> int:
+        """The most a message's pictures may weigh, in bytes (``[limits] attachment_bytes``)."""
+        from vitron_agent.config import DEFAULT_ATTACHMENT_BYTES
+
+        return int(self.config.get("limits", {}).get("attachment_bytes", DEFAULT_ATTACHMENT_BYTES))
+
+    @property
     def claim_lease(self) -> float:
         """Seconds a running step's claim holds after its last heartbeat (``[limits] claim_lease_s``)."""
         from vitron_agent.config import DEFAULT_CLAIM_LEASE_S

@@ -18,6 +18,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 
 from vitron_agent.artifacts import Artifact, ArtifactNotFound, ArtifactStore
 from vitron_agent.choices import Choice
+from vitron_agent.content_blocks import text_of
 from vitron_agent.decisions import Decision, LogEntry
 from vitron_agent.session import Session
 from vitron_agent.ui import HISTORY_COLUMNS, artifact_line, history_row
@@ -48,7 +49,7 @@ def conversation(session: Session, entries: Sequence[LogEntry]) -> list[dict[str
     messages: list[dict[str, Any]] = []
     for message in values.get("messages") or []:
         if isinstance(message, HumanMessage):
-            messages.append({"role": "user", "content": as_text(str(message.content))})
+            messages.append({"role": "user", "content": as_text(text_of(message.content))})
         elif isinstance(message, AIMessage):
             text = _said(str(message.content))
             if text:
