@@ -146,3 +146,23 @@ def test_each_user_reaches_only_their_own_threads_and_pictures(served: tuple[str
     said = ben.runs.wait(own, "vitron_agent", input=stolen)
     assert "made in another person's thread" in said["messages"][-1]["content"], said["messages"][-1]
     assert not ben.threads.get_state(own)["interrupts"]
+
+
+def test_a_photo_inside_a_message_reaches_the_decision(served: tuple[str, Path]) -> None:
+    """Before: Agent Chat UI's image block was refused as a 209 KiB request, and the message dropped."""
+    import base64
+
+    url, workspace = served
+    client = get_sync_client(url=url, api_key=ANA)
+    thread = client.threads.create()["thread_id"]
+    photo = {"type": "image", "mimeType": "image/jpeg", "data": base64.b64encode(PHOTO.read_bytes()).decode(),
+             "metadata": {"name": PHOTO.name}}  # as Agent Chat UI sends it
+    message = {"role": "user", "content": [{"type": "text", "text": "segment the motorcycle [60, 90, 580, 380]"},
+                                           photo]}
+    client.runs.wait(thread, "vitron_agent", input={"messages": [message]})
+    state = client.threads.get_state(thread)
+    decision = Decision.from_interrupt(state["interrupts"][0]["value"])
+    kept = state["values"]["messages"][0]["content"]
+    assert decision.args["image"] == kept[1]["file_id"] == state["values"]["attachments"][0]["ref"]
+    done = client.runs.wait(thread, "vitron_agent", command={"resume": {"decisions": [{"type": "approve"}]}})
+    assert done["messages"][-1]["content"].startswith("Segmented 'motorcycle'")
