@@ -22,7 +22,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = ("parse", "overhead", "residency", "pipelines", "startup", "memory", "classic", "candidates", "web",
-              "load", "remote", "lease", "hub_memory", "canvas_memory")
+              "load", "remote", "lease", "hub_memory", "canvas_memory", "content_blocks")
 MARK = "ROWS "
 CHILD = (
     "import json, sys; sys.path.insert(0, {here!r}); import {name}; "

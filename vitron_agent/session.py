@@ -38,13 +38,14 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from vitron_agent.artifacts import Artifact, ArtifactNotFound
 from vitron_agent.calls import Attachment, Point, check_mask, fit_to_media
 from vitron_agent.choices import Choice, ChoiceError
-from vitron_agent.content_blocks import text_of
+from vitron_agent.content_blocks import BlockError, take_pictures, text_of
 from vitron_agent.config import request_too_long
 from vitron_agent.creative import carried_on, sketch_mask, variation
 from vitron_agent.answers import answer_too_long, bound
 from vitron_agent.decisions import AlreadyAnswered, AlreadyApproved, Decision, LogEntry
 from vitron_agent.graphs import history
 from vitron_agent.graphs.agent import POLICY_KEY, Policy, build_agent, check_policy
+from vitron_agent.graphs.intake import TAKEN
 from vitron_agent.graphs.plan import Plan
 from vitron_agent.media import MediaError
 from vitron_agent.models import ModelManager
@@ -227,6 +228,7 @@ class Session:
             raise SessionError(too_long)
         self._nothing_waiting()
         mask_id = self._mask(mask)
+        message, attachments = self._message(text, attachments)
         known = [attachment.model_dump() for attachment in self.attachments()]
         for item in attachments:
             artifact = item if isinstance(item, Artifact) else self.store.import_file(item, grant=True)
@@ -234,7 +236,7 @@ class Session:
         box = _box(region)
         clicks = _points(points, known[-1] if known else None)
         return self._run({
-            "messages": [HumanMessage(text if isinstance(text, str) else list(text))],
+            "messages": [message],
             "attachments": known,
             "region": list(box.as_tuple()) if box else None,
             "frame": frame,
@@ -455,6 +457,18 @@ class Session:
         if choice is not None:
             raise SessionError(f"{len(choice.candidates)} candidates of {choice.tool} wait for a choice; choose one "
                                f"(1 to {len(choice.candidates)}) first")
+
+    def _message(self, text: str | Sequence[Any], attachments: Sequence[Any]) -> tuple[HumanMessage, list[Any]]:
+        """The request as the graph gets it: content blocks' pictures imported here, before any checkpoint, and
+        attached after ``attachments`` (the message keeps a reference to each; see :mod:`~.graphs.intake`)."""
+        if isinstance(text, str):
+            return HumanMessage(text), list(attachments)
+        try:
+            taken = take_pictures(list(text), self.store, limit=self.workspace.attachment_limit)
+        except BlockError as error:
+            raise SessionError(str(error)) from None
+        marked = {TAKEN: [artifact.id for artifact in taken.attachments]}
+        return HumanMessage(taken.content, additional_kwargs=marked), [*attachments, *taken.attachments]
 
     def _artifact(self, artifact: Artifact | str) -> Artifact:
         try:
