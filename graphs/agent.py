@@ -43,7 +43,7 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from langchain_core.messages import AIMessage, HumanMessage, RemoveMessage
+from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
@@ -67,6 +67,7 @@ from vitron_agent.graphs.plan import (
 )
 from vitron_agent.graphs.intake import merged, take_in
 from vitron_agent.graphs.review import POLICY_KEY, Policy, check_policy, login, thread_id
+from vitron_agent.graphs.said import retried, spoken
 from vitron_agent.graphs.review_node import ReviewNode, error_text
 from vitron_agent.graphs.state import AgentState, closing
 from vitron_agent.graphs.steps import StepMaker
@@ -91,7 +92,6 @@ __all__ = ["POLICY_KEY", "Policy", "build_agent", "check_policy"]
 logger = logging.getLogger("vitron_agent.graphs")
 
 # Messages meant for the planner.
-CORRECTION = "Your last output could not be used: {error}\nAnswer again, fixing that."
 GAVE_UP = "I could not turn the planner's answer into a valid call after {count} tries. The last problem: {error}"
 PLANNER_FAILED = "The planner failed: {error}. The session is saved; try again, or choose another planner."
 
@@ -214,14 +214,19 @@ class _Nodes:
         raises ends the turn with a message, never a dead session; a request over the workspace's length limit
         never reaches the planner, and leaves the conversation."""
         took, state, refusal = take_in(state, self.store, self.attachment_limit)
-        return merged(took, closing(refusal) if refusal else self._planned(state, config))
+        update = merged(took, closing(refusal) if refusal else self._planned(state, config))
+        if update.get("step") != "plan":  # the turn moves on: the planner's retries are over (see ``said``)
+            update["retry"] = []
+        return update
 
     def _planned(self, state: AgentState, config: RunnableConfig) -> dict[str, Any]:
         messages = state.get("messages", [])
         last = messages[-1] if messages else None
         too_long = request_too_long(last.text, self.request_limit) if isinstance(last, HumanMessage) else None
-        if too_long:
-            return closing(too_long[0].upper() + too_long[1:], said=[RemoveMessage(id=last.id)])
+        if too_long:  # the person's message stays, cut to the limit, and goes no further
+            cut = last.text.encode()[:self.request_limit - 8].decode(errors="ignore")
+            kept = HumanMessage(cut + " [...]", id=last.id)
+            return closing(too_long[0].upper() + too_long[1:], said=[kept])
         inputs = _inputs(state)
         person = login(config)
         foreign = person and self.log.owners.foreign(person, thread_id(config), [a.ref for a in inputs.attachments])
@@ -231,8 +236,8 @@ class _Nodes:
             output = plain_output(state["proposed"], self.tools)
             return {"output": output, "proposed": None, **self._validated(output, inputs, state, config)}
         try:
-            output = plain_output(self.planner.plan(state.get("messages", []), list(inputs.attachments),
-                                                    inputs.region), self.tools)
+            output = plain_output(self.planner.plan([*messages, *state.get("retry", [])],
+                                                    list(inputs.attachments), inputs.region), self.tools)
         except Exception as error:  # a planner bug or an unreachable model must not kill the session
             logger.warning("the planner failed", exc_info=error)
             return closing(PLANNER_FAILED.format(error=str(error).strip() or "it gave no reason"))
@@ -242,12 +247,12 @@ class _Nodes:
                    config: RunnableConfig) -> dict[str, Any]:
         """The planner's output as a plan for review (each step with its preview and readiness), an answer in
         words, or a correction for the planner."""
-        said = [AIMessage(output if isinstance(output, str) else f"call {output}")]
+        said = [spoken(output)]  # its words; the raw output in its metadata
         try:
             if isinstance(output, str):
                 invocations = parse_plan(output)
                 if len(invocations) == 1 and invocations[0].is_understanding:
-                    return closing(invocations[0].response, said=said)
+                    return closing(invocations[0].response)  # said once
                 plan = self.steps.from_text(invocations, inputs)
             else:
                 plan = Plan(steps=[self.steps.from_call(call) for call in
@@ -257,19 +262,20 @@ class _Nodes:
             if problems:
                 raise ValueError("; ".join(problems))
         except (CallError, ValidationError, LookupError, ValueError) as error:
-            return self._correction(state, said, error_text(error))
+            return self._correction(state, output, error_text(error))
         for step in plan.steps:
             self.steps.show(step)
         # the review's first pass done here: approved by policy (on to execute), or the decision fixed to be asked
         return {"plan": plan.model_dump(), **self.review.decide(plan, state, config), "messages": said,
                 "corrections": 0}
 
-    def _correction(self, state: AgentState, said: list[AIMessage], error: str) -> dict[str, Any]:
+    def _correction(self, state: AgentState, output: Any, error: str) -> dict[str, Any]:
+        """One more try for the planner, told what to fix (in the retry channel, not the conversation), or the
+        person told why it gave up."""
         count = state.get("corrections", 0) + 1
         if count > self.max_corrections:
-            return closing(GAVE_UP.format(count=count, error=error), said=said, corrections=0)
-        return {"messages": [*said, HumanMessage(CORRECTION.format(error=error))], "corrections": count,
-                "step": "plan"}
+            return closing(GAVE_UP.format(count=count, error=error), corrections=0)
+        return {"retry": retried(state, output, error), "corrections": count, "step": "plan"}
 
     # -- execute -------------------------------------------------------------------------------------------
 

@@ -42,6 +42,9 @@ class AgentState(TypedDict, total=False):
     """the plan under review or execution, or the last one, finished"""
     corrections: int
     """invalid planner outputs in a row this turn"""
+    retry: list[AnyMessage]
+    """this turn's unusable planner outputs and the prompts to fix them, which only the planner reads (see
+    :mod:`vitron_agent.graphs.said`); cleared when the turn moves on"""
     step: Step
     answer: str | None
     """the text this turn ends with"""

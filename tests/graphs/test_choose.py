@@ -138,9 +138,12 @@ def test_a_sketch_becomes_a_mask_scaled_to_the_image_and_an_empty_one_is_refused
 
 @pytest.mark.parametrize("bad", [0, 5, -1, 2.5, "two"])
 def test_a_candidates_value_out_of_range_is_a_validation_message(workspace: Path, bad: object) -> None:
-    s = session(workspace, [{"name": "grayscale", "args": {"prompts": ["tint"], "candidates": bad}},
-                            "I could not do that."])
+    planner = ScriptedPlanner([{"name": "grayscale", "args": {"prompts": ["tint"], "candidates": bad}},
+                               "I could not do that."])
+    s = Session(workspace, planner, import_roots=[ROOT], tools=[Tints])
     turn = s.send("tint", attachments=[PHOTO])
-    assert turn.pending is None
+    assert turn.pending is None and turn.text == "I could not do that."
+    seen = planner.seen[-1].messages[-1].content  # the planner was told what to fix, in words
+    assert "candidates" in seen and "Traceback" not in seen
     said = " ".join(str(m.content) for m in s.agent.get_state(s.config).values["messages"])
-    assert "candidates" in said and "Traceback" not in said
+    assert "candidates" not in said  # and the person never reads the retry prompt

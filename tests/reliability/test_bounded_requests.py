@@ -39,8 +39,9 @@ def test_a_session_refuses_it_in_one_sentence_and_writes_nothing(workspace: Path
     assert session.send("hello").text  # and the session goes on
 
 
-def test_the_graph_itself_answers_without_asking_the_planner_and_drops_the_request(workspace: Path) -> None:
-    """For callers that reach the graph directly (a parent graph, a LangGraph server)."""
+def test_the_graph_itself_answers_without_asking_the_planner_and_keeps_the_request_cut(workspace: Path) -> None:
+    """For callers that reach the graph directly (a parent graph, a LangGraph server): the person's message stays
+    in the conversation, cut to the limit."""
     configure(workspace, "[limits]\nrequest_bytes = 1024\n")
     Counting.asked = 0
     agent = build_agent(Counting(), workspace=workspace)
@@ -49,7 +50,8 @@ def test_the_graph_itself_answers_without_asking_the_planner_and_drops_the_reque
         done = agent.invoke({"messages": [HumanMessage(HUGE)]}, config)
         assert done["messages"][-1].content.startswith("That request is 1,024 KiB, over the 1 KiB limit")
     assert Counting.asked == 0
-    assert all(len(str(message.content)) < 1024 for message in done["messages"])  # the big ones are gone
+    assert all(len(str(message.content)) <= 1024 for message in done["messages"])  # the big ones are cut
+    assert [m.content.endswith(" [...]") for m in done["messages"] if m.type == "human"] == [True] * 5
 
 
 class CountingScript(ScriptedPlanner):

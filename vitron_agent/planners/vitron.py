@@ -194,8 +194,8 @@ def _history(messages: Sequence[BaseMessage]) -> tuple[list[Any], str]:
     for message in messages[:-1]:
         if message.type == "human":
             pending = message.text if pending is None else pending + "\n" + message.text
-        elif message.type == "ai" and pending is not None:
-            turns.append(Turn(pending, message.text))
+        elif message.type == "ai" and pending is not None:  # what the model wrote, markup and all
+            turns.append(Turn(pending, message.additional_kwargs.get("vitron_output") or message.text))
             pending = None
     latest = messages[-1].text if messages else ""
     if pending is not None:
