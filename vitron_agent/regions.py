@@ -111,13 +111,19 @@ class Box(BaseModel):
         """Scale a box in Vitron's 224 x 224 frame to pixels of an image of ``size`` (width, height)."""
         sx, sy = size[0] / MODEL_FRAME, size[1] / MODEL_FRAME
         x1, y1, x2, y2 = _four(values)
-        return cls.of((x1 * sx, y1 * sy, x2 * sx, y2 * sy))
+        return cls.of(_pixels((x1 * sx, y1 * sy, x2 * sx, y2 * sy)))
 
     @classmethod
     def from_normalized(cls, values: Sequence[float], size: Size) -> Box:
         """Scale a box given as fractions of the image (0..1) to pixels."""
         x1, y1, x2, y2 = _four(values)
-        return cls.of((x1 * size[0], y1 * size[1], x2 * size[0], y2 * size[1]))
+        return cls.of(_pixels((x1 * size[0], y1 * size[1], x2 * size[0], y2 * size[1])))
+
+
+def _pixels(values: Sequence[float]) -> tuple[float, ...]:
+    """Scaled coordinates to a hundredth of a pixel: a box typed as 380 and carried through the 224 frame comes
+    back as 380, not 379.99992857."""
+    return tuple(round(value, 2) for value in values)
 
 
 def region_to_pixels(values: Sequence[float], size: Size) -> Box:

@@ -49,6 +49,7 @@ def test_a_picture_in_the_message_is_attached_and_the_thread_keeps_only_its_refe
     decision = Decision.from_interrupt(state["__interrupt__"][0].value)
     [attached] = state["attachments"]
     assert decision.tool == "segment_image" and decision.args["image"] == attached["ref"]
+    assert decision.args["region"] == {"x1": 60, "y1": 90, "x2": 580, "y2": 380}  # in the person's pixels, as typed
     message = state["messages"][0]
     assert message.content[1] == {"type": "image", "file_id": attached["ref"], "mime_type": "image/jpeg"}
     assert message.additional_kwargs[TAKEN] == [attached["ref"]]
