@@ -501,9 +501,10 @@ class Decision(BaseModel):
                 for step in (self.steps[number - 1] for number in self.asking)]
 
     def review_configs(self) -> list[dict[str, Any]]:
-        """LangChain's ``review_configs``: approve, edit or reject for each tool asking."""
-        names = dict.fromkeys(self.steps[number - 1].tool for number in self.asking)
-        return [{"action_name": name, "allowed_decisions": list(ALLOWED)} for name in names]
+        """LangChain's ``review_configs``: one per action request, in the same order (as its
+        ``HumanInTheLoopMiddleware`` makes them), each allowing approve, edit or reject."""
+        return [{"action_name": self.steps[number - 1].tool, "allowed_decisions": list(ALLOWED)}
+                for number in self.asking]
 
     def interrupt_value(self) -> dict[str, Any]:
         """What the review's interrupt carries: LangChain's human-in-the-loop request, and this decision whole

@@ -120,3 +120,23 @@ def test_a_batch_covers_the_whole_plan_and_our_answers_still_work(workspace: Pat
     s.send("again")
     assert s.approve().pending is None  # our own answer, as before
     assert [e.outcome for e in s.history()] == ["ok"] * 4
+
+
+def test_two_calls_of_one_tool_get_a_review_config_each_as_in_langchains_middleware(workspace: Path) -> None:
+    model = ToolCallingFake(messages=iter([
+        AIMessage("", tool_calls=[{"name": "grayscale", "args": {"prompts": ["gray"]}, "id": "1"},
+                                  {"name": "grayscale", "args": {"prompts": ["grayer"]}, "id": "2"}]),
+        AIMessage("done"),
+    ]))
+    agent = create_agent(model, [grayscale], checkpointer=InMemorySaver(),
+                         middleware=[HumanInTheLoopMiddleware(interrupt_on={"grayscale": True})])
+    theirs = agent.invoke({"messages": [HumanMessage("gray it twice")]},
+                          {"configurable": {"thread_id": "lc2"}})["__interrupt__"][0].value
+    twice = [{"name": "grayscale", "args": {"prompts": ["gray"]}},
+             {"name": "grayscale", "args": {"image": "@1", "prompts": ["grayer"]}}]
+    s = ours(workspace, [twice])
+    s.send("gray it twice", attachments=[PHOTO])
+    value = s.agent.get_state(s.config).interrupts[0].value
+    assert REQUEST.validate_python(value)
+    assert len(value["review_configs"]) == len(value["action_requests"]) == len(theirs["review_configs"]) == 2
+    assert [c["action_name"] for c in value["review_configs"]] == [c["action_name"] for c in theirs["review_configs"]]
