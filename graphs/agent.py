@@ -51,12 +51,13 @@ from langgraph.types import interrupt
 from pydantic import ValidationError
 
 from vitron_agent.artifacts import ArtifactStore
-from vitron_agent.calls import Attachment, CallError, CallInputs, Point
+from vitron_agent.calls import CallError, CallInputs
 from vitron_agent.claims import claim_is_stale, holding, running
 from vitron_agent.config import request_too_long
 from vitron_agent.decisions import AlreadyApproved, DecisionLog, LogEntry
 from vitron_agent.graphs.choose import ChooseNode, in_play, next_node
 from vitron_agent.graphs.history import offer_again
+from vitron_agent.graphs.intake import inputs_of, merged, take_in
 from vitron_agent.graphs.plan import (
     Plan,
     check_references,
@@ -65,16 +66,16 @@ from vitron_agent.graphs.plan import (
     plain_output,
     resolve_references,
 )
-from vitron_agent.graphs.intake import merged, take_in
 from vitron_agent.graphs.review import POLICY_KEY, Policy, check_policy, login, thread_id
-from vitron_agent.graphs.said import retried, spoken
 from vitron_agent.graphs.review_node import ReviewNode, error_text
+from vitron_agent.graphs.said import retried, spoken
+from vitron_agent.graphs.shown import with_pictures
 from vitron_agent.graphs.state import AgentState, closing
 from vitron_agent.graphs.steps import StepMaker
+from vitron_agent.links import ArtifactLinks
 from vitron_agent.models import ModelManager
 from vitron_agent.planners.base import Planner
 from vitron_agent.workspace import Workspace
-from vitron_agent.regions import Box
 from vitron_agent.tools import (
     Tool,
     ToolCancelled,
@@ -107,6 +108,7 @@ def build_agent(
     cancelled: Callable[[], bool] | None = None,
     models: ModelManager | None = None,
     runs_may_loosen_policy: bool = False,
+    links: ArtifactLinks | None = None,
 ) -> Any:
     """Build the compiled agent graph.
 
@@ -128,6 +130,8 @@ def build_agent(
             its own).
         runs_may_loosen_policy: the owner's opt-in to runs choosing any policy (a ``Session`` does: the person
             at its terminal sets ``/policy``).
+        links: signed links to results, for a server whose clients show only messages: each turn's closing
+            message then carries its pictures (:mod:`~.shown`).
 
     Returns:
         A compiled LangGraph ``StateGraph``; invoke it with a ``thread_id`` in the config.
@@ -151,6 +155,7 @@ def build_agent(
         defaults=workspace.defaults,
         runner=workspace.runner,
         review=review,
+        links=links,
     )
     graph = StateGraph(AgentState)
     for name in ("plan", "execute", "report"):
@@ -196,12 +201,13 @@ class _Nodes:
         defaults: Callable[[str], dict[str, Any]],
         runner: Any,
         review: ReviewNode,
+        links: ArtifactLinks | None,
     ) -> None:
         self.planner, self.tools, self.store, self.log = planner, tools, store, log
         self.runner = runner
         self.max_corrections, self.cancelled = max_corrections, cancelled
         self.models, self.request_limit = models, request_limit
-        self.attachment_limit = attachment_limit
+        self.attachment_limit, self.links = attachment_limit, links
         self.steps, self.review = review.steps, review
         self.outputs = {name: getattr(tool, "outputs", None) for name, tool in tools.items()}
         """what each tool declares it makes, for checking ``@N`` references (None: not declared)"""
@@ -227,7 +233,7 @@ class _Nodes:
             cut = last.text.encode()[:self.request_limit - 8].decode(errors="ignore")
             kept = HumanMessage(cut + " [...]", id=last.id)
             return closing(too_long[0].upper() + too_long[1:], said=[kept])
-        inputs = _inputs(state)
+        inputs = inputs_of(state)
         person = login(config)
         foreign = person and self.log.owners.foreign(person, thread_id(config), [a.ref for a in inputs.attachments])
         if foreign:  # LangGraph's server: another user's picture never reaches the planner or a tool
@@ -355,7 +361,7 @@ class _Nodes:
         update: dict[str, Any] = {"plan": plan.model_dump(), "artifacts": artifacts}
         if current is not None:
             update["attachments"] = current
-        return next_node(plan, update)
+        return with_pictures(next_node(plan, update), plan, self.store, self.links)
 
     def _step_failed(self, plan: Plan, index: int, decision: LogEntry, outcome: str,
                      message: str) -> dict[str, Any]:
@@ -390,15 +396,3 @@ class _Nodes:
         ``/plan`` and undo to read."""
         answer = state.get("answer") or ""
         return {"messages": [AIMessage(answer)] if answer else [], "output": None}
-
-
-def _inputs(state: AgentState) -> CallInputs:
-    """What the person supplied beside their words, from the state: attachments, box, the box's frame, mask,
-    clicks."""
-    return CallInputs(
-        attachments=tuple(Attachment.model_validate(a) for a in state.get("attachments") or []),
-        region=Box.of(state["region"]) if state.get("region") else None,
-        frame=state.get("frame", 0),
-        mask=state.get("mask"),
-        points=tuple(Point.model_validate(point) for point in state.get("points") or ()),
-    )

@@ -14,11 +14,12 @@ from typing import Any
 from langchain_core.messages import HumanMessage
 
 from vitron_agent.artifacts import ArtifactStore
-from vitron_agent.calls import Attachment
+from vitron_agent.calls import Attachment, CallInputs, Point
 from vitron_agent.content_blocks import PICTURE_TYPES, BlockError, take_pictures, text_of
 from vitron_agent.graphs.state import AgentState
+from vitron_agent.regions import Box
 
-__all__ = ["TAKEN", "merged", "take_in"]
+__all__ = ["TAKEN", "inputs_of", "merged", "take_in"]
 
 TAKEN = "vitron_attached"
 """The replaced message's mark (in ``additional_kwargs``): the artifacts its pictures became, taken once."""
@@ -56,3 +57,15 @@ def merged(took: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
 def _has_pictures(content: Any) -> bool:
     return isinstance(content, list) and any(isinstance(block, dict) and block.get("type") in PICTURE_TYPES
                                              for block in content)
+
+
+def inputs_of(state: AgentState) -> CallInputs:
+    """What the person supplied beside their words, from the state: attachments, box, the box's frame, mask,
+    clicks."""
+    return CallInputs(
+        attachments=tuple(Attachment.model_validate(a) for a in state.get("attachments") or []),
+        region=Box.of(state["region"]) if state.get("region") else None,
+        frame=state.get("frame", 0),
+        mask=state.get("mask"),
+        points=tuple(Point.model_validate(point) for point in state.get("points") or ()),
+    )

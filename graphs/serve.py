@@ -3,7 +3,9 @@
 
 The server brings its checkpointer, so the graph is compiled without one. The workspace (artifacts, decision log)
 comes from ``VITRON_WORKSPACE`` (default ``vitron-workspace``) and the planner from ``VITRON_PLANNER`` or the
-workspace's ``vitron.toml``, as for the terminal.
+workspace's ``vitron.toml``, as for the terminal. Each turn's closing message carries its pictures by signed links
+under ``VITRON_PUBLIC_URL`` (default ``langgraph dev``'s ``http://127.0.0.1:2024``), which ``graphs/routes.py``
+serves from the same server.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ def make_graph() -> Any:
     """The compiled agent graph for the server, from the environment."""
     workspace = Workspace(os.environ.get("VITRON_WORKSPACE", "vitron-workspace"))
     planner = planner_from_spec(configured_spec(workspace), workspace=workspace)
-    return build_agent(planner, workspace=workspace, checkpointer=False)
+    return build_agent(planner, workspace=workspace, checkpointer=False, links=workspace.links)
 
 
 graph = make_graph()

@@ -86,6 +86,7 @@ class Workspace:
                 raise
         self.models: ModelManager = models or ModelManager()
         self._runner: Any = None
+        self._links: Any = None
 
     @property
     def runner(self) -> Any:
@@ -159,6 +160,16 @@ class Workspace:
         from vitron_agent.config import DEFAULT_REQUEST_BYTES
 
         return int(self.config.get("limits", {}).get("request_bytes", DEFAULT_REQUEST_BYTES))
+
+    @property
+    def links(self) -> Any:
+        """Signed links to this workspace's artifacts (:class:`~vitron_agent.links.ArtifactLinks`), under the
+        LangGraph server's address (``VITRON_PUBLIC_URL``, default ``langgraph dev``'s)."""
+        from vitron_agent.links import PUBLIC_URL_ENV, ArtifactLinks
+
+        if self._links is None:
+            self._links = ArtifactLinks(self.root, os.environ.get(PUBLIC_URL_ENV) or "http://127.0.0.1:2024")
+        return self._links
 
     @property
     def attachment_limit(self) -> int:

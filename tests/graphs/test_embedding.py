@@ -43,7 +43,8 @@ def test_langgraph_json_names_a_graph_the_server_can_load(workspace: Path, monke
                           "attachments": [photo.model_dump()]}, thread)
     assert first["__interrupt__"][0].value["action_requests"][0]["name"] == "segment_image"
     done = graph.invoke(Command(resume={"action": "approve"}), thread)
-    assert done["messages"][-1].content.startswith("Segmented 'motorcycle' with classic")
+    assert done["messages"][-1].text.startswith("Segmented 'motorcycle' with classic")
+    assert [block["type"] for block in done["messages"][-1].content] == ["text", "image"]  # the picture, linked
 
 
 def test_the_parent_graph_example_runs_as_written(tmp_path: Path) -> None:

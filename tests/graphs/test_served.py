@@ -20,6 +20,7 @@ from langgraph_sdk import get_sync_client  # noqa: E402
 
 from vitron_agent.artifacts import ArtifactStore  # noqa: E402
 from vitron_agent.calls import Attachment  # noqa: E402
+from vitron_agent.content_blocks import text_of  # noqa: E402
 from vitron_agent.decisions import Decision  # noqa: E402
 
 from conftest import PHOTO, ROOT  # noqa: E402
@@ -43,10 +44,12 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     users.write_text(f"{ANA}\n{BEN}\n")
     config = {"dependencies": [str(ROOT)], "graphs": {"vitron_agent": str(ROOT / "graphs" / "serve.py") + ":graph"},
               "auth": {"path": str(ROOT / "graphs" / "auth.py") + ":auth"},
+              "http": {"app": str(ROOT / "graphs" / "routes.py") + ":app"},
               "env": {"VITRON_WORKSPACE": str(workspace), "VITRON_SEGMENTATION_BACKEND": "classic",
                       "HF_HUB_OFFLINE": "1", "VITRON_USERS": str(users)}}
-    (tmp_path / "langgraph.json").write_text(json.dumps(config))
     port = free_port()
+    config["env"]["VITRON_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
+    (tmp_path / "langgraph.json").write_text(json.dumps(config))
     env = {**os.environ, "LANGGRAPH_NO_ANALYTICS": "1", "LANGSMITH_TRACING": "false"}
     server = subprocess.Popen([str(CLI), "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1", "--port",
                                str(port)], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -88,7 +91,7 @@ def test_an_interrupt_is_resumed_over_the_servers_api_with_langchains_decisions(
     assert shown.args["target"] == "the white motorcycle" and shown.current.changed == ["target"]
 
     done = client.runs.wait(thread, "vitron_agent", command={"resume": {"decisions": [{"type": "approve"}]}})
-    assert done["messages"][-1]["content"].startswith("Segmented 'the white motorcycle' with classic")
+    assert text_of(done["messages"][-1]["content"]).startswith("Segmented 'the white motorcycle' with classic")
     assert len(done["artifacts"]) == 2 and not client.threads.get_state(thread)["interrupts"]
 
 
@@ -165,4 +168,25 @@ def test_a_photo_inside_a_message_reaches_the_decision(served: tuple[str, Path])
     kept = state["values"]["messages"][0]["content"]
     assert decision.args["image"] == kept[1]["file_id"] == state["values"]["attachments"][0]["ref"]
     done = client.runs.wait(thread, "vitron_agent", command={"resume": {"decisions": [{"type": "approve"}]}})
-    assert done["messages"][-1]["content"].startswith("Segmented 'motorcycle'")
+    text, picture = done["messages"][-1]["content"]  # the words with a markdown image, and an image block
+    assert text["type"] == "text" and text["text"].startswith("Segmented 'motorcycle'")
+    assert picture["type"] == "image" and f"]({picture['url']})" in text["text"]
+
+    import httpx
+
+    from vitron_agent.links import ArtifactLinks
+
+    got = httpx.get(picture["url"], timeout=30)  # no login: the link itself is the key
+    shown = ArtifactStore(workspace).get(picture["url"].rsplit("/", 1)[1].split(".")[0])
+    assert got.status_code == 200 and got.headers["content-type"] == picture["mime_type"] == shown.media_type
+    assert got.content == ArtifactStore(workspace).local_path(shown).read_bytes() and shown.kind == "preview"
+    token = picture["url"].rsplit("/", 1)[1]
+    forged = token[:-8] + ("0" if token[-5] != "0" else "1") + token[-7:]
+    artifact_id = token.split(".")[0]
+    expired = ArtifactLinks(workspace, url).token(artifact_id, now=0)
+    for bad in (forged, expired + ".png", "nope"):
+        refused = httpx.get(f"{url}/artifacts/{bad}", timeout=30)
+        assert refused.status_code == 404 and ("not one this server made" in refused.text or
+                                               "expired" in refused.text), (bad, refused.text)
+    for outside in ("..%2Fdecisions.sqlite", "../link.key"):  # nothing but a signed artifact comes out
+        assert httpx.get(f"{url}/artifacts/{outside}", timeout=30).status_code in (401, 404)
