@@ -101,3 +101,25 @@ def test_the_langchain_tools_example_runs_as_written(tmp_path: Path) -> None:
 
 def test_the_mcp_client_example_runs_as_written(tmp_path: Path) -> None:
     assert run_block("stdio_client", tmp_path)[-1].startswith("Segmented the region with classic")
+
+
+def test_the_example_from_other_programs_runs_against_langgraph_dev(tmp_path: Path) -> None:
+    """The "From other programs" example, as written, against the project's own langgraph.json served by
+    ``langgraph dev``: a photo inside the message, the interrupt read, approved, and the result picture saved."""
+    import pytest
+
+    pytest.importorskip("langgraph_api")
+    from served_support import langgraph_dev
+
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    code = next(block for block in blocks if "get_sync_client" in block)
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    with langgraph_dev(tmp_path, ["ana:secret"]) as (url, _):
+        result = subprocess.run([sys.executable, "-c", code.replace("http://127.0.0.1:2024", url)], cwd=tmp_path,
+                                capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "segment_image: target 'motorcycle', region (60, 90, 580, 380)"
+    from PIL import Image
+
+    with Image.open(tmp_path / "result.jpg") as picture:
+        assert picture.size == (640, 480)

@@ -4,12 +4,6 @@ and a ``{"decisions": [...]}`` resume edits, then approves, the call."""
 
 from __future__ import annotations
 
-import json
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,50 +18,17 @@ from vitron_agent.content_blocks import text_of  # noqa: E402
 from vitron_agent.decisions import Decision  # noqa: E402
 
 from conftest import PHOTO, ROOT  # noqa: E402
+from served_support import langgraph_dev  # noqa: E402
 
-CLI = Path(sys.executable).parent / "langgraph"
 ANA, BEN = "ana:secret", "ben:other"
 """Two logins of the served graph's users file (``graphs/auth.py``)."""
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """``langgraph dev`` on 127.0.0.1, serving graphs/serve.py on a workspace of its own."""
-    workspace = tmp_path / "workspace"
-    users = tmp_path / "users.txt"
-    users.write_text(f"{ANA}\n{BEN}\n")
-    config = {"dependencies": [str(ROOT)], "graphs": {"vitron_agent": str(ROOT / "graphs" / "serve.py") + ":graph"},
-              "auth": {"path": str(ROOT / "graphs" / "auth.py") + ":auth"},
-              "http": {"app": str(ROOT / "graphs" / "routes.py") + ":app"},
-              "env": {"VITRON_WORKSPACE": str(workspace), "VITRON_SEGMENTATION_BACKEND": "classic",
-                      "HF_HUB_OFFLINE": "1", "VITRON_USERS": str(users)}}
-    port = free_port()
-    config["env"]["VITRON_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
-    (tmp_path / "langgraph.json").write_text(json.dumps(config))
-    env = {**os.environ, "LANGGRAPH_NO_ANALYTICS": "1", "LANGSMITH_TRACING": "false"}
-    server = subprocess.Popen([str(CLI), "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1", "--port",
-                               str(port)], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 90
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                assert server.poll() is None, server.stderr.read().decode()[-2000:]
-                assert time.time() < deadline, "langgraph dev did not start in 90 s"
-                time.sleep(0.5)
-        yield url, workspace
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    """``langgraph dev`` on 127.0.0.1, serving the project's langgraph.json on a workspace of its own."""
+    with langgraph_dev(tmp_path, [ANA, BEN]) as running:
+        yield running
 
 
 def test_an_interrupt_is_resumed_over_the_servers_api_with_langchains_decisions(served: tuple[str, Path]) -> None:
