@@ -116,6 +116,9 @@ def test_each_login_sees_opens_and_answers_only_its_own_threads_until_shared(wor
         assert (ran.outcome, ran.by) == ("ok", "ben")  # the log says which login answered
         assert "yours alone again" in ana.predict(False, api_name="/share")[NOTICE]
         assert hub.threads("ben") == []
+        late = ben.predict(api_name="/approve")[NOTICE]  # his open tab can no longer answer it, and lets go of it
+        assert "that you can open" in late or "no longer shared" in late, late
+        assert "nothing is waiting" in ben.predict(api_name="/approve")[NOTICE]
     finally:
         app.close()
 

@@ -109,6 +109,10 @@ class Actions:
     def screen(self, tab: Tab, notice: str = "", *, canvas: bool = False) -> Screen:
         """The thread as the tab shows it; ``canvas`` redraws the large picture (else only when the current media
         changed)."""
+        if tab.thread and not self.hub.may_open(tab.thread, tab.person):  # its owner stopped sharing it
+            for name, value in Tab(person=tab.person):
+                setattr(tab, name, value)
+            notice = notice or "That thread is no longer shared with you; this tab starts a new one."
         # a new tab's thread is made on its first act
         session = self.hub.session(tab.thread, tab.person) if tab.thread else self.hub.lister()
         turn = session.waiting()
