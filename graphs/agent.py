@@ -218,7 +218,7 @@ class _Nodes:
         """Ask the planner, and turn its output into a plan waiting for review, a plain answer, or a correction
         (the node runs again). Pictures inside the message are attached first (:mod:`~.intake`). A planner that
         raises ends the turn with a message, never a dead session; a request over the workspace's length limit
-        never reaches the planner, and leaves the conversation."""
+        never reaches the planner, and stays in the conversation cut to the limit."""
         took, state, refusal = take_in(state, self.store, self.attachment_limit)
         update = merged(took, closing(refusal) if refusal else self._planned(state, config))
         if update.get("step") != "plan":  # the turn moves on: the planner's retries are over (see ``said``)
