@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
@@ -14,6 +15,7 @@ pytest.importorskip("mcp")
 from mcp import ClientSession, StdioServerParameters  # noqa: E402
 from mcp.client.stdio import stdio_client  # noqa: E402
 
+from vitron_agent.artifacts import ArtifactStore  # noqa: E402
 from vitron_agent.decisions import Decision, DecisionLog  # noqa: E402
 
 from conftest import ROOT, configure  # noqa: E402
@@ -245,3 +247,39 @@ def test_candidates_over_mcp_and_the_choose_tool(workspace: Path, tiny_diffusion
     assert wrong_failed and "there is no artifact 0123456789abcdef" in str(wrong)
     [entry] = [e for e in DecisionLog(workspace).list("mcp") if e.action == "choose"]
     assert entry.by == "mcp client" and entry.outcome == "chosen"
+
+
+def test_a_result_comes_as_structured_content_a_picture_and_resources(workspace: Path) -> None:
+    """Before: a JSON document as a string, with paths on the server's disk, and no resources."""
+    from mcp import Client
+
+    from vitron_agent.mcp_server import build_server
+
+    (workspace / "vitron.toml").write_text('[segmentation]\nbackend = "classic"\n')
+
+    async def conversation():
+        async with Client(build_server(workspace, policy="auto", import_roots=[ROOT / "examples"])) as client:
+            photo = json.loads((await client.call_tool("import_media", {"path": str(ROOT / PHOTO)})).content[0].text)
+            result = await client.call_tool("segment_image", {"image": photo["id"], "target": "motorcycle",
+                                                              "region": [60, 90, 580, 380]})
+            schema = next(t.output_schema for t in (await client.list_tools()).tools if t.name == "segment_image")
+            links = [block for block in result.content if block.type == "resource_link"]
+            read = [(await client.read_resource(str(link.uri))).contents[0] for link in links]
+            missing = None
+            try:
+                await client.read_resource("artifact://0123456789abcdef.png")
+            except Exception as error:  # the SDK's MCPError, with the server's sentence
+                missing = str(error)
+            return result, schema, links, read, missing
+
+    result, schema, links, read, missing = anyio.run(conversation)
+    assert not result.is_error and result.structured_content["status"] == "done"
+    assert set(schema["properties"]) >= {"status", "text", "artifacts", "decision", "message"}
+    assert [block.type for block in result.content] == ["text", "resource_link", "resource_link", "image"]
+    [image] = [block for block in result.content if block.type == "image"]
+    preview = ArtifactStore(workspace).get(result.structured_content["artifacts"][1]["id"])
+    assert image.mime_type == preview.media_type and base64.b64decode(image.data) == \
+        ArtifactStore(workspace).local_path(preview).read_bytes()
+    assert [contents.mime_type for contents in read] == ["image/png", "image/jpeg"]
+    assert base64.b64decode(read[1].blob) == base64.b64decode(image.data)
+    assert missing and "there is no artifact 0123456789abcdef" in missing

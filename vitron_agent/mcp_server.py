@@ -25,10 +25,12 @@ from uuid import uuid4
 
 # the SDK finds a tool's context parameter by this annotation, at run time
 from mcp.server.mcpserver import Context
+from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
 from vitron_agent.claims import holding, running
 from vitron_agent.decisions import Decision, LogEntry
+from vitron_agent.mcp_content import ToolAnswer, add_artifact_resources, answered
 
 if TYPE_CHECKING:
     from vitron_agent.workspace import Workspace
@@ -90,19 +92,25 @@ class VitronMcp:
         from vitron_agent.tools import tool_description
 
         server = MCPServer("vitron-agent", instructions=INSTRUCTIONS)
+        store = self.workspace.store
         for tool in self.tools.values():
-            async def call(ctx: Context, __tool: Any = tool, **arguments: Any) -> str:
-                return await self.call(__tool, arguments, ctx)
+            async def call(ctx: Context, __tool: Any = tool, **arguments: Any) -> CallToolResult:
+                return answered(await self.call(__tool, arguments, ctx), store)
 
-            call.__signature__ = _signature(tool.Args, context="ctx")  # type: ignore[attr-defined]
-            call.__annotations__ = {"ctx": Context, "return": str}
+            call.__signature__ = _signature(tool.Args, context="ctx").replace(  # type: ignore[attr-defined]
+                return_annotation=ToolAnswer)
+            call.__annotations__ = {"ctx": Context, "return": ToolAnswer}
             effect = " Asks the person to approve it first." if tool.side_effects and self.policy == "ask" else ""
             server.add_tool(call, name=tool.name, description=f"{tool_description(tool)}{effect}",
                             meta={"side_effects": tool.side_effects},
                             annotations=ToolAnnotations(readOnlyHint=not tool.side_effects, destructiveHint=False,
                                                         openWorldHint=False))
-        server.add_tool(self.approve_decision, annotations=ToolAnnotations(
-            title="Run a proposed change", destructiveHint=True, idempotentHint=False, openWorldHint=False))
+        async def approve(decision: str, ctx: Context) -> ToolAnswer:
+            return answered(await self.approve_decision(decision, ctx), store)  # type: ignore[return-value]
+
+        server.add_tool(approve, name="approve_decision", description=inspect.getdoc(self.approve_decision),
+                        annotations=ToolAnnotations(title="Run a proposed change", destructiveHint=True,
+                                                    idempotentHint=False, openWorldHint=False))
         server.add_tool(self.reject_decision, annotations=ToolAnnotations(
             title="Drop a proposed change", readOnlyHint=False, destructiveHint=False, idempotentHint=True,
             openWorldHint=False))
@@ -112,6 +120,7 @@ class VitronMcp:
         server.add_tool(self.choose, annotations=ToolAnnotations(
             title="Keep one of a run's candidates", readOnlyHint=False, destructiveHint=False, idempotentHint=True,
             openWorldHint=False))
+        add_artifact_resources(server, store)
         return server
 
     async def call(self, tool: Any, arguments: dict[str, Any], ctx: Any = None) -> str:
