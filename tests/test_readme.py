@@ -101,6 +101,10 @@ def test_the_langchain_tools_example_runs_as_written(tmp_path: Path) -> None:
 
 def test_the_mcp_client_example_runs_as_written(tmp_path: Path) -> None:
     assert run_block("stdio_client", tmp_path)[-1].startswith("Segmented the region with classic")
+    from PIL import Image
+
+    with Image.open(tmp_path / "preview.jpg") as preview:  # saved from the answer's ImageContent
+        assert preview.size == (640, 480)
 
 
 def test_the_example_from_other_programs_runs_against_langgraph_dev(tmp_path: Path) -> None:
@@ -123,3 +127,4 @@ def test_the_example_from_other_programs_runs_against_langgraph_dev(tmp_path: Pa
 
     with Image.open(tmp_path / "result.jpg") as picture:
         assert picture.size == (640, 480)
+
