@@ -161,7 +161,7 @@ def build_agent(
     for name in ("plan", "execute", "report"):
         graph.add_node(name, getattr(nodes, name))
     graph.add_node("review", review)
-    graph.add_node("choose", ChooseNode(workspace.store, workspace.log))
+    graph.add_node("choose", ChooseNode(workspace.store, workspace.log, links))
     graph.add_edge(START, "plan")
     for name, targets in {
         "plan": ["review", "execute", "plan", END],

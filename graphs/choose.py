@@ -26,8 +26,10 @@ from vitron_agent.calls import Attachment
 from vitron_agent.choices import Choice, ChoiceError, candidates_of, read_choice, record_choice
 from vitron_agent.decisions import DecisionLog, LogEntry
 from vitron_agent.graphs.plan import Plan
-from vitron_agent.graphs.review import thread_id
+from vitron_agent.graphs.review import login, thread_id
+from vitron_agent.graphs.shown import with_pictures
 from vitron_agent.graphs.state import AgentState, closing
+from vitron_agent.links import ArtifactLinks
 
 __all__ = ["ChooseNode", "in_play", "next_node"]
 
@@ -76,8 +78,8 @@ def next_node(plan: Plan, update: dict[str, Any]) -> dict[str, Any]:
 class ChooseNode:
     """The graph's ``choose`` node, over one store and decision log."""
 
-    def __init__(self, store: ArtifactStore, log: DecisionLog) -> None:
-        self.store, self.log = store, log
+    def __init__(self, store: ArtifactStore, log: DecisionLog, links: ArtifactLinks | None = None) -> None:
+        self.store, self.log, self.links = store, log, links
 
     def __call__(self, state: AgentState, config: RunnableConfig) -> dict[str, Any]:
         plan = Plan.model_validate(state["plan"])
@@ -94,7 +96,7 @@ class ChooseNode:
         except ChoiceError as error:
             plan.error = str(error)
             return {"plan": plan.model_dump(), "step": "choose"}
-        entry = self._record(choice, chosen, config, by=_who(answer))
+        entry = self._record(choice, chosen, config, by=login(config) or _who(answer))
         chosen = entry.args.get("chosen", chosen)  # two answers at once: the first one recorded stands
         step.chosen, plan.error = chosen, None
         text = f"Chose candidate {choice.number(chosen)} of {len(choice.candidates)}: {chosen}."
@@ -102,8 +104,8 @@ class ChooseNode:
                   "attachments": with_current(state.get("attachments") or [], self.store.get(chosen))
                   or list(state.get("attachments") or [])}
         routed = next_node(plan, update)
-        if routed["step"] == "__end__":
-            return closing(text, **update)
+        if routed["step"] == "__end__":  # on a server whose clients read messages, with the picture chosen
+            return with_pictures(closing(text, **update), plan, self.store, self.links)
         return {**routed, "messages": [AIMessage(text)]}
 
     def _record(self, choice: Choice, chosen: str, config: RunnableConfig, *, by: str) -> LogEntry:

@@ -55,7 +55,8 @@ def with_pictures(update: dict[str, Any], plan: Plan, store: ArtifactStore,
 def _results(plan: Plan, store: ArtifactStore) -> list[Artifact]:
     found = []
     for step in plan.steps:
-        for ref in step.artifacts if step.status == "done" else []:
+        made = [step.chosen] if step.chosen else step.artifacts  # of candidates, the one chosen
+        for ref in made if step.status == "done" else []:
             try:
                 found.append(store.get(ref))
             except ArtifactNotFound:

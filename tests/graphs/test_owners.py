@@ -46,3 +46,26 @@ def test_a_users_run_takes_no_artifact_of_another_users_thread(workspace: Path) 
     assert _run(opened, "ben", "t-ben-3", [GRAY], [made])["artifacts"]
     assert _run(opened, None, "terminal", [GRAY], [made])["artifacts"]  # no server user: the workspace's own
     opened.close()
+
+
+def test_a_choice_on_the_server_is_its_users_and_the_message_shows_the_one_chosen(workspace: Path) -> None:
+    from langgraph.types import Command
+
+    from support_tools import Tints
+    from vitron_agent.links import ArtifactLinks
+
+    opened = Workspace(workspace, import_roots=[ROOT])
+    photo = opened.store.import_file(PHOTO)
+    tint = {"name": "grayscale", "args": {"prompts": ["tint it"], "seed": 7, "candidates": 3}}
+    agent = build_agent(ScriptedPlanner([tint]), tools=[Tints], workspace=opened, policy="auto",
+                        checkpointer=InMemorySaver(), links=ArtifactLinks(workspace, "http://server"))
+    config = {"configurable": {"thread_id": "t-ana", "langgraph_auth_user_id": "ana"}}
+    waiting = agent.invoke({"messages": [HumanMessage("tint it")],
+                            "attachments": [Attachment.from_artifact(photo).model_dump()]}, config)
+    chosen = waiting["__interrupt__"][0].value["choice"]["candidates"][1]
+    done = agent.invoke(Command(resume={"action": "choose", "candidate": 2, "by": "ben"}), config)
+    text, image = done["messages"][-1].content
+    assert image["url"].startswith(f"http://server/artifacts/{chosen}.") and f"]({image['url']})" in text["text"]
+    [entry] = [e for e in opened.log.list("t-ana") if e.action == "choose"]
+    assert entry.by == "ana"  # who the server says chose, whatever the answer claims
+    opened.close()
